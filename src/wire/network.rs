@@ -1,0 +1,169 @@
+//! Network parameters: magic, default port, genesis hash, DNS seeds, proof-of-work limit.
+
+use super::hash::Hash256;
+
+/// Dash Core's current protocol version.
+pub const PROTOCOL_VERSION: u32 = 70238;
+/// Peers below this version are disconnected (Dash Core's MIN_PEER_PROTO_VERSION).
+pub const MIN_PEER_PROTO_VERSION: u32 = 70216;
+/// From this version on, `sendaddrv2` / `addrv2` are used.
+pub const ADDRV2_VERSION: u32 = 70223;
+/// From this version on, a headers2 message may carry up to 8000 headers (else 2000).
+pub const HEADERS2_8000_VERSION: u32 = 70235;
+
+/// Service bits a node advertises in `version` and `addr`.
+pub mod services {
+    /// Full node that serves blocks.
+    pub const NETWORK: u64 = 1 << 0;
+    /// Serves bloom-filtered blocks (BIP37).
+    pub const BLOOM: u64 = 1 << 2;
+    /// Serves compact block filters (BIP157/158).
+    pub const COMPACT_FILTERS: u64 = 1 << 6;
+    /// Serves only recent blocks.
+    pub const NETWORK_LIMITED: u64 = 1 << 10;
+    /// Understands headers2 (DIP-0025 compressed headers).
+    pub const HEADERS_COMPRESSED: u64 = 1 << 11;
+    /// Speaks the v2 transport.
+    pub const P2P_V2: u64 = 1 << 12;
+}
+
+/// Which Dash network a peer speaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Network {
+    /// The main network.
+    Mainnet,
+    /// The public test network.
+    Testnet,
+    /// A named developer network (`devnet.<name>` goes in the user agent).
+    Devnet {
+        /// The devnet's name.
+        name: String,
+        /// Its genesis hash, when known.
+        genesis: Option<Hash256>,
+    },
+    /// A local regression-test network.
+    Regtest,
+    /// Any other magic, for private test networks.
+    Custom {
+        /// The four magic bytes as they appear on the wire.
+        magic: [u8; 4],
+        /// The default port.
+        port: u16,
+        /// The genesis hash, when known.
+        genesis: Option<Hash256>,
+    },
+}
+
+// Proof-of-work limits as compact targets (Dash Core chainparams).
+const POW_LIMIT_MAIN: u32 = 0x1e0f_ffff;
+const POW_LIMIT_REGTEST: u32 = 0x207f_ffff;
+
+impl Network {
+    /// Parses `mainnet`, `testnet`, `regtest` or `devnet` (a devnet named `devnet`);
+    /// `devnet.<name>` names a devnet.
+    pub fn from_name(name: &str) -> Option<Network> {
+        match name {
+            "mainnet" | "main" => Some(Network::Mainnet),
+            "testnet" | "test" => Some(Network::Testnet),
+            "regtest" => Some(Network::Regtest),
+            "devnet" => Some(Network::Devnet {
+                name: "devnet".into(),
+                genesis: None,
+            }),
+            _ => name.strip_prefix("devnet.").and_then(|n| {
+                (!n.is_empty()).then(|| Network::Devnet {
+                    name: n.into(),
+                    genesis: None,
+                })
+            }),
+        }
+    }
+
+    /// The four magic bytes in wire order.
+    pub fn magic(&self) -> [u8; 4] {
+        match self {
+            Network::Mainnet => [0xbf, 0x0c, 0x6b, 0xbd],
+            Network::Testnet => [0xce, 0xe2, 0xca, 0xff],
+            Network::Devnet { .. } => [0xe2, 0xca, 0xff, 0xce],
+            Network::Regtest => [0xfc, 0xc1, 0xb7, 0xdc],
+            Network::Custom { magic, .. } => *magic,
+        }
+    }
+
+    /// The default P2P port.
+    pub fn default_port(&self) -> u16 {
+        match self {
+            Network::Mainnet => 9999,
+            Network::Testnet => 19999,
+            Network::Devnet { .. } => 19799,
+            Network::Regtest => 19899,
+            Network::Custom { port, .. } => *port,
+        }
+    }
+
+    /// The genesis block hash, when known.
+    pub fn genesis_hash(&self) -> Option<Hash256> {
+        let hex = match self {
+            Network::Mainnet => "00000ffd590b1485b3caadc19b22e6379c733355108f107a430458cdf3407ab6",
+            Network::Testnet => "00000bafbc94add76cb75e2ec92894837288a481e5c005f6563d91623bf8bc2c",
+            Network::Regtest => "000008ca1832a4baf228eb1553c03d3a2c8e02399550dd6ea8d65cec3ef23d2e",
+            Network::Devnet { genesis, .. } | Network::Custom { genesis, .. } => return *genesis,
+        };
+        Hash256::from_display_hex(hex)
+    }
+
+    /// DNS seeds to discover peers from (none for devnet, regtest and custom networks).
+    pub fn dns_seeds(&self) -> &'static [&'static str] {
+        match self {
+            Network::Mainnet => &["dnsseed.dash.org"],
+            Network::Testnet => &["testnet-seed.dashdot.io"],
+            _ => &[],
+        }
+    }
+
+    /// The easiest target a header may claim, as a compact `bits` value.
+    pub fn pow_limit_bits(&self) -> u32 {
+        match self {
+            Network::Mainnet | Network::Testnet => POW_LIMIT_MAIN,
+            _ => POW_LIMIT_REGTEST,
+        }
+    }
+
+    /// A short name (`mainnet`, `testnet`, `devnet.<name>`, `regtest`, `custom`).
+    pub fn name(&self) -> String {
+        match self {
+            Network::Mainnet => "mainnet".into(),
+            Network::Testnet => "testnet".into(),
+            Network::Devnet { name, .. } => format!("devnet.{name}"),
+            Network::Regtest => "regtest".into(),
+            Network::Custom { .. } => "custom".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse() {
+        assert_eq!(Network::from_name("mainnet"), Some(Network::Mainnet));
+        assert_eq!(Network::from_name("regtest"), Some(Network::Regtest));
+        assert_eq!(
+            Network::from_name("devnet.ouzo").unwrap().name(),
+            "devnet.ouzo"
+        );
+        assert_eq!(Network::from_name("devnet."), None);
+        assert_eq!(Network::from_name("moonnet"), None);
+    }
+
+    #[test]
+    fn params_match_protocol() {
+        assert_eq!(Network::Regtest.magic(), [0xfc, 0xc1, 0xb7, 0xdc]);
+        assert_eq!(Network::Testnet.default_port(), 19999);
+        assert_eq!(
+            Network::Mainnet.genesis_hash().unwrap().to_string(),
+            "00000ffd590b1485b3caadc19b22e6379c733355108f107a430458cdf3407ab6"
+        );
+    }
+}
