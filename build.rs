@@ -22,9 +22,7 @@ fn main() {
     for src in sources {
         builder = builder.with_src(src);
     }
-    let bindings = builder
-        .generate()
-        .expect("cbindgen can parse src/ffi");
+    let bindings = builder.generate().expect("cbindgen can parse src/ffi");
     let mut fresh = Vec::new();
     bindings.write(&mut fresh);
     let path = crate_dir.join("include/dashnet.h");

@@ -141,12 +141,20 @@ fn regtest_chain_hashes_pow_and_links() {
             hits += 1;
         }
     }
-    assert!(hits > 0, "regtest target is 1/2 of hashes: some nonces must fail");
+    assert!(
+        hits > 0,
+        "regtest target is 1/2 of hashes: some nonces must fail"
+    );
     let mut swapped = hashed[1..4].to_vec();
     swapped.swap(0, 1);
     assert!(header::check_linkage(&swapped, None).is_err());
     // Mainnet's limit is far harder than regtest headers.
-    assert!(chain[1].2.check_pow(Network::Mainnet.pow_limit_bits()).is_err());
+    assert!(
+        chain[1]
+            .2
+            .check_pow(Network::Mainnet.pow_limit_bits())
+            .is_err()
+    );
 }
 
 #[test]
@@ -154,9 +162,13 @@ fn headers2_small_vectors_match_their_chains() {
     let Message::Headers2(h) = decode_vector("rust-dashcore/mainnet-headers2-4.hex") else {
         panic!("not headers2");
     };
-    let text = std::fs::read_to_string(vectors_dir().join("rust-dashcore/mainnet-headers2-4.chain.txt"))
-        .unwrap();
-    let expected: Vec<Vec<u8>> = text.lines().map(|l| hex::decode(l.trim()).unwrap()).collect();
+    let text =
+        std::fs::read_to_string(vectors_dir().join("rust-dashcore/mainnet-headers2-4.chain.txt"))
+            .unwrap();
+    let expected: Vec<Vec<u8>> = text
+        .lines()
+        .map(|l| hex::decode(l.trim()).unwrap())
+        .collect();
     assert_eq!(h.len(), 4);
     for (got, want) in h.iter().zip(&expected) {
         assert_eq!(&got.header().to_bytes()[..], &want[..]);
@@ -209,7 +221,10 @@ fn version_fields_decode_as_described() {
     else {
         panic!("not version");
     };
-    assert_eq!((b.relay, b.mn_auth_challenge, b.masternode_connection), (Some(true), None, None));
+    assert_eq!(
+        (b.relay, b.mn_auth_challenge, b.masternode_connection),
+        (Some(true), None, None)
+    );
 
     let Message::Version(m) = decode_vector("rust-dashcore/mainnet-version-70237.hex") else {
         panic!("not version");

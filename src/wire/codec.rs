@@ -81,7 +81,10 @@ impl<'a> Reader<'a> {
             1 => Ok(true),
             _ => {
                 self.pos -= 1;
-                Err(self.error(DecodeErrorKind::Invalid("boolean byte is not 0 or 1"), field))
+                Err(self.error(
+                    DecodeErrorKind::Invalid("boolean byte is not 0 or 1"),
+                    field,
+                ))
             }
         }
     }
@@ -287,6 +290,9 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err.kind, DecodeErrorKind::TooMany { max: 5, .. }));
         let err = Reader::new(&bytes).count("items", 1000, 1).unwrap_err();
-        assert!(matches!(err.kind, DecodeErrorKind::TooMany { max: 1000, .. }));
+        assert!(matches!(
+            err.kind,
+            DecodeErrorKind::TooMany { max: 1000, .. }
+        ));
     }
 }

@@ -154,7 +154,10 @@ impl fmt::Display for FrameError {
                 hex::encode(computed)
             ),
             FrameError::Truncated { needed, available } => {
-                write!(f, "frame truncated: needs {needed} bytes, {available} present")
+                write!(
+                    f,
+                    "frame truncated: needs {needed} bytes, {available} present"
+                )
             }
             FrameError::TrailingBytes { count } => {
                 write!(f, "{count} bytes after the end of the frame")

@@ -41,7 +41,8 @@ impl BlockHeader {
 
     /// Parses exactly 80 bytes.
     pub fn from_bytes(bytes: &[u8; HEADER_LEN]) -> BlockHeader {
-        let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let u32_at =
+            |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
         let mut prev = [0u8; 32];
         prev.copy_from_slice(&bytes[4..36]);
         let mut merkle = [0u8; 32];
@@ -56,7 +57,10 @@ impl BlockHeader {
         }
     }
 
-    pub(crate) fn read(r: &mut Reader<'_>, field: &'static str) -> Result<BlockHeader, DecodeError> {
+    pub(crate) fn read(
+        r: &mut Reader<'_>,
+        field: &'static str,
+    ) -> Result<BlockHeader, DecodeError> {
         Ok(BlockHeader::from_bytes(&r.array(field)?))
     }
 

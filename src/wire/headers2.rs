@@ -79,7 +79,9 @@ pub fn decode(r: &mut Reader<'_>, max: usize) -> Result<Vec<HashedHeader>, Decod
         let Some(prev) = prev else {
             if flags != UNCOMPRESSED {
                 return Err(DecodeError::new(
-                    DecodeErrorKind::Invalid("the first header of a headers2 message must be uncompressed"),
+                    DecodeErrorKind::Invalid(
+                        "the first header of a headers2 message must be uncompressed",
+                    ),
                     "headers2.flags",
                     start,
                 ));

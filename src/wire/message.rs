@@ -339,11 +339,7 @@ impl Message {
             "cfcheckpt" => Message::CFCheckpt(CFCheckpt {
                 filter_type: r.u8("cfcheckpt.filter_type")?,
                 stop_hash: hash(r, "cfcheckpt.stop_hash")?,
-                filter_headers: read_hashes(
-                    r,
-                    "cfcheckpt.filter_headers",
-                    MAX_PAYLOAD_LEN / 32,
-                )?,
+                filter_headers: read_hashes(r, "cfcheckpt.filter_headers", MAX_PAYLOAD_LEN / 32)?,
             }),
             "getmnlistd" => Message::GetMnListDiff(GetMnListDiff {
                 base_block_hash: hash(r, "getmnlistd.base_block_hash")?,

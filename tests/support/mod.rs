@@ -30,7 +30,11 @@ pub fn all_hex_vectors() -> Vec<(String, Vec<u8>)> {
     let base = vectors_dir();
     let mut out = Vec::new();
     walk(&base, &base, &mut out);
-    assert!(out.len() >= 60, "expected the full vector set, found {}", out.len());
+    assert!(
+        out.len() >= 60,
+        "expected the full vector set, found {}",
+        out.len()
+    );
     out
 }
 
