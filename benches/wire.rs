@@ -23,7 +23,9 @@ fn vector(rel: &str) -> Vec<u8> {
 
 fn frame_1mib(c: &mut Criterion) {
     let magic = Network::Mainnet.magic();
-    let payload: Vec<u8> = (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let payload: Vec<u8> = (0..1 << 20)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     let mut frame = Vec::new();
     encode_frame(magic, &Command::new("block").unwrap(), &payload, &mut frame);
     let mut g = c.benchmark_group("frame_1MiB");

@@ -3,6 +3,7 @@
 //! No I/O, no tokio, no global state. Decoding never panics, and never allocates from
 //! an untrusted count or length before checking it against the bytes present and the
 //! protocol's limits.
+#![forbid(unsafe_code)]
 
 pub mod address;
 pub mod codec;
