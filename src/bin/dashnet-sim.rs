@@ -1,0 +1,94 @@
+//! dashnet-sim: a simulated Dash node on loopback.
+//!
+//! Prints `dashnet-sim listening on 127.0.0.1:PORT` once it accepts connections, and
+//! exits when its standard input closes or after `--timeout` seconds.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use dashnet::sim::{Misbehavior, Sim, SimConfig};
+
+const USAGE: &str = "usage: dashnet-sim [--bind ADDR:PORT] [--port N] [--tip HEIGHT]
+  [--flood-headers2 MSGS_PER_SEC (0 = full speed)] [--flood-batch N]
+  [--stop-reading-after BYTES] [--no-pong] [--protocol-version N]
+  [--misbehave silent-handshake|close-mid-message|garbage|bad-checksum|oversize-length|
+               bad-headers2-version-index|bad-pow-headers]
+  [--timeout SECONDS (default 600)] [--ignore-stdin]";
+
+fn parse() -> Result<(SimConfig, Duration, bool), String> {
+    let mut config = SimConfig::default();
+    let mut timeout = Duration::from_secs(600);
+    let mut watch_stdin = true;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        let num = |v: String| v.parse::<u64>().map_err(|_| format!("bad number: {v}"));
+        match flag.as_str() {
+            "--bind" => {
+                config.bind = value()?
+                    .parse::<SocketAddr>()
+                    .map_err(|e| format!("--bind: {e}"))?
+            }
+            "--port" => config.bind.set_port(num(value()?)? as u16),
+            "--tip" => config.tip = num(value()?)? as u32,
+            "--flood-headers2" => config.flood_headers2 = Some(num(value()?)? as u32),
+            "--flood-batch" => config.flood_batch = num(value()?)? as usize,
+            "--stop-reading-after" => config.stop_reading_after = Some(num(value()?)?),
+            "--no-pong" => config.no_pong = true,
+            "--protocol-version" => config.protocol_version = num(value()?)? as u32,
+            "--misbehave" => {
+                let v = value()?;
+                config.misbehavior =
+                    Some(Misbehavior::from_name(&v).ok_or(format!("unknown misbehavior {v}"))?)
+            }
+            "--timeout" => timeout = Duration::from_secs(num(value()?)?),
+            "--ignore-stdin" => watch_stdin = false,
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    Ok((config, timeout, watch_stdin))
+}
+
+fn main() {
+    let (config, timeout, watch_stdin) = match parse() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    rt.block_on(async move {
+        let sim = match Sim::start(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("dashnet-sim: cannot start: {e}");
+                std::process::exit(1);
+            }
+        };
+        println!("dashnet-sim listening on {}", sim.addr());
+        let _ = std::io::stdout().flush();
+        let (eof_tx, eof_rx) = tokio::sync::oneshot::channel::<()>();
+        if watch_stdin {
+            std::thread::spawn(move || {
+                let mut sink = [0u8; 256];
+                let mut stdin = std::io::stdin();
+                while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+                let _ = eof_tx.send(());
+            });
+        } else {
+            std::mem::forget(eof_tx);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(timeout) => eprintln!("dashnet-sim: timeout, exiting"),
+            _ = eof_rx => {}
+        }
+        sim.shutdown().await;
+    });
+}

@@ -1,0 +1,131 @@
+//! The dispatcher task: decodes inbound messages in arrival order and emits events.
+//!
+//! headers and headers2 are hashed and checked on tokio's blocking pool, so a long
+//! decompression occupies neither the reader (which keeps reading pongs) nor the
+//! writer (which keeps sending), under either runtime flavour. It emits the peer's
+//! last event, `Disconnected`, after every message event.
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+
+use super::Shared;
+use super::event::{DisconnectReason, PeerEvent};
+use crate::wire::network::HEADERS2_8000_VERSION;
+use crate::wire::{HashedHeader, Message, RawMessage, header};
+
+/// Payloads larger than this are decoded on the blocking pool.
+const INLINE_DECODE_MAX: usize = 16 * 1024;
+
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    mut from_reader: mpsc::UnboundedReceiver<(RawMessage, OwnedSemaphorePermit)>,
+    budget: Arc<Semaphore>,
+    events: mpsc::Sender<PeerEvent>,
+    undelivered: oneshot::Receiver<Vec<crate::peer::OutboundMessage>>,
+) {
+    let peer = shared.id;
+    let mut closing = shared.closing();
+    loop {
+        let next = tokio::select! {
+            biased;
+            m = from_reader.recv() => m,
+            _ = closing.wait_for(|c| *c) => None,
+        };
+        let Some((raw, permit)) = next else { break };
+        let event = match decode(&shared, raw).await {
+            Ok(Some(event)) => event,
+            Ok(None) => continue,
+            Err(reason) => {
+                shared.close(reason);
+                break;
+            }
+        };
+        // Inbound backpressure: this waits while the owner's queue is full, and the
+        // reader waits on the byte budget held by `permit` until then.
+        let sent = tokio::select! {
+            biased;
+            r = events.send(event) => r.is_ok(),
+            _ = closing.wait_for(|c| *c) => false,
+        };
+        drop(permit);
+        if !sent {
+            break;
+        }
+    }
+    // Stop the reader (if it is still running) and release anything it was waiting on.
+    shared.close(DisconnectReason::Shutdown);
+    from_reader.close();
+    budget.close();
+    let undelivered = undelivered.await.unwrap_or_default();
+    let reason = shared.reason().unwrap_or(DisconnectReason::Shutdown);
+    let _ = events
+        .send(PeerEvent::Disconnected {
+            peer,
+            reason,
+            undelivered,
+        })
+        .await;
+    shared.mark_finished();
+}
+
+async fn decode(
+    shared: &Arc<Shared>,
+    raw: RawMessage,
+) -> Result<Option<PeerEvent>, DisconnectReason> {
+    let peer = shared.id;
+    let cmd = raw.command.as_str();
+    if cmd == "headers" || cmd == "headers2" {
+        let compressed = cmd == "headers2";
+        let limit = if compressed && shared.info.negotiated_version >= HEADERS2_8000_VERSION {
+            8000
+        } else {
+            2000
+        };
+        let pow_limit = shared.config.network.pow_limit_bits();
+        let big = raw.payload.len() > INLINE_DECODE_MAX;
+        let work = move || decode_headers(&raw, limit, pow_limit);
+        let result = if big {
+            tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|_| DisconnectReason::Shutdown)?
+        } else {
+            work()
+        };
+        let headers = result.map_err(DisconnectReason::Protocol)?;
+        return Ok(Some(PeerEvent::Headers {
+            peer,
+            headers,
+            compressed,
+        }));
+    }
+    match Message::from_raw(&raw) {
+        Ok(Message::Verack | Message::Version(_) | Message::SendAddrV2) => Ok(None),
+        Ok(message) => Ok(Some(PeerEvent::Message { peer, message })),
+        Err(e) => Err(DisconnectReason::Protocol(format!("{}: {e}", raw.command))),
+    }
+}
+
+/// Decodes headers or headers2, hashes them, and checks proof of work and linkage.
+fn decode_headers(
+    raw: &RawMessage,
+    limit: usize,
+    pow_limit: u32,
+) -> Result<Vec<HashedHeader>, String> {
+    let headers = match Message::from_raw(raw) {
+        Ok(Message::Headers(list)) => list.into_iter().map(HashedHeader::new).collect(),
+        Ok(Message::Headers2(list)) => list,
+        Ok(other) => return Err(format!("{} decoded as {}", raw.command, other.command())),
+        Err(e) => return Err(format!("{}: {e}", raw.command)),
+    };
+    if headers.len() > limit {
+        return Err(format!(
+            "{} carries {} headers, more than the {limit} allowed",
+            raw.command,
+            headers.len()
+        ));
+    }
+    header::validate_headers(&headers, None, pow_limit)
+        .map_err(|e| format!("invalid {}: {e}", raw.command))?;
+    Ok(headers)
+}

@@ -1,0 +1,190 @@
+//! The version/verack exchange, in the order Dash Core expects when we dial.
+//!
+//! 1. We send `version` (Dash Core waits for ours).
+//! 2. It answers `version`, `sendaddrv2` (common version >= 70223), `verack`.
+//! 3. On its version we send `sendaddrv2` (when the common version >= 70223) and then
+//!    `verack`; `sendaddrv2` after `verack` makes Dash Core disconnect.
+//! 4. After both veracks we send `sendheaders2` if it has HEADERS_COMPRESSED, else
+//!    `sendheaders`.
+//!
+//! This runs on the whole stream before it is split; bytes read past the peer's
+//! verack stay in the returned decoder state for the reader.
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand::RngCore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::config::PeerConfig;
+use super::event::DisconnectReason;
+use crate::wire::network::{ADDRV2_VERSION, services::HEADERS_COMPRESSED};
+use crate::wire::{FrameDecoder, Message, NetAddr, Version};
+
+/// What the handshake learned about the peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer's address.
+    pub addr: SocketAddr,
+    /// The peer's protocol version.
+    pub version: u32,
+    /// The version both sides speak (the lower of the two).
+    pub negotiated_version: u32,
+    /// The peer's services.
+    pub services: u64,
+    /// The peer's user agent.
+    pub user_agent: String,
+    /// The peer's best height when it connected.
+    pub start_height: i32,
+    /// The peer's relay flag.
+    pub relay: bool,
+    /// The peer asked for addrv2.
+    pub wants_addrv2: bool,
+    /// We asked the peer for headers2 (it has HEADERS_COMPRESSED).
+    pub headers2: bool,
+}
+
+/// The handshake's result: the peer, and the decoder with any bytes read past its verack.
+pub(crate) struct Handshaken {
+    pub info: PeerInfo,
+    pub decoder: FrameDecoder,
+    pub leftover: Vec<u8>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Our `version` message.
+pub fn our_version(config: &PeerConfig, remote: SocketAddr, nonce: u64) -> Version {
+    let mut challenge = [0u8; 32];
+    rand::rng().fill_bytes(&mut challenge);
+    Version {
+        version: config.protocol_version,
+        services: config.services,
+        timestamp: unix_now(),
+        receiver: NetAddr::from_socket_addr(remote, 0),
+        sender: NetAddr {
+            services: config.services,
+            ..NetAddr::default()
+        },
+        nonce,
+        user_agent: config.user_agent.clone().into_bytes(),
+        start_height: config.start_height,
+        relay: Some(config.relay),
+        mn_auth_challenge: Some(challenge),
+        masternode_connection: Some(false),
+        extra: Vec::new(),
+    }
+}
+
+fn protocol(text: impl Into<String>) -> DisconnectReason {
+    DisconnectReason::Protocol(text.into())
+}
+
+/// Runs the handshake on `stream` (the caller bounds it with the handshake timeout).
+pub(crate) async fn handshake(
+    stream: &mut TcpStream,
+    remote: SocketAddr,
+    config: &PeerConfig,
+) -> Result<Handshaken, DisconnectReason> {
+    let magic = config.network.magic();
+    let nonce = rand::rng().next_u64();
+    let mut bytes_out = 0u64;
+    let mut bytes_in = 0u64;
+    let mut write = async |stream: &mut TcpStream, msg: Message| {
+        let frame = msg.to_frame(magic);
+        bytes_out += frame.len() as u64;
+        stream
+            .write_all(&frame)
+            .await
+            .map_err(|e| DisconnectReason::Io(e.kind()))
+    };
+    write(stream, Message::Version(our_version(config, remote, nonce))).await?;
+
+    let mut decoder = FrameDecoder::new(magic, config.max_payload);
+    let mut buf = vec![0u8; 4096];
+    let mut theirs: Option<Version> = None;
+    let mut wants_addrv2 = false;
+    let mut negotiated = 0;
+    loop {
+        let n = stream
+            .read(&mut buf)
+            .await
+            .map_err(|e| DisconnectReason::Io(e.kind()))?;
+        if n == 0 {
+            return Err(DisconnectReason::RemoteClosed);
+        }
+        bytes_in += n as u64;
+        let mut input = &buf[..n];
+        while !input.is_empty() {
+            let Some(raw) = decoder
+                .decode(&mut input)
+                .map_err(|e| protocol(e.to_string()))?
+            else {
+                continue;
+            };
+            match (raw.command.as_str(), &theirs) {
+                ("version", None) => {
+                    let Message::Version(v) =
+                        Message::from_raw(&raw).map_err(|e| protocol(e.to_string()))?
+                    else {
+                        return Err(protocol("version did not decode as version"));
+                    };
+                    if v.version < config.min_protocol_version {
+                        return Err(DisconnectReason::VersionTooOld(v.version));
+                    }
+                    if v.nonce == nonce {
+                        return Err(protocol("connected to ourselves"));
+                    }
+                    negotiated = v.version.min(config.protocol_version);
+                    if negotiated >= ADDRV2_VERSION {
+                        write(stream, Message::SendAddrV2).await?;
+                    }
+                    write(stream, Message::Verack).await?;
+                    theirs = Some(v);
+                }
+                ("version", Some(_)) => return Err(protocol("duplicate version")),
+                ("sendaddrv2", Some(_)) => wants_addrv2 = true,
+                ("verack", Some(v)) => {
+                    let headers2 = v.services & HEADERS_COMPRESSED != 0;
+                    let follow = if headers2 {
+                        Message::SendHeaders2
+                    } else {
+                        Message::SendHeaders
+                    };
+                    write(stream, follow).await?;
+                    let info = PeerInfo {
+                        addr: remote,
+                        version: v.version,
+                        negotiated_version: negotiated,
+                        services: v.services,
+                        user_agent: v.user_agent_lossy(),
+                        start_height: v.start_height,
+                        relay: v.relay.unwrap_or(true),
+                        wants_addrv2,
+                        headers2,
+                    };
+                    return Ok(Handshaken {
+                        info,
+                        decoder,
+                        leftover: input.to_vec(),
+                        bytes_in,
+                        bytes_out,
+                    });
+                }
+                (other, None) => {
+                    return Err(protocol(format!("{other} before version")));
+                }
+                // Anything else before the peer's verack is ignored, as Dash Core does.
+                _ => {}
+            }
+        }
+    }
+}

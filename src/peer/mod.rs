@@ -1,0 +1,297 @@
+//! One connection to a Dash node, split in two.
+//!
+//! After the handshake the socket is split into owned halves:
+//! - the **reader** task owns the read half (no lock), feeds the streaming frame
+//!   decoder, answers pings through the priority lane, measures pong round trips, and
+//!   hands every other message to the dispatcher;
+//! - the **dispatcher** task decodes messages in arrival order (headers and headers2 on
+//!   the blocking pool, so a long decompression never holds up the reader or the
+//!   writer), checks proof of work and linkage, and emits events to the owner;
+//! - the **writer** task owns the write half, drains the outbound queue priority lane
+//!   first, coalesces frames into few writes, and runs the keepalive timer.
+//!
+//! [`Peer::send`] only queues: it never awaits and never blocks. Nothing accepted is
+//! lost silently: what was not written comes back in the `Disconnected` event.
+//! Nothing polls: a quiet peer wakes only for its own ping timer.
+
+mod config;
+mod dispatch;
+mod event;
+mod handshake;
+mod queue;
+mod reader;
+mod stats;
+mod writer;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use tokio::net::TcpStream;
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::time::timeout;
+
+pub use config::{PeerConfig, default_user_agent};
+pub use event::{DisconnectReason, OutboundMessage, PeerEvent, PeerId, SendError};
+pub use handshake::{PeerInfo, our_version};
+pub use queue::{Lane, PRIORITY_LANE_MAX, lane_for};
+pub use stats::PeerStats;
+
+use crate::wire::{Command, Message};
+
+/// Why a connection could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectError {
+    /// The TCP connect did not finish within the connect timeout.
+    Timeout,
+    /// The TCP connect failed.
+    Io(std::io::ErrorKind),
+    /// The handshake failed.
+    Handshake(DisconnectReason),
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::Timeout => write!(f, "connect timed out"),
+            ConnectError::Io(kind) => write!(f, "connect failed: {kind}"),
+            ConnectError::Handshake(reason) => write!(f, "handshake failed: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// State shared by the handle and the three tasks.
+pub(crate) struct Shared {
+    pub id: PeerId,
+    pub info: PeerInfo,
+    pub config: Arc<PeerConfig>,
+    pub counters: stats::Counters,
+    pub queue: queue::QueueSender,
+    reason: Mutex<Option<DisconnectReason>>,
+    closing: watch::Sender<bool>,
+    finished: watch::Sender<bool>,
+    pub epoch: Instant,
+    connected_unix_us: u64,
+    /// A ping of ours is out: its nonce and when it was written (us since `epoch`).
+    pub ping_pending: AtomicBool,
+    pub ping_nonce: AtomicU64,
+    pub ping_sent_us: AtomicU64,
+    /// The reader is waiting for the owner to take events (inbound backpressure).
+    pub reader_parked: AtomicBool,
+}
+
+impl Shared {
+    /// Starts closing for `reason`; the first reason given wins.
+    pub fn close(&self, reason: DisconnectReason) {
+        let mut r = self.reason.lock();
+        if r.is_none() {
+            *r = Some(reason);
+        }
+        drop(r);
+        self.closing.send_replace(true);
+    }
+
+    pub fn reason(&self) -> Option<DisconnectReason> {
+        self.reason.lock().clone()
+    }
+
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    pub fn is_closing(&self) -> bool {
+        *self.closing.borrow()
+    }
+
+    pub fn micros(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+}
+
+/// A handle to one connection. Cheap to clone; every method returns at once.
+#[derive(Clone)]
+pub struct Peer {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("id", &self.shared.id)
+            .field("addr", &self.shared.info.addr)
+            .finish()
+    }
+}
+
+impl Peer {
+    /// Connects to `addr` (bounded by the connect timeout), sets TCP_NODELAY, runs the
+    /// handshake (bounded by the handshake timeout), splits the socket and starts the
+    /// reader, dispatcher and writer tasks on the current runtime. Events go to `events`
+    /// (bounded: when it is full the reader stops reading).
+    pub async fn connect(
+        id: PeerId,
+        addr: SocketAddr,
+        config: Arc<PeerConfig>,
+        events: mpsc::Sender<PeerEvent>,
+    ) -> Result<Peer, ConnectError> {
+        let mut stream = match timeout(config.connect_timeout, TcpStream::connect(addr)).await {
+            Err(_) => return Err(ConnectError::Timeout),
+            Ok(Err(e)) => return Err(ConnectError::Io(e.kind())),
+            Ok(Ok(s)) => s,
+        };
+        stream
+            .set_nodelay(true)
+            .map_err(|e| ConnectError::Io(e.kind()))?;
+        let hs = match timeout(
+            config.handshake_timeout,
+            handshake::handshake(&mut stream, addr, &config),
+        )
+        .await
+        {
+            Err(_) => return Err(ConnectError::Handshake(DisconnectReason::HandshakeTimeout)),
+            Ok(Err(reason)) => return Err(ConnectError::Handshake(reason)),
+            Ok(Ok(hs)) => hs,
+        };
+        Ok(Peer::start(id, stream, hs, config, events))
+    }
+
+    fn start(
+        id: PeerId,
+        stream: TcpStream,
+        hs: handshake::Handshaken,
+        config: Arc<PeerConfig>,
+        events: mpsc::Sender<PeerEvent>,
+    ) -> Peer {
+        let (queue_tx, queue_rx) = queue::queue(config.queue_max_messages, config.queue_max_bytes);
+        let connected_unix_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        let shared = Arc::new(Shared {
+            id,
+            info: hs.info,
+            config: config.clone(),
+            counters: stats::Counters::default(),
+            queue: queue_tx,
+            reason: Mutex::new(None),
+            closing: watch::channel(false).0,
+            finished: watch::channel(false).0,
+            epoch: Instant::now(),
+            connected_unix_us,
+            ping_pending: AtomicBool::new(false),
+            ping_nonce: AtomicU64::new(0),
+            ping_sent_us: AtomicU64::new(0),
+            reader_parked: AtomicBool::new(false),
+        });
+        shared
+            .counters
+            .bytes_in
+            .fetch_add(hs.bytes_in, Ordering::Relaxed);
+        shared
+            .counters
+            .bytes_out
+            .fetch_add(hs.bytes_out, Ordering::Relaxed);
+        let (read_half, write_half) = stream.into_split();
+        // Inbound bytes waiting for the dispatcher: one maximum frame plus slack.
+        let budget = Arc::new(Semaphore::new(config.max_payload + (1 << 20)));
+        let (to_dispatch, from_reader) = mpsc::unbounded_channel();
+        let (undelivered_tx, undelivered_rx) = oneshot::channel();
+        tokio::spawn(reader::run(
+            shared.clone(),
+            read_half,
+            hs.decoder,
+            hs.leftover,
+            to_dispatch,
+            budget.clone(),
+        ));
+        tokio::spawn(writer::run(
+            shared.clone(),
+            write_half,
+            queue_rx,
+            undelivered_tx,
+        ));
+        tokio::spawn(dispatch::run(
+            shared.clone(),
+            from_reader,
+            budget,
+            events,
+            undelivered_rx,
+        ));
+        Peer { shared }
+    }
+
+    /// This peer's id.
+    pub fn id(&self) -> PeerId {
+        self.shared.id
+    }
+
+    /// What the handshake learned.
+    pub fn info(&self) -> &PeerInfo {
+        &self.shared.info
+    }
+
+    /// Queues `message`. Returns at once: never awaits, never blocks.
+    pub fn send(&self, message: &Message) -> Result<(), SendError> {
+        self.send_raw(message.command(), message.payload(), 0)
+    }
+
+    /// Queues a raw message with the caller's `tag` (reported back if it is not sent).
+    /// Control commands go in the priority lane. Returns at once.
+    pub fn send_raw(&self, command: Command, payload: Vec<u8>, tag: u64) -> Result<(), SendError> {
+        if payload.len() > self.shared.config.max_payload {
+            return Err(SendError::TooLarge);
+        }
+        if self.shared.is_closing() {
+            return Err(SendError::Disconnected);
+        }
+        let lane = lane_for(command.as_str());
+        self.shared
+            .queue
+            .push(OutboundMessage::new(command, payload, tag), lane)
+    }
+
+    /// A statistics snapshot (lock-free).
+    pub fn stats(&self) -> PeerStats {
+        self.shared.counters.snapshot(
+            self.shared.queue.counts.depth(),
+            self.shared.connected_unix_us,
+        )
+    }
+
+    /// Closes gracefully: the queue is flushed up to the flush deadline, then the socket
+    /// closes; what was not written comes back in the `Disconnected` event.
+    pub fn disconnect(&self) {
+        self.shared.close(DisconnectReason::Requested);
+    }
+
+    /// Closes for `reason` (graceful only for `Requested` and `Shutdown`).
+    pub fn close(&self, reason: DisconnectReason) {
+        self.shared.close(reason);
+    }
+
+    /// True until the connection starts closing.
+    pub fn is_connected(&self) -> bool {
+        !self.shared.is_closing()
+    }
+
+    /// Why it closed, once it has started closing.
+    pub fn disconnect_reason(&self) -> Option<DisconnectReason> {
+        self.shared.reason()
+    }
+
+    /// Waits until every task of this peer has ended and its `Disconnected` event is out.
+    pub async fn closed(&self) {
+        let mut rx = self.shared.finished.subscribe();
+        let _ = rx.wait_for(|done| *done).await;
+    }
+}
+
+impl Shared {
+    pub(crate) fn mark_finished(&self) {
+        self.finished.send_replace(true);
+    }
+}

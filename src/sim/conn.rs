@@ -1,0 +1,477 @@
+//! One simulated-node connection: Dash Core's side of the handshake, then serving.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{mpsc, watch};
+
+use super::chain::Chain;
+use super::{Misbehavior, Received, SimConfig, SimStats};
+use crate::wire::header::check_pow_of;
+use crate::wire::message::commands;
+use crate::wire::network::{ADDRV2_VERSION, HEADERS2_8000_VERSION};
+use crate::wire::{
+    FrameDecoder, HashedHeader, Locator, MAX_PAYLOAD_LEN, Message, NetAddr, Network, RawMessage,
+    TimedAddr, Version, encode_frame,
+};
+
+pub(crate) struct SimShared {
+    pub config: SimConfig,
+    pub chain: Arc<Chain>,
+    pub stats: Arc<SimStats>,
+    magic: [u8; 4],
+    /// Pre-encoded headers2 flood frames (built on first use).
+    flood: std::sync::OnceLock<Vec<Vec<u8>>>,
+}
+
+impl SimShared {
+    pub fn new(config: SimConfig, chain: Arc<Chain>, stats: Arc<SimStats>) -> Self {
+        SimShared {
+            config,
+            chain,
+            stats,
+            magic: Network::Regtest.magic(),
+            flood: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn frame(&self, msg: &Message) -> Vec<u8> {
+        msg.to_frame(self.magic)
+    }
+
+    fn served(&self) -> &[HashedHeader] {
+        &self.chain.headers()[..=self.config.tip as usize]
+    }
+
+    fn flood_frames(&self) -> &[Vec<u8>] {
+        self.flood.get_or_init(|| {
+            let batch = self.config.flood_batch.max(1);
+            self.served()[1..]
+                .chunks(batch)
+                .take(8)
+                .map(|c| self.frame(&Message::Headers2(c.to_vec())))
+                .collect()
+        })
+    }
+}
+
+#[derive(PartialEq)]
+enum Phase {
+    AwaitVersion,
+    AwaitVerack,
+    AwaitSendHeaders,
+    Ready,
+}
+
+struct Conn {
+    id: u64,
+    shared: Arc<SimShared>,
+    phase: Phase,
+    negotiated: u32,
+    wants_addrv2: bool,
+    transcript: Vec<String>,
+    priority: mpsc::UnboundedSender<Vec<u8>>,
+    data: mpsc::Sender<Vec<u8>>,
+}
+
+pub(crate) async fn serve(
+    stream: TcpStream,
+    id: u64,
+    shared: Arc<SimShared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, wr) = stream.into_split();
+    let (ptx, prx) = mpsc::unbounded_channel();
+    let (dtx, drx) = mpsc::channel(2);
+    let (closed_tx, mut closed_rx) = watch::channel(false);
+    let writer = tokio::spawn(write_loop(wr, prx, drx, closed_tx));
+    let mut conn = Conn {
+        id,
+        shared: shared.clone(),
+        phase: Phase::AwaitVersion,
+        negotiated: 0,
+        wants_addrv2: false,
+        transcript: Vec::new(),
+        priority: ptx,
+        data: dtx,
+    };
+    let mut decoder = FrameDecoder::new(shared.magic, MAX_PAYLOAD_LEN);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut after_handshake = 0u64;
+    let mut flood: Option<tokio::task::JoinHandle<()>> = None;
+    'outer: loop {
+        if let Some(limit) = shared.config.stop_reading_after
+            && conn.phase == Phase::Ready
+            && after_handshake >= limit
+        {
+            // Stop reading but keep the socket open until told to stop.
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => {}
+                _ = closed_rx.wait_for(|c| *c) => {}
+            }
+            break;
+        }
+        let n = tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => break,
+            _ = closed_rx.wait_for(|c| *c) => break,
+            r = rd.read(&mut buf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+        };
+        shared.stats.bytes_received.fetch_add(n as u64, Relaxed);
+        if conn.phase == Phase::Ready {
+            after_handshake += n as u64;
+        }
+        let mut input = &buf[..n];
+        while !input.is_empty() {
+            let raw = match decoder.decode(&mut input) {
+                Ok(Some(raw)) => raw,
+                Ok(None) => continue,
+                Err(e) => {
+                    shared.stats.violation(format!("conn {id}: bad frame: {e}"));
+                    break 'outer;
+                }
+            };
+            let was_ready = conn.phase == Phase::Ready;
+            if !conn.handle(raw).await {
+                break 'outer;
+            }
+            if !was_ready && conn.phase == Phase::Ready {
+                shared
+                    .stats
+                    .handshake_transcripts
+                    .lock()
+                    .push(conn.transcript.clone());
+                if conn.transcript_ok() {
+                    shared.stats.handshakes_ok.fetch_add(1, Relaxed);
+                }
+                if let Some(m) = shared.config.misbehavior {
+                    if !conn.misbehave(m).await {
+                        break 'outer;
+                    }
+                }
+                if let Some(rate) = shared.config.flood_headers2 {
+                    flood = Some(tokio::spawn(flood_loop(
+                        shared.clone(),
+                        conn.data.clone(),
+                        rate,
+                    )));
+                }
+            }
+        }
+    }
+    if let Some(f) = flood {
+        f.abort();
+        let _ = f.await;
+    }
+    drop(conn);
+    writer.abort();
+    let _ = writer.await;
+}
+
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut priority: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut data: mpsc::Receiver<Vec<u8>>,
+    closed: watch::Sender<bool>,
+) {
+    loop {
+        let frame = tokio::select! {
+            biased;
+            Some(f) = priority.recv() => f,
+            Some(f) = data.recv() => f,
+            else => break,
+        };
+        // An empty frame is the signal to close the connection.
+        if frame.is_empty() || wr.write_all(&frame).await.is_err() {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+    closed.send_replace(true);
+}
+
+async fn flood_loop(shared: Arc<SimShared>, data: mpsc::Sender<Vec<u8>>, rate: u32) {
+    let frames = shared.flood_frames();
+    let mut tick = (rate > 0).then(|| tokio::time::interval(Duration::from_secs(1) / rate));
+    for frame in frames.iter().cycle() {
+        if let Some(t) = tick.as_mut() {
+            t.tick().await;
+        }
+        if data.send(frame.clone()).await.is_err() {
+            return;
+        }
+        shared.stats.flood_messages.fetch_add(1, Relaxed);
+    }
+}
+
+impl Conn {
+    fn violation(&self, text: impl std::fmt::Display) {
+        self.shared
+            .stats
+            .violation(format!("conn {}: {text}", self.id));
+    }
+
+    fn send(&self, msg: &Message) {
+        let _ = self.priority.send(self.shared.frame(msg));
+    }
+
+    async fn send_data(&self, frame: Vec<u8>) {
+        let _ = self.data.send(frame).await;
+    }
+
+    /// The handshake Dash Core expects from an outbound client, frame for frame.
+    fn transcript_ok(&self) -> bool {
+        let expect: &[&str] = if self.negotiated >= ADDRV2_VERSION {
+            &["version", "sendaddrv2", "verack", "sendheaders2"]
+        } else {
+            &["version", "verack", "sendheaders2"]
+        };
+        self.transcript == expect
+    }
+
+    /// Handles one message; false closes the connection.
+    async fn handle(&mut self, raw: RawMessage) -> bool {
+        let cmd = raw.command.as_str().to_string();
+        if self.phase != Phase::Ready {
+            self.transcript.push(cmd.clone());
+        }
+        let msg = match Message::from_raw(&raw) {
+            Ok(m) => m,
+            Err(e) => {
+                self.violation(format!("undecodable {cmd}: {e}"));
+                return false;
+            }
+        };
+        match self.phase {
+            Phase::AwaitVersion => {
+                let Message::Version(v) = msg else {
+                    self.violation(format!("first message was {cmd}, not version"));
+                    return false;
+                };
+                if self.shared.config.misbehavior == Some(Misbehavior::SilentHandshake) {
+                    return true;
+                }
+                self.check_version(&v, &raw);
+                self.negotiated = v.version.min(self.shared.config.protocol_version);
+                self.send(&Message::Version(self.our_version()));
+                if self.negotiated >= ADDRV2_VERSION {
+                    self.send(&Message::SendAddrV2);
+                }
+                self.send(&Message::Verack);
+                self.phase = Phase::AwaitVerack;
+                true
+            }
+            Phase::AwaitVerack => match msg {
+                Message::SendAddrV2 => {
+                    self.wants_addrv2 = true;
+                    true
+                }
+                Message::Verack => {
+                    self.phase = Phase::AwaitSendHeaders;
+                    true
+                }
+                _ => {
+                    self.violation(format!("{cmd} before verack"));
+                    true
+                }
+            },
+            Phase::AwaitSendHeaders => {
+                match msg {
+                    // Dash Core disconnects a peer that sends sendaddrv2 after verack.
+                    Message::SendAddrV2 => {
+                        self.violation("sendaddrv2 after verack");
+                        return false;
+                    }
+                    Message::SendHeaders2 => {}
+                    _ => self.violation(format!("{cmd} where sendheaders2 was expected")),
+                }
+                self.phase = Phase::Ready;
+                true
+            }
+            Phase::Ready => self.serve(msg, raw).await,
+        }
+    }
+
+    fn check_version(&self, v: &Version, raw: &RawMessage) {
+        if Message::Version(v.clone()).payload() != raw.payload {
+            self.violation("version does not re-encode to the same bytes");
+        }
+        if v.masternode_connection != Some(false) {
+            self.violation("version without masternode_connection = 0");
+        }
+        if v.relay.is_none() || v.mn_auth_challenge.is_none() {
+            self.violation("version without relay and mn_auth_challenge");
+        }
+    }
+
+    fn our_version(&self) -> Version {
+        let c = &self.shared.config;
+        Version {
+            version: c.protocol_version,
+            services: c.services,
+            timestamp: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+            receiver: NetAddr::default(),
+            sender: NetAddr {
+                services: c.services,
+                ..NetAddr::default()
+            },
+            nonce: 0x5349_4d5f_4e4f_4445 ^ self.id,
+            user_agent: c.user_agent.clone().into_bytes(),
+            start_height: c.tip as i32,
+            relay: Some(true),
+            mn_auth_challenge: Some([0x42; 32]),
+            masternode_connection: Some(false),
+            extra: Vec::new(),
+        }
+    }
+
+    async fn serve(&mut self, msg: Message, raw: RawMessage) -> bool {
+        let stats = &self.shared.stats;
+        stats.messages_received.fetch_add(1, Relaxed);
+        match msg {
+            Message::Ping(n) => {
+                if !self.shared.config.no_pong {
+                    self.send(&Message::Pong(n));
+                    stats.pongs_sent.fetch_add(1, Relaxed);
+                }
+            }
+            Message::GetHeaders(l) => self.answer_headers(&l, false).await,
+            Message::GetHeaders2(l) => self.answer_headers(&l, true).await,
+            Message::GetAddr => {
+                let entries = &self.shared.config.addrs;
+                let msg = if self.wants_addrv2 {
+                    Message::AddrV2(entries.clone())
+                } else {
+                    Message::Addr(
+                        entries
+                            .iter()
+                            .filter_map(|e| {
+                                Some(TimedAddr {
+                                    time: e.time,
+                                    addr: NetAddr::from_socket_addr(e.socket_addr()?, e.services),
+                                })
+                            })
+                            .collect(),
+                    )
+                };
+                self.send_data(self.shared.frame(&msg)).await;
+            }
+            Message::SendAddrV2 => {
+                self.violation("sendaddrv2 after verack");
+                return false;
+            }
+            _ => {}
+        }
+        if self.shared.config.record_messages {
+            stats.received.lock().push(Received {
+                conn: self.id,
+                command: raw.command,
+                payload: raw.payload,
+            });
+        }
+        true
+    }
+
+    async fn answer_headers(&self, locator: &Locator, compressed: bool) {
+        self.shared.stats.header_requests.fetch_add(1, Relaxed);
+        let served = self.shared.served();
+        let chain = &self.shared.chain;
+        let fork = locator
+            .hashes
+            .iter()
+            .find_map(|h| {
+                chain
+                    .height_of(h)
+                    .filter(|height| *height as usize <= served.len() - 1)
+            })
+            .unwrap_or(0) as usize;
+        let limit = if compressed && self.negotiated >= HEADERS2_8000_VERSION {
+            8000
+        } else {
+            2000
+        };
+        let mut end = (fork + 1 + limit).min(served.len());
+        if let Some(stop) = chain.height_of(&locator.stop)
+            && locator.stop != Default::default()
+        {
+            end = end.min(stop as usize + 1).max(fork + 1);
+        }
+        let mut headers: Vec<HashedHeader> = served[(fork + 1).min(end)..end].to_vec();
+        if self.shared.config.misbehavior == Some(Misbehavior::BadPowHeaders)
+            && let Some(first) = headers.first_mut()
+        {
+            let mut h = *first.header();
+            let limit = Network::Regtest.pow_limit_bits();
+            loop {
+                h.nonce = h.nonce.wrapping_add(1);
+                let hash = h.block_hash();
+                if check_pow_of(&h, &hash, limit).is_err() {
+                    *first = HashedHeader::from_trusted_parts(h, hash);
+                    break;
+                }
+            }
+        }
+        let msg = if compressed {
+            Message::Headers2(headers)
+        } else {
+            Message::Headers(headers.iter().map(|h| *h.header()).collect())
+        };
+        self.send_data(self.shared.frame(&msg)).await;
+    }
+
+    /// Does `m` right after the handshake; false closes the connection.
+    async fn misbehave(&self, m: Misbehavior) -> bool {
+        let magic = self.shared.magic;
+        match m {
+            Misbehavior::SilentHandshake | Misbehavior::BadPowHeaders => true,
+            Misbehavior::CloseMidMessage => {
+                let frame = self
+                    .shared
+                    .frame(&Message::Headers2(self.shared.served()[1..11].to_vec()));
+                self.send_data(frame[..frame.len() / 2].to_vec()).await;
+                self.send_data(Vec::new()).await;
+                true
+            }
+            Misbehavior::Garbage => {
+                self.send_data(b"this is not a Dash frame, not even close....".to_vec())
+                    .await;
+                true
+            }
+            Misbehavior::BadChecksum => {
+                let mut frame = self.shared.frame(&Message::Ping(7));
+                frame[20] ^= 0xff;
+                self.send_data(frame).await;
+                true
+            }
+            Misbehavior::OversizeLength => {
+                let mut frame = Vec::new();
+                encode_frame(magic, &commands::BLOCK, &[], &mut frame);
+                frame[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
+                self.send_data(frame).await;
+                true
+            }
+            Misbehavior::BadHeaders2VersionIndex => {
+                let msg = Message::Headers2(self.shared.served()[1..4].to_vec());
+                let mut payload = msg.payload();
+                // Second header: flags byte after the count and the 81-byte first header.
+                let at = 1 + 81;
+                payload[at] = (payload[at] & !0x07) | 0x07;
+                let mut frame = Vec::new();
+                encode_frame(magic, &commands::HEADERS2, &payload, &mut frame);
+                self.send_data(frame).await;
+                true
+            }
+        }
+    }
+}
