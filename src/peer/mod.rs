@@ -30,7 +30,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use tokio::net::TcpStream;
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 use tokio::time::timeout;
 
 pub use config::{PeerConfig, default_user_agent};
@@ -82,6 +82,9 @@ pub(crate) struct Shared {
     pub ping_sent_us: AtomicU64,
     /// The reader is waiting for the owner to take events (inbound backpressure).
     pub reader_parked: AtomicBool,
+    /// The reader tells the writer that our ping was answered, so the writer re-arms
+    /// its keepalive timer for the next ping instead of sleeping to the pong deadline.
+    pub pong_received: Notify,
 }
 
 impl Shared {
@@ -186,6 +189,7 @@ impl Peer {
             ping_nonce: AtomicU64::new(0),
             ping_sent_us: AtomicU64::new(0),
             reader_parked: AtomicBool::new(false),
+            pong_received: Notify::new(),
         });
         shared
             .counters

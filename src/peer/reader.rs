@@ -114,6 +114,7 @@ impl Reader<'_> {
                         .saturating_sub(shared.ping_sent_us.load(Relaxed));
                     shared.counters.record_ping(rtt);
                     shared.ping_pending.store(false, Release);
+                    shared.pong_received.notify_one();
                 }
             }
             return Ok(());

@@ -73,10 +73,14 @@ impl Writer {
         let mut closing = self.shared.closing();
         loop {
             if self.batch.is_empty() {
+                if !self.shared.ping_pending.load(Acquire) {
+                    self.pong_deadline = None;
+                }
                 let deadline = self.pong_deadline.unwrap_or(self.next_ping);
                 tokio::select! {
                     biased;
                     _ = closing.wait_for(|c| *c) => return Ok(()),
+                    _ = self.shared.pong_received.notified() => {}
                     m = self.rx.priority.recv() => {
                         if let Some(m) = m { self.batch.push((m, Some(Lane::Priority))) }
                     }

@@ -4,7 +4,8 @@
 //! It is built by the same rule as the chain in Dash Core's test-framework vectors
 //! (`regtest-chain-const.tsv`): for height h >= 1, version 0x20000000, prev = X11 of
 //! header h-1, merkle = SHA256d("dash-oracle-merkle" || u32le h), time = genesis time
-//! + 150 h, the genesis bits, and the first nonce from 0 up that meets the target.
+//! plus 150 h, the genesis bits, and the first nonce from 0 up that meets the target.
+//!
 //! Mining costs about two X11 per header, so chains are cached: in memory for the
 //! process, and on disk in the temp folder (checked on load).
 

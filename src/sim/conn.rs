@@ -152,10 +152,10 @@ pub(crate) async fn serve(
                 if conn.transcript_ok() {
                     shared.stats.handshakes_ok.fetch_add(1, Relaxed);
                 }
-                if let Some(m) = shared.config.misbehavior {
-                    if !conn.misbehave(m).await {
-                        break 'outer;
-                    }
+                if let Some(m) = shared.config.misbehavior
+                    && !conn.misbehave(m).await
+                {
+                    break 'outer;
                 }
                 if let Some(rate) = shared.config.flood_headers2 {
                     flood = Some(tokio::spawn(flood_loop(
@@ -340,11 +340,9 @@ impl Conn {
         let stats = &self.shared.stats;
         stats.messages_received.fetch_add(1, Relaxed);
         match msg {
-            Message::Ping(n) => {
-                if !self.shared.config.no_pong {
-                    self.send(&Message::Pong(n));
-                    stats.pongs_sent.fetch_add(1, Relaxed);
-                }
+            Message::Ping(n) if !self.shared.config.no_pong => {
+                self.send(&Message::Pong(n));
+                stats.pongs_sent.fetch_add(1, Relaxed);
             }
             Message::GetHeaders(l) => self.answer_headers(&l, false).await,
             Message::GetHeaders2(l) => self.answer_headers(&l, true).await,
@@ -393,7 +391,7 @@ impl Conn {
             .find_map(|h| {
                 chain
                     .height_of(h)
-                    .filter(|height| *height as usize <= served.len() - 1)
+                    .filter(|height| (*height as usize) < served.len())
             })
             .unwrap_or(0) as usize;
         let limit = if compressed && self.negotiated >= HEADERS2_8000_VERSION {

@@ -1,0 +1,452 @@
+//! The split-socket peer against dashnet-sim: handshake order, header sync, concurrent
+//! sends under a headers2 flood, every misbehaviour's reason, backpressure, and shutdown
+//! accounting. Concurrency tests run under both tokio runtime flavours.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashnet::peer::{ConnectError, DisconnectReason, Peer, PeerConfig, PeerEvent, SendError};
+use dashnet::sim::{Misbehavior, Sim, SimConfig, SimStats};
+use dashnet::wire::{Command, Locator, Message, Network};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn config() -> PeerConfig {
+    PeerConfig::new(Network::Regtest)
+}
+
+async fn connect(
+    sim: &Sim,
+    config: PeerConfig,
+) -> Result<(Peer, mpsc::Receiver<PeerEvent>), ConnectError> {
+    let (tx, rx) = mpsc::channel(64);
+    let peer = Peer::connect(1, sim.addr(), Arc::new(config), tx).await?;
+    Ok((peer, rx))
+}
+
+/// Waits for the peer's Disconnected event, skipping everything before it.
+async fn disconnected(rx: &mut mpsc::Receiver<PeerEvent>) -> (DisconnectReason, usize) {
+    while let Some(ev) = rx.recv().await {
+        if let PeerEvent::Disconnected {
+            reason,
+            undelivered,
+            ..
+        } = ev
+        {
+            return (reason, undelivered.len());
+        }
+    }
+    panic!("event stream ended without Disconnected");
+}
+
+fn locator_genesis() -> Locator {
+    Locator {
+        version: 70238,
+        hashes: vec![Network::Regtest.genesis_hash().unwrap()],
+        stop: Default::default(),
+    }
+}
+
+macro_rules! both_flavours {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "current_thread")]
+            async fn current_thread() {
+                tokio::time::timeout(super::LIMIT, super::$body())
+                    .await
+                    .expect("test timed out");
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn multi_thread() {
+                tokio::time::timeout(super::LIMIT, super::$body())
+                    .await
+                    .expect("test timed out");
+            }
+        }
+    };
+}
+
+both_flavours!(handshake_order_and_header_sync, handshake_and_sync);
+async fn handshake_and_sync() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let (peer, mut rx) = connect(&sim, config()).await.unwrap();
+    let info = peer.info().clone();
+    assert_eq!(info.version, 70238);
+    assert_eq!(info.negotiated_version, 70238);
+    assert_eq!(info.start_height, 2000);
+    assert!(info.user_agent.starts_with("/dashnet-sim:"));
+    assert!(info.headers2 && info.wants_addrv2);
+
+    peer.send(&Message::GetHeaders2(locator_genesis())).unwrap();
+    let headers = loop {
+        match rx.recv().await.unwrap() {
+            PeerEvent::Headers {
+                headers,
+                compressed,
+                ..
+            } => {
+                assert!(compressed);
+                break headers;
+            }
+            PeerEvent::Message { .. } => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    // The sim's chain is built by the same rule as Dash Core's vector chain.
+    let chain = support::regtest_chain();
+    assert_eq!(headers.len(), 2000);
+    for (h, (height, hash, header)) in headers.iter().zip(&chain[1..]) {
+        assert_eq!((h.header(), h.hash()), (header, *hash), "height {height}");
+    }
+    // The sim checked our handshake frame by frame.
+    let transcripts = sim.stats().handshake_transcripts.lock().clone();
+    assert_eq!(
+        transcripts,
+        vec![vec!["version", "sendaddrv2", "verack", "sendheaders2"]]
+    );
+    assert!(sim.stats().violations.lock().is_empty());
+    assert_eq!(SimStats::get(&sim.stats().handshakes_ok), 1);
+
+    peer.disconnect();
+    let (reason, undelivered) = disconnected(&mut rx).await;
+    assert_eq!((reason, undelivered), (DisconnectReason::Requested, 0));
+    peer.closed().await;
+    assert_eq!(peer.send(&Message::Ping(1)), Err(SendError::Disconnected));
+    sim.shutdown().await;
+}
+
+both_flavours!(eight_senders_under_flood, eight_senders);
+async fn eight_senders() {
+    const SENDERS: u8 = 8;
+    const EACH: u32 = 10_000;
+    let sim = Sim::start(SimConfig {
+        flood_headers2: Some(0),
+        record_messages: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let (peer, mut rx) = connect(&sim, config()).await.unwrap();
+    // Take events (the flood) as they come.
+    let headers_seen = tokio::spawn(async move {
+        let mut n = 0usize;
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                PeerEvent::Headers { headers, .. } => n += headers.len(),
+                PeerEvent::Disconnected {
+                    reason,
+                    undelivered,
+                    ..
+                } => {
+                    return (n, reason, undelivered.len());
+                }
+                PeerEvent::Message { .. } => {}
+            }
+        }
+        panic!("no Disconnected event");
+    });
+    let command = Command::new("dntest").unwrap();
+    let mut threads = Vec::new();
+    for sender in 0..SENDERS {
+        let peer = peer.clone();
+        threads.push(std::thread::spawn(move || {
+            let mut full = 0u64;
+            for seq in 0..EACH {
+                let mut payload = vec![sender];
+                payload.extend_from_slice(&seq.to_le_bytes());
+                loop {
+                    match peer.send_raw(command, payload.clone(), 0) {
+                        Ok(()) => break,
+                        Err(SendError::QueueFull) => {
+                            full += 1;
+                            std::thread::sleep(Duration::from_micros(200));
+                        }
+                        Err(e) => panic!("send failed: {e}"),
+                    }
+                }
+            }
+            full
+        }));
+    }
+    let threads = tokio::task::spawn_blocking(move || {
+        threads.into_iter().map(|t| t.join().unwrap()).sum::<u64>()
+    });
+    let _queue_full_retries = threads.await.unwrap();
+    let total = SENDERS as usize * EACH as usize;
+    let stats = sim.stats_arc();
+    let count = || {
+        stats
+            .received
+            .lock()
+            .iter()
+            .filter(|r| r.command.as_str() == "dntest")
+            .count()
+    };
+    while count() < total {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut next = [0u32; SENDERS as usize];
+    for r in stats
+        .received
+        .lock()
+        .iter()
+        .filter(|r| r.command.as_str() == "dntest")
+    {
+        let sender = r.payload[0] as usize;
+        let seq = u32::from_le_bytes(r.payload[1..5].try_into().unwrap());
+        assert_eq!(seq, next[sender], "sender {sender} out of order");
+        next[sender] += 1;
+    }
+    assert!(next.iter().all(|n| *n == EACH));
+    assert!(SimStats::get(&stats.flood_messages) > 0, "the sim flooded");
+    peer.disconnect();
+    let (headers, reason, undelivered) = headers_seen.await.unwrap();
+    assert!(headers > 0);
+    assert_eq!((reason, undelivered), (DisconnectReason::Requested, 0));
+    sim.shutdown().await;
+}
+
+async fn reason_for(sim_config: SimConfig, config: PeerConfig) -> DisconnectReason {
+    let sim = Sim::start(sim_config).await.unwrap();
+    let (peer, mut rx) = connect(&sim, config).await.unwrap();
+    peer.send(&Message::GetHeaders2(locator_genesis())).unwrap();
+    let (reason, _) = timeout(LIMIT, disconnected(&mut rx)).await.unwrap();
+    peer.closed().await;
+    sim.shutdown().await;
+    reason
+}
+
+fn misbehaving(m: Misbehavior) -> SimConfig {
+    SimConfig {
+        misbehavior: Some(m),
+        ..SimConfig::default()
+    }
+}
+
+fn protocol_text(reason: DisconnectReason) -> String {
+    match reason {
+        DisconnectReason::Protocol(text) => text,
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn garbage_bad_checksum_oversize_and_bad_index_are_protocol_errors() {
+    let text = protocol_text(reason_for(misbehaving(Misbehavior::Garbage), config()).await);
+    assert!(text.contains("bad magic"), "{text}");
+    let text = protocol_text(reason_for(misbehaving(Misbehavior::BadChecksum), config()).await);
+    assert!(text.contains("checksum"), "{text}");
+    let text = protocol_text(reason_for(misbehaving(Misbehavior::OversizeLength), config()).await);
+    assert!(text.contains("4294967295"), "{text}");
+    let text = protocol_text(
+        reason_for(misbehaving(Misbehavior::BadHeaders2VersionIndex), config()).await,
+    );
+    assert!(text.contains("version index"), "{text}");
+    let text = protocol_text(reason_for(misbehaving(Misbehavior::BadPowHeaders), config()).await);
+    assert!(text.contains("does not meet its target"), "{text}");
+}
+
+#[tokio::test]
+async fn close_mid_message_is_remote_closed() {
+    let reason = reason_for(misbehaving(Misbehavior::CloseMidMessage), config()).await;
+    assert_eq!(reason, DisconnectReason::RemoteClosed);
+}
+
+#[tokio::test]
+async fn unanswered_ping_times_out() {
+    let mut c = config();
+    c.ping_interval = Duration::from_millis(100);
+    c.pong_timeout = Duration::from_millis(300);
+    let reason = reason_for(
+        SimConfig {
+            no_pong: true,
+            ..SimConfig::default()
+        },
+        c,
+    )
+    .await;
+    assert_eq!(reason, DisconnectReason::PingTimeout);
+}
+
+#[tokio::test]
+async fn answered_pings_measure_rtt() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let mut c = config();
+    c.ping_interval = Duration::from_millis(50);
+    let (peer, mut rx) = connect(&sim, c).await.unwrap();
+    timeout(LIMIT, async {
+        while peer.stats().pings_answered < 3 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let s = peer.stats();
+    assert!(s.ping_min_us > 0 && s.ping_min_us <= s.ping_avg_us.max(s.ping_min_us));
+    assert!(s.ping_last_us > 0);
+    assert!(s.connected_since_unix_us > 1_700_000_000_000_000);
+    peer.disconnect();
+    disconnected(&mut rx).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn silent_peer_is_inactive() {
+    let mut c = config();
+    c.inactivity_timeout = Duration::from_millis(300);
+    let reason = reason_for(
+        SimConfig {
+            tip: 0, // nothing to answer getheaders2 with but an empty headers2
+            no_pong: true,
+            ..SimConfig::default()
+        },
+        c,
+    )
+    .await;
+    assert_eq!(reason, DisconnectReason::Inactive);
+}
+
+#[tokio::test]
+async fn silent_handshake_times_out_and_old_versions_are_refused() {
+    let sim = Sim::start(misbehaving(Misbehavior::SilentHandshake))
+        .await
+        .unwrap();
+    let mut c = config();
+    c.handshake_timeout = Duration::from_millis(300);
+    let err = connect(&sim, c).await.unwrap_err();
+    assert_eq!(
+        err,
+        ConnectError::Handshake(DisconnectReason::HandshakeTimeout)
+    );
+    sim.shutdown().await;
+
+    let sim = Sim::start(SimConfig {
+        protocol_version: 70215,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let err = connect(&sim, config()).await.unwrap_err();
+    assert_eq!(
+        err,
+        ConnectError::Handshake(DisconnectReason::VersionTooOld(70215))
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn refused_connection_is_an_io_error() {
+    // Bind then drop, so the port is very likely closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (tx, _rx) = mpsc::channel(1);
+    let err = Peer::connect(1, port, Arc::new(config()), tx)
+        .await
+        .unwrap_err();
+    assert_eq!(err, ConnectError::Io(std::io::ErrorKind::ConnectionRefused));
+}
+
+both_flavours!(stalled_peer_fills_queue_then_write_stalls, stalled_peer);
+async fn stalled_peer() {
+    let sim = Sim::start(SimConfig {
+        stop_reading_after: Some(0),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut c = config();
+    c.write_stall_timeout = Duration::from_millis(500);
+    c.queue_max_bytes = 1 << 20;
+    let (peer, mut rx) = connect(&sim, c).await.unwrap();
+    let command = Command::new("dnbulk").unwrap();
+    let mut accepted = 0u64;
+    let mut queue_full = 0u64;
+    // Keep offering messages: the socket buffers fill, then the queue (QueueFull),
+    // then the writer makes no progress for the stall timeout and the peer is dropped.
+    loop {
+        match peer.send_raw(command, vec![0xab; 16 * 1024], accepted) {
+            Ok(()) => accepted += 1,
+            Err(SendError::QueueFull) => {
+                queue_full += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(SendError::Disconnected) => break,
+            Err(e) => panic!("unexpected {e}"),
+        }
+        if accepted.is_multiple_of(64) {
+            tokio::task::yield_now().await;
+        }
+    }
+    assert!(queue_full > 0, "QueueFull appeared before the disconnect");
+    let (reason, undelivered) = disconnected(&mut rx).await;
+    assert_eq!(reason, DisconnectReason::WriteStalled);
+    let written = peer.stats().messages_out;
+    assert!(undelivered > 0);
+    assert_eq!(
+        written + undelivered as u64,
+        accepted,
+        "written + handed back = accepted"
+    );
+    sim.shutdown().await;
+}
+
+both_flavours!(graceful_close_flushes_everything, graceful_close);
+async fn graceful_close() {
+    let sim = Sim::start(SimConfig {
+        record_messages: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut c = config();
+    c.flush_deadline = Duration::from_secs(20);
+    let (peer, mut rx) = connect(&sim, c).await.unwrap();
+    let command = Command::new("dnflush").unwrap();
+    let mut accepted = 0u64;
+    while accepted < 3000 {
+        match peer.send_raw(command, accepted.to_le_bytes().to_vec(), accepted) {
+            Ok(()) => accepted += 1,
+            Err(SendError::QueueFull) => break,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    peer.disconnect();
+    let (reason, undelivered) = disconnected(&mut rx).await;
+    assert_eq!((reason, undelivered), (DisconnectReason::Requested, 0));
+    let stats = sim.stats_arc();
+    timeout(LIMIT, async {
+        while stats.received.lock().len() < accepted as usize {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("every flushed message reaches the sim");
+    let seqs: Vec<u64> = stats
+        .received
+        .lock()
+        .iter()
+        .map(|r| u64::from_le_bytes(r.payload[..8].try_into().unwrap()))
+        .collect();
+    assert_eq!(seqs, (0..accepted).collect::<Vec<_>>());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversize_send_is_refused_at_the_call() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let (peer, mut rx) = connect(&sim, config()).await.unwrap();
+    let big = vec![0u8; dashnet::wire::MAX_PAYLOAD_LEN + 1];
+    assert_eq!(
+        peer.send_raw(Command::new("tx").unwrap(), big, 0),
+        Err(SendError::TooLarge)
+    );
+    peer.disconnect();
+    disconnected(&mut rx).await;
+    sim.shutdown().await;
+}
