@@ -200,8 +200,10 @@ impl Peer {
             .bytes_out
             .fetch_add(hs.bytes_out, Ordering::Relaxed);
         let (read_half, write_half) = stream.into_split();
-        // Inbound bytes waiting for the dispatcher: one maximum frame plus slack.
-        let budget = Arc::new(Semaphore::new(config.max_payload + (1 << 20)));
+        // Inbound bytes read but not yet taken by the owner. Kept small: everything
+        // queued here sits ahead of the next pong, and costs memory per peer. A frame
+        // larger than the budget takes all of it, so it goes through alone.
+        let budget = Arc::new(Semaphore::new(reader::INBOUND_BUDGET));
         let (to_dispatch, from_reader) = mpsc::unbounded_channel();
         let (undelivered_tx, undelivered_rx) = oneshot::channel();
         tokio::spawn(reader::run(

@@ -19,6 +19,10 @@ use crate::wire::{FrameDecoder, RawMessage};
 /// copied straight into their exactly-sized buffer by the frame decoder.
 const READ_BUF: usize = 8 * 1024;
 
+/// Inbound bytes (payloads, at least 64 per message) held between the reader and the
+/// owner before the reader stops reading.
+pub(crate) const INBOUND_BUDGET: usize = 512 * 1024;
+
 pub(crate) async fn run(
     shared: Arc<Shared>,
     mut socket: OwnedReadHalf,
@@ -120,7 +124,7 @@ impl Reader<'_> {
             return Ok(());
         }
         // Inbound backpressure: wait for room (in bytes) before taking more.
-        let cost = raw.payload.len().clamp(64, self.budget_max()) as u32;
+        let cost = raw.payload.len().clamp(64, INBOUND_BUDGET) as u32;
         let permit = match self.budget.clone().try_acquire_many_owned(cost) {
             Ok(p) => p,
             Err(_) => {
@@ -133,9 +137,5 @@ impl Reader<'_> {
         self.to_dispatch
             .send((raw, permit))
             .map_err(|_| DisconnectReason::Shutdown)
-    }
-
-    fn budget_max(&self) -> usize {
-        self.shared.config.max_payload + (1 << 20)
     }
 }

@@ -128,6 +128,9 @@ pub(crate) async fn serve(
         shared.stats.bytes_received.fetch_add(n as u64, Relaxed);
         if conn.phase == Phase::Ready {
             after_handshake += n as u64;
+            if shared.config.sink {
+                continue;
+            }
         }
         let mut input = &buf[..n];
         while !input.is_empty() {
@@ -376,6 +379,7 @@ impl Conn {
                 conn: self.id,
                 command: raw.command,
                 payload: raw.payload,
+                at: std::time::Instant::now(),
             });
         }
         true

@@ -85,6 +85,8 @@ pub struct SimConfig {
     pub misbehavior: Option<Misbehavior>,
     /// Keep every message received after the handshake (see [`SimStats::received`]).
     pub record_messages: bool,
+    /// After the handshake, read and count bytes without decoding them (a throughput sink).
+    pub sink: bool,
 }
 
 impl Default for SimConfig {
@@ -102,6 +104,7 @@ impl Default for SimConfig {
             no_pong: false,
             misbehavior: None,
             record_messages: false,
+            sink: false,
         }
     }
 }
@@ -115,6 +118,8 @@ pub struct Received {
     pub command: Command,
     /// The payload.
     pub payload: Vec<u8>,
+    /// When the sim decoded it.
+    pub at: std::time::Instant,
 }
 
 /// What the sim saw.

@@ -1,0 +1,642 @@
+//! Peer benchmarks (a plain binary: `cargo bench --bench peer`). Under `cargo test` it
+//! runs one short round of each, to prove every benchmark still works.
+//!
+//! Each figure is measured ROUNDS times (default 3, `DASHNET_BENCH_ROUNDS`) and reported
+//! as the median of the per-round values with min..max, beside its baseline from the
+//! same run:
+//! - our ping RTT (p50 / p99) with the sim idle, flooding headers2 at a set rate, and
+//!   flooding at full speed, against a model of the old design: one mutex over the whole
+//!   socket shared by the reader, the keepalive and every sender, the reader polling
+//!   every 10 ms and decompressing while it holds the lock;
+//! - latency from `send()` to the bytes reaching the sim while it floods, same baseline;
+//! - outbound throughput, 32-byte and 1 MiB payloads, against a raw write loop of the
+//!   same frames on the same kind of socket;
+//! - wake-ups per second of the client's threads with 8 quiet peers, same baseline.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use dashnet::peer::{Peer, PeerConfig, PeerEvent, SendError, our_version};
+use dashnet::sim::{Sim, SimConfig, SimStats};
+use dashnet::wire::{Command, FrameDecoder, MAX_PAYLOAD_LEN, Message, Network, encode_frame};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
+
+struct Bench {
+    quick: bool,
+    rounds: usize,
+    rows: Vec<String>,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+fn median_min_max(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    (percentile(&v, 0.5), v[0], v[v.len() - 1])
+}
+
+fn fmt_us(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.1} ms", v / 1000.0)
+    } else {
+        format!("{v:.0} us")
+    }
+}
+
+impl Bench {
+    fn row(
+        &mut self,
+        figure: &str,
+        ours: Vec<f64>,
+        base: Option<Vec<f64>>,
+        unit: &str,
+        lower_better: bool,
+    ) {
+        let show = |v: f64| match unit {
+            "us" => fmt_us(v),
+            other => format!("{v:.1} {other}"),
+        };
+        let (m, lo, hi) = median_min_max(ours);
+        let (base_txt, ratio) = match base {
+            Some(b) => {
+                let (bm, blo, bhi) = median_min_max(b);
+                let ratio = if lower_better { bm / m } else { m / bm };
+                (
+                    format!("{} ({}..{})", show(bm), show(blo), show(bhi)),
+                    format!("{ratio:.1}x"),
+                )
+            }
+            None => ("".into(), "".into()),
+        };
+        let line = format!(
+            "| {figure} | {} | {}..{} | {base_txt} | {ratio} |",
+            show(m),
+            show(lo),
+            show(hi)
+        );
+        println!("{line}");
+        self.rows.push(line);
+    }
+}
+
+fn peer_config() -> PeerConfig {
+    PeerConfig::new(Network::Regtest)
+}
+
+fn runtime(name: &str) -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Takes a dashnet peer's events (the flood) until it disconnects.
+fn drain(mut rx: mpsc::Receiver<PeerEvent>) {
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+}
+
+// ---------------------------------------------------------------- the old design
+
+/// The design dashnet replaces: one mutex over the socket for the reader, the
+/// keepalive and every send; the reader polls every 10 ms and decodes (headers2
+/// decompression included) while holding the lock.
+struct OldPeer {
+    socket: Arc<tokio::sync::Mutex<TcpStream>>,
+    rtts: Arc<Mutex<Vec<f64>>>,
+    stop: Arc<AtomicBool>,
+}
+
+async fn old_connect(addr: SocketAddr, ping_every: Option<Duration>) -> OldPeer {
+    let magic = Network::Regtest.magic();
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    let config = peer_config();
+    s.write_all(&Message::Version(our_version(&config, addr, 42)).to_frame(magic))
+        .await
+        .unwrap();
+    let mut d = FrameDecoder::new(magic, MAX_PAYLOAD_LEN);
+    let mut buf = vec![0u8; 4096];
+    let mut done = false;
+    while !done {
+        let n = s.read(&mut buf).await.unwrap();
+        let mut input = &buf[..n];
+        while !input.is_empty() {
+            if let Some(raw) = d.decode(&mut input).unwrap() {
+                match raw.command.as_str() {
+                    "version" => {
+                        s.write_all(&Message::SendAddrV2.to_frame(magic))
+                            .await
+                            .unwrap();
+                        s.write_all(&Message::Verack.to_frame(magic)).await.unwrap();
+                    }
+                    "verack" => {
+                        s.write_all(&Message::SendHeaders2.to_frame(magic))
+                            .await
+                            .unwrap();
+                        done = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let socket = Arc::new(tokio::sync::Mutex::new(s));
+    let rtts = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let epoch = Instant::now();
+    {
+        let (socket, rtts, stop) = (socket.clone(), rtts.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut d = FrameDecoder::new(magic, MAX_PAYLOAD_LEN);
+            let mut buf = vec![0u8; 64 * 1024];
+            while !stop.load(Relaxed) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let mut s = socket.lock().await;
+                // One read per wake-up, decoded under the lock.
+                {
+                    match s.try_read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            let mut input = &buf[..n];
+                            while !input.is_empty() {
+                                let Some(raw) = d.decode(&mut input).unwrap() else {
+                                    continue;
+                                };
+                                match Message::from_raw(&raw).unwrap() {
+                                    Message::Ping(n) => s
+                                        .write_all(&Message::Pong(n).to_frame(magic))
+                                        .await
+                                        .unwrap(),
+                                    Message::Pong(n) => {
+                                        // Pings carry their send time (us since epoch) as nonce.
+                                        let now = epoch.elapsed().as_micros() as u64;
+                                        rtts.lock().push(now.saturating_sub(n) as f64);
+                                    }
+                                    _ => {} // headers2 was decompressed above, under the lock
+                                }
+                            }
+                        }
+                        Err(_) => {} // WouldBlock: nothing to read now
+                    }
+                }
+            }
+        });
+    }
+    if let Some(every) = ping_every {
+        let (socket, stop) = (socket.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(Relaxed) {
+                tokio::time::sleep(every).await;
+                let mut s = socket.lock().await;
+                let sent = epoch.elapsed().as_micros() as u64;
+                let _ = s.write_all(&Message::Ping(sent).to_frame(magic)).await;
+            }
+        });
+    }
+    OldPeer { socket, rtts, stop }
+}
+
+impl OldPeer {
+    async fn send(&self, frame: &[u8]) {
+        let mut s = self.socket.lock().await;
+        s.write_all(frame).await.unwrap();
+    }
+}
+
+impl Drop for OldPeer {
+    fn drop(&mut self) {
+        self.stop.store(true, Relaxed);
+    }
+}
+
+// ---------------------------------------------------------------- ping RTT
+
+#[derive(Clone, Copy)]
+enum Load {
+    Idle,
+    Rate(u32),
+    Full,
+}
+
+fn sim_for(load: Load) -> SimConfig {
+    match load {
+        Load::Idle => SimConfig::default(),
+        Load::Rate(r) => SimConfig {
+            flood_headers2: Some(r),
+            flood_batch: 2000,
+            tip: 16_000,
+            ..SimConfig::default()
+        },
+        Load::Full => SimConfig {
+            flood_headers2: Some(0),
+            flood_batch: 8000,
+            tip: 16_000,
+            ..SimConfig::default()
+        },
+    }
+}
+
+/// Starts a sim on its own runtime, so it does not share the client's threads.
+fn start_sim(config: SimConfig) -> Sim {
+    sim_runtime().block_on(Sim::start(config)).unwrap()
+}
+
+fn stop_sim(sim: Sim) {
+    sim_runtime().block_on(sim.shutdown());
+}
+
+fn sim_runtime() -> &'static Runtime {
+    static RT: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| runtime("sim-rt"))
+}
+
+/// (p50, p99) of our ping RTT in microseconds over `samples` pings.
+fn rtt_dashnet(rt: &Runtime, load: Load, samples: usize) -> (f64, f64) {
+    let sim = start_sim(sim_for(load));
+    let r = rt.block_on(async {
+        let mut c = peer_config();
+        c.ping_interval = Duration::from_millis(20);
+        c.pong_timeout = Duration::from_secs(600);
+        let (tx, rx) = mpsc::channel(64);
+        let peer = Peer::connect(1, sim.addr(), Arc::new(c), tx).await.unwrap();
+        drain(rx);
+        let mut got = Vec::new();
+        let mut seen = 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while got.len() < samples && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            let s = peer.stats();
+            if s.pings_answered > seen {
+                seen = s.pings_answered;
+                got.push(s.ping_last_us as f64);
+            }
+        }
+        peer.close(dashnet::peer::DisconnectReason::Shutdown);
+        peer.closed().await;
+        got.sort_by(|a, b| a.total_cmp(b));
+        (percentile(&got, 0.5), percentile(&got, 0.99))
+    });
+    stop_sim(sim);
+    r
+}
+
+fn rtt_old(rt: &Runtime, load: Load, samples: usize) -> (f64, f64) {
+    let sim = start_sim(sim_for(load));
+    let r = rt.block_on(async {
+        let old = old_connect(sim.addr(), Some(Duration::from_millis(20))).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while old.rtts.lock().len() < samples && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut got = old.rtts.lock().clone();
+        drop(old);
+        got.sort_by(|a, b| a.total_cmp(b));
+        (percentile(&got, 0.5), percentile(&got, 0.99))
+    });
+    stop_sim(sim);
+    r
+}
+
+// ---------------------------------------------------------------- send-to-wire latency
+
+fn stamp(epoch: Instant) -> Vec<u8> {
+    (epoch.elapsed().as_nanos() as u64).to_le_bytes().to_vec()
+}
+
+fn latencies(sim: &SimStats, epoch: Instant) -> Vec<f64> {
+    let mut v: Vec<f64> = sim
+        .received
+        .lock()
+        .iter()
+        .filter(|r| r.command.as_str() == "dnlat")
+        .map(|r| {
+            let sent = u64::from_le_bytes(r.payload[..8].try_into().unwrap());
+            (r.at.duration_since(epoch).as_nanos() as u64).saturating_sub(sent) as f64 / 1000.0
+        })
+        .collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v
+}
+
+/// (p50, p99) microseconds from send() to the sim decoding the message, under `load`.
+fn send_latency(rt: &Runtime, load: Load, samples: usize, old_design: bool) -> (f64, f64) {
+    let sim = start_sim(SimConfig {
+        record_messages: true,
+        ..sim_for(load)
+    });
+    let r = rt.block_on(async {
+        let epoch = Instant::now();
+        let cmd = Command::new("dnlat").unwrap();
+        if old_design {
+            let old = old_connect(sim.addr(), None).await;
+            for _ in 0..samples {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                let mut frame = Vec::new();
+                encode_frame(Network::Regtest.magic(), &cmd, &stamp(epoch), &mut frame);
+                old.send(&frame).await;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            drop(old);
+        } else {
+            let (tx, rx) = mpsc::channel(64);
+            let peer = Peer::connect(1, sim.addr(), Arc::new(peer_config()), tx)
+                .await
+                .unwrap();
+            drain(rx);
+            for _ in 0..samples {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                peer.send_raw(cmd, stamp(epoch), 0).unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            peer.close(dashnet::peer::DisconnectReason::Shutdown);
+            peer.closed().await;
+        }
+        let v = latencies(sim.stats(), epoch);
+        (percentile(&v, 0.5), percentile(&v, 0.99))
+    });
+    stop_sim(sim);
+    r
+}
+
+// ---------------------------------------------------------------- throughput
+
+/// MB/s of `count` frames with `payload` bytes each: through dashnet, and as a raw
+/// write loop of the same frames to the same kind of sink.
+fn throughput(rt: &Runtime, payload: usize, count: usize) -> (f64, f64) {
+    let sim = start_sim(SimConfig {
+        sink: true,
+        ..SimConfig::default()
+    });
+    let r = rt.block_on(async {
+        let cmd = Command::new("dnbulk").unwrap();
+        let frame_len = (24 + payload) as u64;
+        let total = frame_len * count as u64;
+        // dashnet
+        let (tx, rx) = mpsc::channel(64);
+        let peer = Peer::connect(1, sim.addr(), Arc::new(peer_config()), tx)
+            .await
+            .unwrap();
+        drain(rx);
+        let base = SimStats::get(&sim.stats().bytes_received);
+        let body = vec![0x5au8; payload];
+        let t = Instant::now();
+        let mut sent = 0;
+        while sent < count {
+            match peer.send_raw(cmd, body.clone(), 0) {
+                Ok(()) => sent += 1,
+                Err(SendError::QueueFull) => tokio::task::yield_now().await,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        while SimStats::get(&sim.stats().bytes_received) - base < total {
+            tokio::task::yield_now().await;
+        }
+        let ours = total as f64 / t.elapsed().as_secs_f64() / 1e6;
+        peer.close(dashnet::peer::DisconnectReason::Shutdown);
+        peer.closed().await;
+        // raw write loop, to a sink on the sim's runtime like the sim's own sink
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sink = sim_runtime().spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut got = 0u64;
+            while got < total {
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(n > 0);
+                got += n as u64;
+            }
+        });
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.set_nodelay(true).unwrap();
+        let mut frame = Vec::new();
+        encode_frame(Network::Regtest.magic(), &cmd, &body, &mut frame);
+        let t = Instant::now();
+        for _ in 0..count {
+            s.write_all(&frame).await.unwrap();
+        }
+        sink.await.unwrap();
+        let raw = total as f64 / t.elapsed().as_secs_f64() / 1e6;
+        (ours, raw)
+    });
+    stop_sim(sim);
+    r
+}
+
+// ---------------------------------------------------------------- wake-ups
+
+/// Context switches of this process's threads whose name starts with `prefix`.
+fn ctx_switches(prefix: &str) -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if !comm.starts_with(prefix) {
+            continue;
+        }
+        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+        for line in status.lines() {
+            if line.starts_with("voluntary_ctxt_switches")
+                || line.starts_with("nonvoluntary_ctxt_switches")
+            {
+                total += line
+                    .split_whitespace()
+                    .last()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap();
+            }
+        }
+    }
+    total
+}
+
+/// Wake-ups per second of the client runtime's threads with 8 quiet peers.
+fn wakeups(window: Duration, old_design: bool) -> f64 {
+    let sim_rt = sim_runtime();
+    let sims: Vec<Sim> = sim_rt.block_on(async {
+        let mut v = Vec::new();
+        for _ in 0..8 {
+            v.push(Sim::start(SimConfig::default()).await.unwrap());
+        }
+        v
+    });
+    let client = runtime("client-rt");
+    let addrs: Vec<SocketAddr> = sims.iter().map(|s| s.addr()).collect();
+    let per_second = client.block_on(async {
+        let mut peers = Vec::new();
+        let mut olds = Vec::new();
+        for (i, a) in addrs.iter().enumerate() {
+            if old_design {
+                olds.push(old_connect(*a, Some(Duration::from_secs(120))).await);
+            } else {
+                let (tx, rx) = mpsc::channel(64);
+                peers.push(
+                    Peer::connect(i as u64, *a, Arc::new(peer_config()), tx)
+                        .await
+                        .unwrap(),
+                );
+                drain(rx);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = ctx_switches("client-rt");
+        let t = Instant::now();
+        tokio::time::sleep(window).await;
+        let after = ctx_switches("client-rt");
+        let rate = (after - before) as f64 / t.elapsed().as_secs_f64();
+        for p in &peers {
+            p.close(dashnet::peer::DisconnectReason::Shutdown);
+            p.closed().await;
+        }
+        drop(olds);
+        rate
+    });
+    client.shutdown_timeout(Duration::from_secs(2));
+    sim_rt.block_on(async {
+        for s in sims {
+            s.shutdown().await;
+        }
+    });
+    per_second
+}
+
+// ---------------------------------------------------------------- main
+
+fn main() {
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let rounds = if quick {
+        1
+    } else {
+        std::env::var("DASHNET_BENCH_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3)
+    };
+    let mut b = Bench {
+        quick,
+        rounds,
+        rows: Vec::new(),
+    };
+    let rt = runtime("bench-rt");
+    let samples = if quick { 10 } else { 150 };
+    let rate = 20; // headers2 messages of 2000 headers per second: ~40k headers/s
+    println!(
+        "dashnet peer benchmarks: {} round(s), X11 {}",
+        b.rounds,
+        if dashnet::wire::hash::X11_ACCELERATED {
+            "accelerated"
+        } else {
+            "portable"
+        }
+    );
+    println!(
+        "| figure | dashnet median | min..max | old design / raw baseline median (min..max) | ratio |"
+    );
+    println!("|---|---|---|---|---|");
+    for (name, load) in [
+        ("idle", Load::Idle),
+        ("flood 20 x 2000 headers2/s", Load::Rate(rate)),
+        ("flood full speed", Load::Full),
+    ] {
+        let mut ours = (Vec::new(), Vec::new());
+        let mut old = (Vec::new(), Vec::new());
+        for _ in 0..b.rounds {
+            let (p50, p99) = rtt_dashnet(&rt, load, samples);
+            ours.0.push(p50);
+            ours.1.push(p99);
+            let (p50, p99) = rtt_old(&rt, load, samples);
+            old.0.push(p50);
+            old.1.push(p99);
+        }
+        b.row(
+            &format!("ping RTT p50, sim {name}"),
+            ours.0,
+            Some(old.0),
+            "us",
+            true,
+        );
+        b.row(
+            &format!("ping RTT p99, sim {name}"),
+            ours.1,
+            Some(old.1),
+            "us",
+            true,
+        );
+    }
+    for (name, load) in [
+        ("flood 20 x 2000 headers2/s", Load::Rate(rate)),
+        ("flood full speed", Load::Full),
+    ] {
+        let mut ours = (Vec::new(), Vec::new());
+        let mut old = (Vec::new(), Vec::new());
+        for _ in 0..b.rounds {
+            let (p50, p99) = send_latency(&rt, load, samples, false);
+            ours.0.push(p50);
+            ours.1.push(p99);
+            let (p50, p99) = send_latency(&rt, load, samples, true);
+            old.0.push(p50);
+            old.1.push(p99);
+        }
+        b.row(
+            &format!("send() to sim p50, {name}"),
+            ours.0,
+            Some(old.0),
+            "us",
+            true,
+        );
+        b.row(
+            &format!("send() to sim p99, {name}"),
+            ours.1,
+            Some(old.1),
+            "us",
+            true,
+        );
+    }
+    for (payload, count) in [
+        (32usize, if quick { 20_000 } else { 400_000 }),
+        (1 << 20, if quick { 20 } else { 400 }),
+    ] {
+        let mut ours = Vec::new();
+        let mut raw = Vec::new();
+        for _ in 0..b.rounds {
+            let (o, r) = throughput(&rt, payload, count);
+            ours.push(o);
+            raw.push(r);
+        }
+        b.row(
+            &format!("outbound MB/s, {payload}-byte payloads"),
+            ours,
+            Some(raw),
+            "MB/s",
+            false,
+        );
+    }
+    let window = Duration::from_secs(if b.quick { 1 } else { 10 });
+    let mut ours = Vec::new();
+    let mut old = Vec::new();
+    for _ in 0..b.rounds {
+        ours.push(wakeups(window, false));
+        old.push(wakeups(window, true));
+    }
+    // Fewer is better; the ratio is old / ours (with ours floored at 0.1/s to stay finite).
+    let floor: Vec<f64> = ours.iter().map(|v| v.max(0.1)).collect();
+    b.row("wake-ups/s, 8 quiet peers", floor, Some(old), "/s", true);
+    let _ = std::fs::create_dir_all("target");
+    let _ = std::fs::write("target/bench-peer.md", b.rows.join("\n") + "\n");
+}
