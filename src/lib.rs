@@ -3,12 +3,14 @@
 //! Layers, each using only those above it:
 //! 1. [`wire`]: the codec, pure functions over bytes.
 //! 2. [`peer`]: one split-socket connection.
-//! 3. `ffi`: the C ABI (the only place with `unsafe`).
+//! 3. [`client`]: the set of peers and the policy over them.
+//! 4. `ffi`: the C ABI (the only place with `unsafe`).
 //!
 //! [`sim`] is dashnet-sim, a simulated Dash node on loopback for tests and demos.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+pub mod client;
 pub mod ffi;
 pub mod peer;
 pub mod sim;

@@ -26,7 +26,22 @@ pub(crate) async fn run(
 ) {
     let peer = shared.id;
     let mut closing = shared.closing();
+    let connected = PeerEvent::Connected {
+        peer,
+        info: Box::new(shared.info.clone()),
+    };
+    let mut first = Some(connected);
     loop {
+        if let Some(ev) = first.take() {
+            let sent = tokio::select! {
+                biased;
+                r = events.send(ev) => r.is_ok(),
+                _ = closing.wait_for(|c| *c) => false,
+            };
+            if !sent {
+                break;
+            }
+        }
         let next = tokio::select! {
             biased;
             m = from_reader.recv() => m,
@@ -92,7 +107,7 @@ async fn decode(
         } else {
             work()
         };
-        let headers = result.map_err(DisconnectReason::Protocol)?;
+        let headers = result?;
         return Ok(Some(PeerEvent::Headers {
             peer,
             headers,
@@ -111,21 +126,27 @@ fn decode_headers(
     raw: &RawMessage,
     limit: usize,
     pow_limit: u32,
-) -> Result<Vec<HashedHeader>, String> {
+) -> Result<Vec<HashedHeader>, DisconnectReason> {
     let headers = match Message::from_raw(raw) {
         Ok(Message::Headers(list)) => list.into_iter().map(HashedHeader::new).collect(),
         Ok(Message::Headers2(list)) => list,
-        Ok(other) => return Err(format!("{} decoded as {}", raw.command, other.command())),
-        Err(e) => return Err(format!("{}: {e}", raw.command)),
+        Ok(other) => {
+            return Err(DisconnectReason::Protocol(format!(
+                "{} decoded as {}",
+                raw.command,
+                other.command()
+            )));
+        }
+        Err(e) => return Err(DisconnectReason::Protocol(format!("{}: {e}", raw.command))),
     };
     if headers.len() > limit {
-        return Err(format!(
+        return Err(DisconnectReason::InvalidHeaders(format!(
             "{} carries {} headers, more than the {limit} allowed",
             raw.command,
             headers.len()
-        ));
+        )));
     }
     header::validate_headers(&headers, None, pow_limit)
-        .map_err(|e| format!("invalid {}: {e}", raw.command))?;
+        .map_err(|e| DisconnectReason::InvalidHeaders(format!("{}: {e}", raw.command)))?;
     Ok(headers)
 }

@@ -46,8 +46,10 @@ pub enum DisconnectReason {
     RemoteClosed,
     /// A socket error.
     Io(std::io::ErrorKind),
-    /// The peer broke the protocol; the text says how.
+    /// The peer broke the protocol (framing or a malformed message); the text says how.
     Protocol(String),
+    /// The peer sent headers that fail proof of work, do not link, or are too many.
+    InvalidHeaders(String),
     /// The version/verack exchange did not finish in time.
     HandshakeTimeout,
     /// Our ping went unanswered.
@@ -79,6 +81,7 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::RemoteClosed => write!(f, "remote closed the connection"),
             DisconnectReason::Io(kind) => write!(f, "I/O error: {kind}"),
             DisconnectReason::Protocol(text) => write!(f, "protocol error: {text}"),
+            DisconnectReason::InvalidHeaders(text) => write!(f, "invalid headers: {text}"),
             DisconnectReason::HandshakeTimeout => write!(f, "handshake timed out"),
             DisconnectReason::PingTimeout => write!(f, "ping timed out"),
             DisconnectReason::WriteStalled => write!(f, "writes stalled"),
@@ -115,6 +118,13 @@ impl std::error::Error for SendError {}
 /// What a connection reports, in the order it happened.
 #[derive(Debug)]
 pub enum PeerEvent {
+    /// The handshake is done: always a peer's first event.
+    Connected {
+        /// This peer.
+        peer: PeerId,
+        /// What the handshake learned.
+        info: Box<super::PeerInfo>,
+    },
     /// An inbound message (pings, pongs and the handshake are handled inside).
     Message {
         /// From this peer.

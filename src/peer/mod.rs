@@ -85,6 +85,10 @@ pub(crate) struct Shared {
     /// The reader tells the writer that our ping was answered, so the writer re-arms
     /// its keepalive timer for the next ping instead of sleeping to the pong deadline.
     pub pong_received: Notify,
+    /// Asks the writer for a liveness check: a ping now, answered within
+    /// `probe_timeout_us` (network changed).
+    pub probe: Notify,
+    pub probe_timeout_us: AtomicU64,
 }
 
 impl Shared {
@@ -190,6 +194,8 @@ impl Peer {
             ping_sent_us: AtomicU64::new(0),
             reader_parked: AtomicBool::new(false),
             pong_received: Notify::new(),
+            probe: Notify::new(),
+            probe_timeout_us: AtomicU64::new(0),
         });
         shared
             .counters
@@ -277,6 +283,15 @@ impl Peer {
     /// Closes for `reason` (graceful only for `Requested` and `Shutdown`).
     pub fn close(&self, reason: DisconnectReason) {
         self.shared.close(reason);
+    }
+
+    /// Checks the connection now: a ping that must be answered within `within`, or the
+    /// connection ends with `PingTimeout` (for a network change). Returns at once.
+    pub fn check_alive(&self, within: std::time::Duration) {
+        self.shared
+            .probe_timeout_us
+            .store(within.as_micros().max(1) as u64, Ordering::Relaxed);
+        self.shared.probe.notify_one();
     }
 
     /// True until the connection starts closing.

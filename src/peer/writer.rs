@@ -35,6 +35,7 @@ struct Writer {
     magic: [u8; 4],
     next_ping: Instant,
     pong_deadline: Option<Instant>,
+    probe_deadline: Option<Instant>,
 }
 
 pub(crate) async fn run(
@@ -48,6 +49,7 @@ pub(crate) async fn run(
         magic: config.network.magic(),
         next_ping: Instant::now() + config.ping_interval,
         pong_deadline: None,
+        probe_deadline: None,
         shared,
         socket,
         rx,
@@ -81,6 +83,7 @@ impl Writer {
                     biased;
                     _ = closing.wait_for(|c| *c) => return Ok(()),
                     _ = self.shared.pong_received.notified() => {}
+                    _ = self.shared.probe.notified() => self.on_probe(),
                     m = self.rx.priority.recv() => {
                         if let Some(m) = m { self.batch.push((m, Some(Lane::Priority))) }
                     }
@@ -124,6 +127,19 @@ impl Writer {
             self.batch.insert(0, (ping, None));
         }
         Ok(())
+    }
+
+    /// A liveness check: ping now (or shorten the wait for the pong already due).
+    fn on_probe(&mut self) {
+        let within = Duration::from_micros(self.shared.probe_timeout_us.load(Relaxed));
+        let deadline = Instant::now() + within;
+        if self.shared.ping_pending.load(Acquire) {
+            self.pong_deadline = Some(self.pong_deadline.map_or(deadline, |d| d.min(deadline)));
+        } else {
+            self.next_ping = Instant::now();
+            let _ = self.on_timer();
+            self.probe_deadline = Some(deadline);
+        }
     }
 
     /// Adds every waiting priority message, then data messages up to the batch bounds.
@@ -182,7 +198,8 @@ impl Writer {
                 .store(self.shared.micros(), Relaxed);
             self.shared.ping_pending.store(true, Release);
             let now = Instant::now();
-            self.pong_deadline = Some(now + self.shared.config.pong_timeout);
+            let normal = now + self.shared.config.pong_timeout;
+            self.pong_deadline = Some(self.probe_deadline.take().map_or(normal, |d| d.min(normal)));
             self.next_ping = now + self.shared.config.ping_interval;
         }
         let mut written = 0usize;

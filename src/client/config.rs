@@ -1,0 +1,62 @@
+//! Client configuration.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::book::Policy;
+use crate::peer::PeerConfig;
+use crate::wire::Network;
+
+/// Everything a client can be tuned by. [`ClientConfig::new`] gives defaults for a network.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Per-connection settings: network, user agent, services, relay, protocol versions,
+    /// every timeout and queue bound.
+    pub peer: PeerConfig,
+    /// Worker threads of the client's runtime (few: it runs on phones).
+    pub worker_threads: usize,
+    /// How many outbound connections to keep.
+    pub target_outbound: usize,
+    /// Most outbound connections, counting ones the app asked for.
+    pub max_outbound: usize,
+    /// Peers to always keep connected.
+    pub fixed_peers: Vec<SocketAddr>,
+    /// Dial only `fixed_peers` (no DNS, no learned addresses).
+    pub exclusive: bool,
+    /// Resolve DNS seeds at start when the address book is small.
+    pub dns_seeds: bool,
+    /// The seeds (`host` or `host:port`); the network's own by default.
+    pub seed_hosts: Vec<String>,
+    /// How long a DNS lookup may take.
+    pub dns_timeout: Duration,
+    /// Address book size, per-source limit, backoff, ban threshold and duration.
+    pub book: Policy,
+    /// Events waiting for the app before readers stop reading.
+    pub event_queue: usize,
+    /// How long a connection check after `network_changed` may wait for its pong.
+    pub probe_timeout: Duration,
+    /// A wall-clock jump this much larger than the monotonic clock's counts as a network change.
+    pub suspend_threshold: Duration,
+}
+
+impl ClientConfig {
+    /// Defaults for `network`.
+    pub fn new(network: Network) -> Self {
+        let seed_hosts = network.dns_seeds().iter().map(|s| s.to_string()).collect();
+        ClientConfig {
+            peer: PeerConfig::new(network),
+            worker_threads: 1,
+            target_outbound: 8,
+            max_outbound: 16,
+            fixed_peers: Vec::new(),
+            exclusive: false,
+            dns_seeds: true,
+            seed_hosts,
+            dns_timeout: Duration::from_secs(10),
+            book: Policy::default(),
+            event_queue: 1024,
+            probe_timeout: Duration::from_secs(5),
+            suspend_threshold: Duration::from_secs(30),
+        }
+    }
+}

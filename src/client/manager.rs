@@ -1,0 +1,290 @@
+//! The manager task: dialing, backoff, bans, DNS seeds and the mobile lifecycle.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Control, PeerSlot, Shared, unix_now};
+use crate::peer::{DisconnectReason, Peer, PeerEvent, PeerId};
+
+/// Misbehaviour points per disconnect reason (the ban threshold is 100 by default).
+pub(crate) fn misbehaviour_points(reason: &DisconnectReason) -> u32 {
+    match reason {
+        DisconnectReason::InvalidHeaders(_) => 100,
+        DisconnectReason::Protocol(_) => 60,
+        _ => 0,
+    }
+}
+
+struct Manager {
+    shared: Arc<Shared>,
+    peer_events: mpsc::Sender<PeerEvent>,
+    fixed: Vec<SocketAddr>,
+    dialing: HashSet<SocketAddr>,
+    connected: HashMap<SocketAddr, PeerId>,
+    /// Peers whose end arrived before their dial result.
+    gone_early: HashSet<PeerId>,
+    shutdown: Option<oneshot::Sender<()>>,
+    clock: (Instant, SystemTime),
+}
+
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    mut control: mpsc::UnboundedReceiver<Control>,
+    peer_events: mpsc::Sender<PeerEvent>,
+) {
+    let mut m = Manager {
+        fixed: shared.config.fixed_peers.clone(),
+        shared,
+        peer_events,
+        dialing: HashSet::new(),
+        connected: HashMap::new(),
+        gone_early: HashSet::new(),
+        shutdown: None,
+        clock: (Instant::now(), SystemTime::now()),
+    };
+    m.resolve_seeds();
+    loop {
+        m.check_clock();
+        if m.shutdown.is_some() {
+            if m.connected.is_empty() && m.dialing.is_empty() {
+                break;
+            }
+        } else {
+            m.dial();
+        }
+        // Sleep until the next dial is due, or the client's own keepalive tick (which also
+        // notices a suspended process by its wall-clock jump). No polling.
+        let tick = m.shared.peer_config.ping_interval;
+        let wait = m
+            .next_due()
+            .map_or(tick, |at| Duration::from_secs_f64((at - unix_now()).max(0.0) + 0.001).min(tick));
+        tokio::select! {
+            c = control.recv() => match c {
+                Some(c) => m.handle(c),
+                None => break,
+            },
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    if let Some(done) = m.shutdown.take() {
+        let _ = done.send(());
+    }
+}
+
+impl Manager {
+    fn handle(&mut self, c: Control) {
+        match c {
+            Control::Dialed { addr, id, result } => self.dialed(addr, id, result),
+            Control::Gone { peer, reason } => self.gone(peer, reason),
+            Control::AddFixed(addr) => {
+                if !self.fixed.contains(&addr) {
+                    self.fixed.push(addr);
+                }
+                let now = unix_now();
+                let mut book = self.shared.book.lock();
+                book.add(addr, 0, now as u64, None, now as u64);
+                book.dial_succeeded(&addr, now as u64); // due at once
+            }
+            Control::Forget(addr) => self.fixed.retain(|a| *a != addr),
+            Control::Seeds(addrs) => {
+                let now = unix_now() as u64;
+                let mut book = self.shared.book.lock();
+                for a in addrs {
+                    book.add(a, 0, now, None, now);
+                }
+            }
+            Control::NetworkChanged => self.network_changed(),
+            Control::Pause => {
+                for slot in self.shared.peers.read().values() {
+                    slot.peer.close(DisconnectReason::Requested);
+                }
+            }
+            Control::Resume => self.shared.book.lock().reset_backoff(),
+            Control::Shutdown(done) => {
+                self.shutdown = Some(done);
+                for slot in self.shared.peers.read().values() {
+                    slot.peer.close(DisconnectReason::Shutdown);
+                }
+            }
+        }
+    }
+
+    fn network_changed(&mut self) {
+        let within = self.shared.config.probe_timeout;
+        for slot in self.shared.peers.read().values() {
+            slot.peer.check_alive(within);
+        }
+        self.shared.book.lock().reset_backoff();
+    }
+
+    /// A wall-clock jump much larger than the monotonic clock's means the OS suspended
+    /// the app: treat it as a network change.
+    fn check_clock(&mut self) {
+        let (mono, wall) = (Instant::now(), SystemTime::now());
+        let dm = mono.duration_since(self.clock.0);
+        let dw = wall.duration_since(self.clock.1).unwrap_or_default();
+        self.clock = (mono, wall);
+        if dw > dm + self.shared.config.suspend_threshold {
+            self.network_changed();
+        }
+    }
+
+    fn busy(&self, a: &SocketAddr) -> bool {
+        self.dialing.contains(a) || self.connected.contains_key(a)
+    }
+
+    fn next_due(&self) -> Option<f64> {
+        if self.shared.paused.load(Ordering::Acquire) {
+            return None;
+        }
+        let fixed_only = self.shared.config.exclusive;
+        let skip = |a: &SocketAddr| self.busy(a) || (fixed_only && !self.fixed.contains(a));
+        self.shared.book.lock().next_due(unix_now(), &skip)
+    }
+
+    fn dial(&mut self) {
+        if self.shared.paused.load(Ordering::Acquire) {
+            return;
+        }
+        let cfg = &self.shared.config;
+        let now = unix_now();
+        let open = self.connected.len() + self.dialing.len();
+        let mut picks: Vec<SocketAddr> = Vec::new();
+        {
+            let book = self.shared.book.lock();
+            // Fixed peers are always kept, up to the maximum.
+            let room = cfg.max_outbound.saturating_sub(open);
+            let fixed: Vec<SocketAddr> = self
+                .fixed
+                .iter()
+                .filter(|a| !self.busy(a) && !book.is_banned(a.ip(), now as u64))
+                .filter(|a| book.get(a).is_none_or(|e| e.next_attempt <= now))
+                .take(room)
+                .copied()
+                .collect();
+            picks.extend(fixed);
+            if !cfg.exclusive {
+                let want = cfg
+                    .target_outbound
+                    .min(cfg.max_outbound)
+                    .saturating_sub(open + picks.len());
+                if want > 0 {
+                    let skip = |a: &SocketAddr| self.busy(a) || picks.contains(a);
+                    picks.extend(book.due(now, &skip, want));
+                }
+            }
+        }
+        for addr in picks {
+            self.start_dial(addr);
+        }
+    }
+
+    fn start_dial(&mut self, addr: SocketAddr) {
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        self.dialing.insert(addr);
+        self.shared.dialing.fetch_add(1, Ordering::Relaxed);
+        self.shared.dials.fetch_add(1, Ordering::Relaxed);
+        let config = self.shared.peer_config.clone();
+        let events = self.peer_events.clone();
+        let control = self.shared.control.clone();
+        tokio::spawn(async move {
+            let result = Peer::connect(id, addr, config, events).await;
+            let _ = control.send(Control::Dialed { addr, id, result });
+        });
+    }
+
+    fn dialed(
+        &mut self,
+        addr: SocketAddr,
+        id: PeerId,
+        result: Result<Peer, crate::peer::ConnectError>,
+    ) {
+        self.dialing.remove(&addr);
+        self.shared.dialing.fetch_sub(1, Ordering::Relaxed);
+        let now = unix_now();
+        match result {
+            Ok(peer) => {
+                self.shared.book.lock().dial_succeeded(&addr, now as u64);
+                if self.shutdown.is_some() {
+                    peer.close(DisconnectReason::Shutdown);
+                } else if self.shared.paused.load(Ordering::Acquire) {
+                    peer.close(DisconnectReason::Requested);
+                }
+                if self.gone_early.remove(&id) {
+                    return;
+                }
+                let slot = Arc::new(PeerSlot {
+                    height: AtomicI64::new(i64::from(peer.info().start_height)),
+                    addr,
+                    peer,
+                });
+                self.shared.peers.write().insert(id, slot);
+                self.connected.insert(addr, id);
+            }
+            Err(e) => {
+                // A failed dial is never a ban: a phone without network must keep its book.
+                if let crate::peer::ConnectError::Handshake(reason) = &e {
+                    self.punish(addr, reason, now);
+                }
+                self.shared.book.lock().dial_failed(&addr, now);
+            }
+        }
+    }
+
+    fn punish(&self, addr: SocketAddr, reason: &DisconnectReason, now: f64) {
+        let points = misbehaviour_points(reason);
+        if points > 0 {
+            self.shared
+                .book
+                .lock()
+                .misbehaved(addr.ip(), points, now as u64);
+        }
+    }
+
+    fn gone(&mut self, peer: PeerId, reason: DisconnectReason) {
+        let slot = self.shared.peers.write().remove(&peer);
+        let Some(slot) = slot else {
+            self.gone_early.insert(peer);
+            return;
+        };
+        {
+            let mut best = self.shared.best.lock();
+            if *best == Some(peer) {
+                *best = None;
+            }
+        }
+        self.connected.remove(&slot.addr);
+        let now = unix_now();
+        self.punish(slot.addr, &reason, now);
+        self.shared.book.lock().connection_ended(&slot.addr, now);
+    }
+
+    fn resolve_seeds(&self) {
+        let cfg = &self.shared.config;
+        if !cfg.dns_seeds || cfg.exclusive || cfg.seed_hosts.is_empty() {
+            return;
+        }
+        let port = cfg.peer.network.default_port();
+        let hosts = cfg.seed_hosts.clone();
+        let timeout = cfg.dns_timeout;
+        let control = self.shared.control.clone();
+        // Lookups run on tokio's blocking pool, never on an app thread.
+        tokio::spawn(async move {
+            let mut found = Vec::new();
+            for host in hosts {
+                let target = if host.contains(':') { host } else { format!("{host}:{port}") };
+                if let Ok(Ok(addrs)) = tokio::time::timeout(timeout, tokio::net::lookup_host(target)).await {
+                    found.extend(addrs);
+                }
+            }
+            if !found.is_empty() {
+                let _ = control.send(Control::Seeds(found));
+            }
+        });
+    }
+}

@@ -1,0 +1,508 @@
+//! The client: a set of peers and the policy over them.
+//!
+//! A client owns its tokio runtime (few worker threads: it runs on phones). Inside it:
+//! - the **manager** task dials to keep the target count (fixed peers first, then the
+//!   address book), with exponential backoff and jitter per address, scores
+//!   misbehaviour and bans, resolves DNS seeds, and runs the mobile lifecycle;
+//! - the **router** task takes every peer's events in order, feeds the address book
+//!   from addr / addrv2, and hands events to the app through one bounded queue (when
+//!   it is full, the router waits, and so do the peers' readers: backpressure).
+//!
+//! Every public method returns at once; sends only queue (see [`crate::peer::Peer::send`]).
+//! Nothing polls: the manager sleeps until the next dial is due or something happens.
+
+mod book;
+mod config;
+mod manager;
+mod router;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+use tokio::runtime::Runtime;
+use tokio::sync::{mpsc, oneshot};
+
+pub use book::{AddressBook, BookEntry, Policy, backoff, dialable};
+pub use config::ClientConfig;
+
+use crate::peer::{
+    DisconnectReason, OutboundMessage, Peer, PeerConfig, PeerId, PeerInfo, PeerStats, SendError,
+};
+use crate::wire::{Command, Hash256, HashedHeader, Locator, Message};
+
+/// What the client reports, in one stream. Events of one peer arrive in the order they
+/// happened: `PeerConnected` first, `PeerDisconnected` last.
+#[derive(Debug)]
+pub enum ClientEvent {
+    /// A connection finished its handshake.
+    PeerConnected {
+        /// The new peer's id.
+        peer: PeerId,
+        /// What the handshake learned.
+        info: Box<PeerInfo>,
+    },
+    /// A connection ended.
+    PeerDisconnected {
+        /// The peer.
+        peer: PeerId,
+        /// Its address.
+        addr: SocketAddr,
+        /// Why.
+        reason: DisconnectReason,
+        /// Every message the app queued that was not written, in order.
+        undelivered: Vec<OutboundMessage>,
+    },
+    /// An inbound message (headers and headers2 come as `Headers`).
+    Message {
+        /// From this peer.
+        peer: PeerId,
+        /// The message.
+        message: Message,
+    },
+    /// Headers from headers or headers2, hashed, proof-of-work checked and linked.
+    Headers {
+        /// From this peer.
+        peer: PeerId,
+        /// The headers with their X11 hashes.
+        headers: Vec<HashedHeader>,
+        /// True when they came as headers2.
+        compressed: bool,
+    },
+    /// The address book gained or refreshed entries.
+    AddressBookChanged {
+        /// Its size now.
+        size: usize,
+    },
+}
+
+/// Why a client call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// No peer has that id (never existed, or gone: ids are never reused).
+    NotFound,
+    /// No connected peer to send to.
+    NoPeer,
+    /// The peer refused the message.
+    Send(SendError),
+    /// The client is shutting down.
+    ShuttingDown,
+    /// Bad input (the text says what).
+    Invalid(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::NotFound => write!(f, "no such peer"),
+            ClientError::NoPeer => write!(f, "no connected peer"),
+            ClientError::Send(e) => write!(f, "{e}"),
+            ClientError::ShuttingDown => write!(f, "client is shutting down"),
+            ClientError::Invalid(t) => write!(f, "invalid argument: {t}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<SendError> for ClientError {
+    fn from(e: SendError) -> Self {
+        ClientError::Send(e)
+    }
+}
+
+/// Client-wide statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// Connected peers.
+    pub peers: u64,
+    /// Dials in progress.
+    pub dialing: u64,
+    /// Address book entries.
+    pub address_book: u64,
+    /// Bans in force.
+    pub banned: u64,
+    /// Dials made since the client started.
+    pub dials: u64,
+    /// Bytes received by connected peers.
+    pub bytes_in: u64,
+    /// Bytes sent by connected peers.
+    pub bytes_out: u64,
+    /// Messages received by connected peers.
+    pub messages_in: u64,
+    /// Messages sent by connected peers.
+    pub messages_out: u64,
+}
+
+/// What shutting down left behind.
+#[derive(Debug, Default)]
+pub struct ShutdownReport {
+    /// For each peer that had messages the app queued and that were not written.
+    pub undelivered: Vec<(PeerId, Vec<OutboundMessage>)>,
+    /// Tasks still alive on the runtime when it was stopped (0 unless something leaked).
+    pub tasks_left: usize,
+}
+
+pub(crate) struct PeerSlot {
+    pub peer: Peer,
+    pub addr: SocketAddr,
+    /// Best height known: the start height, raised by headers it sends.
+    pub height: AtomicI64,
+}
+
+pub(crate) enum Control {
+    Dialed {
+        addr: SocketAddr,
+        id: PeerId,
+        result: Result<Peer, crate::peer::ConnectError>,
+    },
+    Gone {
+        peer: PeerId,
+        reason: DisconnectReason,
+    },
+    AddFixed(SocketAddr),
+    Forget(SocketAddr),
+    Seeds(Vec<SocketAddr>),
+    NetworkChanged,
+    Pause,
+    Resume,
+    Shutdown(oneshot::Sender<()>),
+}
+
+pub(crate) struct Shared {
+    pub config: ClientConfig,
+    pub peer_config: Arc<PeerConfig>,
+    pub peers: RwLock<HashMap<PeerId, Arc<PeerSlot>>>,
+    pub book: Mutex<AddressBook>,
+    pub next_id: AtomicU64,
+    pub best: Mutex<Option<PeerId>>,
+    pub paused: AtomicBool,
+    pub shutting_down: AtomicBool,
+    pub dialing: AtomicUsize,
+    pub dials: AtomicU64,
+    pub control: mpsc::UnboundedSender<Control>,
+    pub report: Mutex<Vec<(PeerId, Vec<OutboundMessage>)>>,
+}
+
+pub(crate) fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// A client. All methods return at once, from any thread.
+pub struct Client {
+    shared: Arc<Shared>,
+    runtime: Mutex<Option<Runtime>>,
+    events: Mutex<mpsc::Receiver<ClientEvent>>,
+    router: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    manager: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("network", &self.shared.config.peer.network)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Starts a client: its runtime, its manager (which starts dialing at once) and router.
+    pub fn new(config: ClientConfig) -> std::io::Result<Client> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads.max(1))
+            .thread_name("dashnet-rt")
+            .enable_all()
+            .build()?;
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let (peer_tx, peer_rx) = mpsc::channel(64);
+        let (app_tx, app_rx) = mpsc::channel(config.event_queue.max(1));
+        let mut book = AddressBook::new(config.book);
+        let now = unix_now() as u64;
+        for addr in &config.fixed_peers {
+            book.add(*addr, 0, now, None, now);
+        }
+        let shared = Arc::new(Shared {
+            peer_config: Arc::new(config.peer.clone()),
+            config,
+            peers: RwLock::new(HashMap::new()),
+            book: Mutex::new(book),
+            next_id: AtomicU64::new(1),
+            best: Mutex::new(None),
+            paused: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
+            dialing: AtomicUsize::new(0),
+            dials: AtomicU64::new(0),
+            control: control_tx,
+            report: Mutex::new(Vec::new()),
+        });
+        let router = runtime.spawn(router::run(shared.clone(), peer_rx, app_tx));
+        let manager = runtime.spawn(manager::run(shared.clone(), control_rx, peer_tx));
+        Ok(Client {
+            shared,
+            runtime: Mutex::new(Some(runtime)),
+            events: Mutex::new(app_rx),
+            router: Mutex::new(Some(router)),
+            manager: Mutex::new(Some(manager)),
+        })
+    }
+
+    fn slot(&self, peer: PeerId) -> Result<Arc<PeerSlot>, ClientError> {
+        self.shared
+            .peers
+            .read()
+            .get(&peer)
+            .cloned()
+            .ok_or(ClientError::NotFound)
+    }
+
+    fn check_running(&self) -> Result<(), ClientError> {
+        if self.shared.shutting_down.load(Ordering::Acquire) {
+            Err(ClientError::ShuttingDown)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Queues a raw message to one peer (control commands take its priority lane).
+    pub fn send(
+        &self,
+        peer: PeerId,
+        command: Command,
+        payload: Vec<u8>,
+        tag: u64,
+    ) -> Result<(), ClientError> {
+        self.check_running()?;
+        Ok(self.slot(peer)?.peer.send_raw(command, payload, tag)?)
+    }
+
+    /// Queues a typed message to one peer.
+    pub fn send_message(&self, peer: PeerId, message: &Message) -> Result<(), ClientError> {
+        self.send(peer, message.command(), message.payload(), 0)
+    }
+
+    /// Queues a message to every connected peer; returns how many accepted it.
+    pub fn broadcast(&self, command: Command, payload: Vec<u8>, tag: u64) -> Result<usize, ClientError> {
+        self.check_running()?;
+        if payload.len() > self.shared.peer_config.max_payload {
+            return Err(ClientError::Send(SendError::TooLarge));
+        }
+        let peers: Vec<Arc<PeerSlot>> = self.shared.peers.read().values().cloned().collect();
+        Ok(peers
+            .iter()
+            .filter(|s| s.peer.send_raw(command, payload.clone(), tag).is_ok())
+            .count())
+    }
+
+    /// The best peer: sticky once chosen (for header sync) until it disconnects; chosen
+    /// as the lowest ping among the peers at the highest known height.
+    pub fn best_peer(&self) -> Option<PeerId> {
+        let peers = self.shared.peers.read();
+        let mut best = self.shared.best.lock();
+        if let Some(id) = *best
+            && peers.get(&id).is_some_and(|s| s.peer.is_connected())
+        {
+            return Some(id);
+        }
+        let top = peers
+            .values()
+            .filter(|s| s.peer.is_connected())
+            .map(|s| s.height.load(Ordering::Relaxed))
+            .max()?;
+        let pick = peers
+            .iter()
+            .filter(|(_, s)| s.peer.is_connected() && s.height.load(Ordering::Relaxed) == top)
+            .min_by_key(|(id, s)| {
+                let st = s.peer.stats();
+                let rtt = if st.pings_answered == 0 { u64::MAX } else { st.ping_avg_us };
+                (rtt, **id)
+            })
+            .map(|(id, _)| *id);
+        *best = pick;
+        pick
+    }
+
+    /// Queues a message to the best peer; returns its id.
+    pub fn send_best(&self, command: Command, payload: Vec<u8>, tag: u64) -> Result<PeerId, ClientError> {
+        self.check_running()?;
+        let id = self.best_peer().ok_or(ClientError::NoPeer)?;
+        self.send(id, command, payload, tag)?;
+        Ok(id)
+    }
+
+    /// Asks the best peer for headers after `locator` (up to `stop`, zero for as many as
+    /// it sends): getheaders2 when it does headers2, else getheaders. Returns its id.
+    pub fn request_headers(&self, locator: Vec<Hash256>, stop: Hash256) -> Result<PeerId, ClientError> {
+        self.check_running()?;
+        if locator.is_empty() || locator.len() > crate::wire::MAX_LOCATOR_HASHES {
+            return Err(ClientError::Invalid(format!(
+                "a locator has 1 to {} hashes",
+                crate::wire::MAX_LOCATOR_HASHES
+            )));
+        }
+        let id = self.best_peer().ok_or(ClientError::NoPeer)?;
+        let slot = self.slot(id)?;
+        let l = Locator {
+            version: self.shared.peer_config.protocol_version,
+            hashes: locator,
+            stop,
+        };
+        let msg = if slot.peer.info().headers2 {
+            Message::GetHeaders2(l)
+        } else {
+            Message::GetHeaders(l)
+        };
+        slot.peer.send(&msg)?;
+        Ok(id)
+    }
+
+    /// Keeps `addr` connected (like a fixed peer); dials it now.
+    pub fn connect(&self, addr: SocketAddr) -> Result<(), ClientError> {
+        self.check_running()?;
+        if !dialable(&addr) {
+            return Err(ClientError::Invalid(format!("{addr} cannot be dialed")));
+        }
+        let _ = self.shared.control.send(Control::AddFixed(addr));
+        Ok(())
+    }
+
+    /// Disconnects a peer gracefully (its queue is flushed up to the flush deadline) and
+    /// stops keeping its address connected.
+    pub fn disconnect(&self, peer: PeerId) -> Result<(), ClientError> {
+        let slot = self.slot(peer)?;
+        let _ = self.shared.control.send(Control::Forget(slot.addr));
+        slot.peer.disconnect();
+        Ok(())
+    }
+
+    /// Connected peers and what their handshakes learned.
+    pub fn peers(&self) -> Vec<(PeerId, PeerInfo)> {
+        let mut v: Vec<_> = self
+            .shared
+            .peers
+            .read()
+            .iter()
+            .map(|(id, s)| (*id, s.peer.info().clone()))
+            .collect();
+        v.sort_by_key(|(id, _)| *id);
+        v
+    }
+
+    /// One peer's statistics.
+    pub fn peer_stats(&self, peer: PeerId) -> Result<PeerStats, ClientError> {
+        Ok(self.slot(peer)?.peer.stats())
+    }
+
+    /// Client-wide statistics.
+    pub fn stats(&self) -> ClientStats {
+        let now = unix_now() as u64;
+        let mut s = ClientStats {
+            dialing: self.shared.dialing.load(Ordering::Relaxed) as u64,
+            dials: self.shared.dials.load(Ordering::Relaxed),
+            ..ClientStats::default()
+        };
+        {
+            let book = self.shared.book.lock();
+            s.address_book = book.len() as u64;
+            s.banned = book.bans_in_force(now) as u64;
+        }
+        for slot in self.shared.peers.read().values() {
+            let p = slot.peer.stats();
+            s.peers += 1;
+            s.bytes_in += p.bytes_in;
+            s.bytes_out += p.bytes_out;
+            s.messages_in += p.messages_in;
+            s.messages_out += p.messages_out;
+        }
+        s
+    }
+
+    /// The address book as bytes, to keep between launches.
+    pub fn export_addresses(&self) -> Vec<u8> {
+        self.shared.book.lock().export()
+    }
+
+    /// Adds addresses from [`Client::export_addresses`] bytes; returns how many were new.
+    pub fn import_addresses(&self, bytes: &[u8]) -> Result<usize, ClientError> {
+        let n = self
+            .shared
+            .book
+            .lock()
+            .import(bytes, unix_now() as u64)
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let _ = self.shared.control.send(Control::Resume);
+        Ok(n)
+    }
+
+    /// The network changed (Wi-Fi to cellular, back online): every connection is checked
+    /// at once with a short ping, dead ones are replaced, and backoff starts over.
+    pub fn network_changed(&self) {
+        let _ = self.shared.control.send(Control::NetworkChanged);
+    }
+
+    /// The app goes to the background: stop dialing and close connections gracefully.
+    pub fn pause(&self) {
+        self.shared.paused.store(true, Ordering::Release);
+        let _ = self.shared.control.send(Control::Pause);
+    }
+
+    /// The app is back: dial again at once.
+    pub fn resume(&self) {
+        self.shared.paused.store(false, Ordering::Release);
+        let _ = self.shared.control.send(Control::Resume);
+    }
+
+    /// Waits up to `timeout` for the next event. Call it from the app's own thread (not
+    /// from inside the client's runtime). `None`: nothing came in time, or the client
+    /// has shut down and every event has been taken.
+    pub fn next_event(&self, timeout: Duration) -> Option<ClientEvent> {
+        let mut rx = self.events.lock();
+        if let Ok(ev) = rx.try_recv() {
+            return Some(ev);
+        }
+        let handle = self.runtime.lock().as_ref()?.handle().clone();
+        handle.block_on(async { tokio::time::timeout(timeout, rx.recv()).await.ok().flatten() })
+    }
+
+    /// Shuts down: every connection flushes its queue up to its flush deadline and
+    /// closes, the remaining messages are reported, every task ends and the runtime
+    /// stops. Events keep flowing to the app until then (the last ones may be dropped
+    /// if the app stops taking them, but their undelivered messages are in the report).
+    /// Call it from the app's own thread. A second call returns an empty report.
+    pub fn shutdown(&self) -> ShutdownReport {
+        let Some(runtime) = self.runtime.lock().take() else {
+            return ShutdownReport::default();
+        };
+        self.shared.shutting_down.store(true, Ordering::Release);
+        let (tx, rx) = oneshot::channel();
+        let _ = self.shared.control.send(Control::Shutdown(tx));
+        let manager = self.manager.lock().take();
+        let router = self.router.lock().take();
+        runtime.block_on(async move {
+            let _ = rx.await;
+            if let Some(m) = manager {
+                let _ = m.await;
+            }
+            if let Some(r) = router {
+                let _ = r.await;
+            }
+        });
+        let tasks_left = runtime.metrics().num_alive_tasks();
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        ShutdownReport {
+            undelivered: std::mem::take(&mut *self.shared.report.lock()),
+            tasks_left,
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
