@@ -274,12 +274,7 @@ impl AddressBook {
     }
 
     /// Addresses due for a dial, oldest attempt first, excluding `skip` and banned IPs.
-    pub fn due(
-        &self,
-        now: f64,
-        skip: &dyn Fn(&SocketAddr) -> bool,
-        max: usize,
-    ) -> Vec<SocketAddr> {
+    pub fn due(&self, now: f64, skip: &dyn Fn(&SocketAddr) -> bool, max: usize) -> Vec<SocketAddr> {
         let unix = now as UnixSecs;
         let mut v: Vec<(&SocketAddr, &BookEntry)> = self
             .entries
@@ -362,7 +357,8 @@ impl AddressBook {
 /// Delay before dial number `attempts + 1`: initial * 2^(attempts-1), capped, times a
 /// jitter factor in [0.5, 1.5).
 pub fn backoff(policy: &Policy, attempts: u32) -> f64 {
-    let base = policy.backoff_initial.as_secs_f64() * 2f64.powi(attempts.saturating_sub(1).min(30) as i32);
+    let base =
+        policy.backoff_initial.as_secs_f64() * 2f64.powi(attempts.saturating_sub(1).min(30) as i32);
     let capped = base.min(policy.backoff_max.as_secs_f64());
     capped * rand::rng().random_range(0.5..1.5)
 }
@@ -399,11 +395,23 @@ mod tests {
             ..Policy::default()
         });
         for i in 0..20u8 {
-            b.add(sa(&format!("10.0.0.{i}:9999")), 1, NOW - 100 + u64::from(i), Some(7), NOW);
+            b.add(
+                sa(&format!("10.0.0.{i}:9999")),
+                1,
+                NOW - 100 + u64::from(i),
+                Some(7),
+                NOW,
+            );
         }
         assert_eq!(b.len(), 4);
         for i in 0..20u8 {
-            b.add(sa(&format!("10.1.0.{i}:9999")), 1, NOW - 50 + u64::from(i), None, NOW);
+            b.add(
+                sa(&format!("10.1.0.{i}:9999")),
+                1,
+                NOW - 50 + u64::from(i),
+                None,
+                NOW,
+            );
         }
         assert_eq!(b.len(), 10);
         // The newest ten survive.

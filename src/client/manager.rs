@@ -60,9 +60,9 @@ pub(crate) async fn run(
         // Sleep until the next dial is due, or the client's own keepalive tick (which also
         // notices a suspended process by its wall-clock jump). No polling.
         let tick = m.shared.peer_config.ping_interval;
-        let wait = m
-            .next_due()
-            .map_or(tick, |at| Duration::from_secs_f64((at - unix_now()).max(0.0) + 0.001).min(tick));
+        let wait = m.next_due().map_or(tick, |at| {
+            Duration::from_secs_f64((at - unix_now()).max(0.0) + 0.001).min(tick)
+        });
         tokio::select! {
             c = control.recv() => match c {
                 Some(c) => m.handle(c),
@@ -91,6 +91,7 @@ impl Manager {
                 book.dial_succeeded(&addr, now as u64); // due at once
             }
             Control::Forget(addr) => self.fixed.retain(|a| *a != addr),
+            Control::Wake => {}
             Control::Seeds(addrs) => {
                 let now = unix_now() as u64;
                 let mut book = self.shared.book.lock();
@@ -277,8 +278,14 @@ impl Manager {
         tokio::spawn(async move {
             let mut found = Vec::new();
             for host in hosts {
-                let target = if host.contains(':') { host } else { format!("{host}:{port}") };
-                if let Ok(Ok(addrs)) = tokio::time::timeout(timeout, tokio::net::lookup_host(target)).await {
+                let target = if host.contains(':') {
+                    host
+                } else {
+                    format!("{host}:{port}")
+                };
+                if let Ok(Ok(addrs)) =
+                    tokio::time::timeout(timeout, tokio::net::lookup_host(target)).await
+                {
                     found.extend(addrs);
                 }
             }

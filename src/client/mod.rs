@@ -55,6 +55,8 @@ pub enum ClientEvent {
         reason: DisconnectReason,
         /// Every message the app queued that was not written, in order.
         undelivered: Vec<OutboundMessage>,
+        /// The connection's final statistics.
+        stats: PeerStats,
     },
     /// An inbound message (headers and headers2 come as `Headers`).
     Message {
@@ -165,6 +167,8 @@ pub(crate) enum Control {
     },
     AddFixed(SocketAddr),
     Forget(SocketAddr),
+    /// The address book changed: there may be someone new to dial.
+    Wake,
     Seeds(Vec<SocketAddr>),
     NetworkChanged,
     Pause,
@@ -287,7 +291,12 @@ impl Client {
     }
 
     /// Queues a message to every connected peer; returns how many accepted it.
-    pub fn broadcast(&self, command: Command, payload: Vec<u8>, tag: u64) -> Result<usize, ClientError> {
+    pub fn broadcast(
+        &self,
+        command: Command,
+        payload: Vec<u8>,
+        tag: u64,
+    ) -> Result<usize, ClientError> {
         self.check_running()?;
         if payload.len() > self.shared.peer_config.max_payload {
             return Err(ClientError::Send(SendError::TooLarge));
@@ -319,7 +328,11 @@ impl Client {
             .filter(|(_, s)| s.peer.is_connected() && s.height.load(Ordering::Relaxed) == top)
             .min_by_key(|(id, s)| {
                 let st = s.peer.stats();
-                let rtt = if st.pings_answered == 0 { u64::MAX } else { st.ping_avg_us };
+                let rtt = if st.pings_answered == 0 {
+                    u64::MAX
+                } else {
+                    st.ping_avg_us
+                };
                 (rtt, **id)
             })
             .map(|(id, _)| *id);
@@ -328,7 +341,12 @@ impl Client {
     }
 
     /// Queues a message to the best peer; returns its id.
-    pub fn send_best(&self, command: Command, payload: Vec<u8>, tag: u64) -> Result<PeerId, ClientError> {
+    pub fn send_best(
+        &self,
+        command: Command,
+        payload: Vec<u8>,
+        tag: u64,
+    ) -> Result<PeerId, ClientError> {
         self.check_running()?;
         let id = self.best_peer().ok_or(ClientError::NoPeer)?;
         self.send(id, command, payload, tag)?;
@@ -337,7 +355,11 @@ impl Client {
 
     /// Asks the best peer for headers after `locator` (up to `stop`, zero for as many as
     /// it sends): getheaders2 when it does headers2, else getheaders. Returns its id.
-    pub fn request_headers(&self, locator: Vec<Hash256>, stop: Hash256) -> Result<PeerId, ClientError> {
+    pub fn request_headers(
+        &self,
+        locator: Vec<Hash256>,
+        stop: Hash256,
+    ) -> Result<PeerId, ClientError> {
         self.check_running()?;
         if locator.is_empty() || locator.len() > crate::wire::MAX_LOCATOR_HASHES {
             return Err(ClientError::Invalid(format!(
@@ -466,7 +488,12 @@ impl Client {
             return Some(ev);
         }
         let handle = self.runtime.lock().as_ref()?.handle().clone();
-        handle.block_on(async { tokio::time::timeout(timeout, rx.recv()).await.ok().flatten() })
+        handle.block_on(async {
+            tokio::time::timeout(timeout, rx.recv())
+                .await
+                .ok()
+                .flatten()
+        })
     }
 
     /// Shuts down: every connection flushes its queue up to its flush deadline and

@@ -33,6 +33,7 @@ pub(crate) async fn run(
                     _ => 0,
                 };
                 if changed > 0 {
+                    let _ = shared.control.send(Control::Wake);
                     extra = Some(ClientEvent::AddressBookChanged {
                         size: shared.book.lock().len(),
                     });
@@ -61,6 +62,7 @@ pub(crate) async fn run(
                 peer,
                 reason,
                 undelivered,
+                stats,
             } => {
                 let _ = shared.control.send(Control::Gone {
                     peer,
@@ -71,9 +73,12 @@ pub(crate) async fn run(
                 }
                 ClientEvent::PeerDisconnected {
                     peer,
-                    addr: addrs.remove(&peer).unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
+                    addr: addrs
+                        .remove(&peer)
+                        .unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
                     reason,
                     undelivered,
+                    stats,
                 }
             }
         };

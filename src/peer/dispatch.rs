@@ -74,11 +74,15 @@ pub(crate) async fn run(
     budget.close();
     let undelivered = undelivered.await.unwrap_or_default();
     let reason = shared.reason().unwrap_or(DisconnectReason::Shutdown);
+    let stats = shared
+        .counters
+        .snapshot(shared.queue.counts.depth(), shared.connected_unix_us);
     let _ = events
         .send(PeerEvent::Disconnected {
             peer,
             reason,
             undelivered,
+            stats,
         })
         .await;
     shared.mark_finished();

@@ -150,5 +150,7 @@ pub enum PeerEvent {
         reason: DisconnectReason,
         /// Every message `send` accepted that was not written, in queue order.
         undelivered: Vec<OutboundMessage>,
+        /// The connection's final statistics.
+        stats: super::PeerStats,
     },
 }

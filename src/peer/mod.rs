@@ -75,7 +75,7 @@ pub(crate) struct Shared {
     closing: watch::Sender<bool>,
     finished: watch::Sender<bool>,
     pub epoch: Instant,
-    connected_unix_us: u64,
+    pub connected_unix_us: u64,
     /// A ping of ours is out: its nonce and when it was written (us since `epoch`).
     pub ping_pending: AtomicBool,
     pub ping_nonce: AtomicU64,

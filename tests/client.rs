@@ -1,0 +1,483 @@
+//! The client against several dashnet-sims on different loopback addresses: target
+//! count, replacement, backoff, bans, addrv2 discovery, routing, the mobile lifecycle
+//! and shutdown accounting.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dashnet::client::{AddressBook, Client, ClientConfig, ClientEvent, Policy};
+use dashnet::peer::{DisconnectReason, PeerId};
+use dashnet::sim::{Misbehavior, Sim, SimConfig};
+use dashnet::wire::{AddrV2Address, AddrV2Entry, Command, Message, Network};
+use tokio::runtime::Runtime;
+
+/// The sims run on their own runtime; the client has its own.
+struct Sims(Runtime);
+
+impl Sims {
+    fn new() -> Self {
+        Sims(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap(),
+        )
+    }
+    fn start(&self, ip: &str, port: u16, config: SimConfig) -> Sim {
+        let bind: SocketAddr = format!("{ip}:{port}").parse().unwrap();
+        self.0
+            .block_on(Sim::start(SimConfig { bind, ..config }))
+            .unwrap()
+    }
+    fn stop(&self, sim: Sim) {
+        self.0.block_on(sim.shutdown());
+    }
+}
+
+fn config(fixed: &[SocketAddr]) -> ClientConfig {
+    let mut c = ClientConfig::new(Network::Regtest);
+    c.fixed_peers = fixed.to_vec();
+    c.dns_seeds = false;
+    c.book = Policy {
+        backoff_initial: Duration::from_millis(100),
+        backoff_max: Duration::from_secs(2),
+        ..Policy::default()
+    };
+    c
+}
+
+fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// Takes the client's events on a thread, as an app's delivery thread would.
+struct Events {
+    log: Arc<Mutex<Vec<ClientEvent>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Events {
+    fn start(client: &Arc<Client>) -> Events {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, l, s) = (client.clone(), log.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                if let Some(ev) = c.next_event(Duration::from_millis(20)) {
+                    l.lock().unwrap().push(ev);
+                }
+            }
+        });
+        Events {
+            log,
+            stop,
+            thread: Some(thread),
+        }
+    }
+    fn count(&self, f: impl Fn(&ClientEvent) -> bool) -> usize {
+        self.log.lock().unwrap().iter().filter(|e| f(e)).count()
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn connected_addrs(client: &Client) -> Vec<SocketAddr> {
+    let mut v: Vec<_> = client.peers().into_iter().map(|(_, i)| i.addr).collect();
+    v.sort();
+    v
+}
+
+fn book_with(addrs: &[SocketAddr]) -> Vec<u8> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut b = AddressBook::new(Policy::default());
+    for a in addrs {
+        assert!(b.add(*a, 0, now, None, now));
+    }
+    b.export()
+}
+
+#[test]
+fn keeps_the_target_count_and_replaces_a_killed_sim() {
+    let sims = Sims::new();
+    let a = sims.start("127.0.0.11", 0, SimConfig::default());
+    let b = sims.start("127.0.0.12", 0, SimConfig::default());
+    let c = sims.start("127.0.0.13", 0, SimConfig::default());
+    let mut cfg = config(&[]);
+    cfg.target_outbound = 2;
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    assert_eq!(
+        client.import_addresses(&book_with(&[a.addr(), b.addr(), c.addr()])),
+        Ok(3)
+    );
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 2));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(client.peers().len(), 2, "exactly the target");
+    // Kill one of the connected sims: the third one replaces it.
+    let before = connected_addrs(&client);
+    let mut sims_by_addr = vec![a, b, c];
+    let idx = sims_by_addr
+        .iter()
+        .position(|s| s.addr() == before[0])
+        .unwrap();
+    let killed = sims_by_addr.remove(idx);
+    let killed_addr = killed.addr();
+    sims.stop(killed);
+    assert!(wait_until(Duration::from_secs(10), || {
+        let now = connected_addrs(&client);
+        now.len() == 2 && !now.contains(&killed_addr)
+    }));
+    assert!(events.count(|e| matches!(e, ClientEvent::PeerDisconnected { .. })) >= 1);
+    assert!(events.count(|e| matches!(e, ClientEvent::PeerConnected { .. })) >= 3);
+    let report = client.shutdown();
+    assert_eq!(report.tasks_left, 0);
+    drop(events);
+    for s in sims_by_addr {
+        sims.stop(s);
+    }
+}
+
+#[test]
+fn backoff_is_visible_on_a_dead_address() {
+    // A port nothing listens on.
+    let dead = std::net::TcpListener::bind("127.0.0.21:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut cfg = config(&[dead]);
+    cfg.exclusive = true;
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    std::thread::sleep(Duration::from_secs(10));
+    let dials = client.stats().dials;
+    // Delays 0.1, 0.2, 0.4, 0.8, 1.6, then 2 s capped, each x [0.5, 1.5): about 9 dials
+    // in 10 s. A fixed 100 ms retry would make 100.
+    assert!((5..=20).contains(&dials), "{dials} dials in 10 s");
+    // A failed dial is never a ban.
+    assert_eq!(client.stats().banned, 0);
+    assert_eq!(client.stats().address_book, 1);
+    client.shutdown();
+    drop(events);
+}
+
+#[test]
+fn bans_misbehaving_sims_and_does_not_redial_them() {
+    let sims = Sims::new();
+    let garbage = sims.start(
+        "127.0.0.31",
+        0,
+        SimConfig {
+            misbehavior: Some(Misbehavior::Garbage),
+            ..SimConfig::default()
+        },
+    );
+    let bad_pow = sims.start(
+        "127.0.0.32",
+        0,
+        SimConfig {
+            misbehavior: Some(Misbehavior::BadPowHeaders),
+            ..SimConfig::default()
+        },
+    );
+    let client = Arc::new(Client::new(config(&[garbage.addr(), bad_pow.addr()])).unwrap());
+    let events = Events::start(&client);
+    // Garbage: 60 points per connection, banned at the second (120 >= 100).
+    // Bad proof of work: 100 points at once, once headers are asked for.
+    assert!(wait_until(Duration::from_secs(10), || {
+        let _ = client.request_headers(
+            vec![Network::Regtest.genesis_hash().unwrap()],
+            Default::default(),
+        );
+        client.stats().banned == 2
+    }));
+    let reasons: Vec<DisconnectReason> = events
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::PeerDisconnected { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| matches!(r, DisconnectReason::Protocol(_)))
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| matches!(r, DisconnectReason::InvalidHeaders(_)))
+    );
+    let dials = client.stats().dials;
+    let accepted = garbage.stats().connections.load(Ordering::Relaxed)
+        + bad_pow.stats().connections.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(client.stats().dials, dials, "no dial during the ban");
+    assert_eq!(
+        garbage.stats().connections.load(Ordering::Relaxed)
+            + bad_pow.stats().connections.load(Ordering::Relaxed),
+        accepted
+    );
+    assert_eq!(garbage.stats().connections.load(Ordering::Relaxed), 2);
+    client.shutdown();
+    drop(events);
+    sims.stop(garbage);
+    sims.stop(bad_pow);
+}
+
+#[test]
+fn learns_addresses_from_addrv2_dials_them_and_round_trips_the_book() {
+    let sims = Sims::new();
+    let b = sims.start("127.0.0.42", 0, SimConfig::default());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32;
+    let entry = AddrV2Entry {
+        time: now,
+        services: 0x801,
+        addr: AddrV2Address::Ipv4([127, 0, 0, 42]),
+        port: b.addr().port(),
+    };
+    let tor = AddrV2Entry {
+        addr: AddrV2Address::TorV3([7; 32]),
+        ..entry.clone()
+    };
+    let a = sims.start(
+        "127.0.0.41",
+        0,
+        SimConfig {
+            addrs: vec![entry, tor],
+            ..SimConfig::default()
+        },
+    );
+    let mut cfg = config(&[a.addr()]);
+    cfg.target_outbound = 2;
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 1));
+    let (id, _) = client.peers()[0].clone();
+    client.send_message(id, &Message::GetAddr).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || {
+        connected_addrs(&client).contains(&b.addr())
+    }));
+    assert!(events.count(|e| matches!(e, ClientEvent::AddressBookChanged { .. })) >= 1);
+    // Only the dialable entry was taken (the Tor one cannot be dialed).
+    let exported = client.export_addresses();
+    let mut book = AddressBook::new(Policy::default());
+    assert_eq!(book.import(&exported, now as u64), Ok(2)); // a (fixed) and b
+    assert!(book.get(&b.addr()).is_some());
+    assert_eq!(book.export(), exported);
+    client.shutdown();
+    drop(events);
+    sims.stop(a);
+    sims.stop(b);
+}
+
+#[test]
+fn broadcast_reaches_every_peer_and_send_best_picks_the_tallest() {
+    let sims = Sims::new();
+    let tips = [100u32, 300, 200];
+    let list: Vec<Sim> = tips
+        .iter()
+        .enumerate()
+        .map(|(i, tip)| {
+            sims.start(
+                &format!("127.0.0.5{}", i + 1),
+                0,
+                SimConfig {
+                    tip: *tip,
+                    record_messages: true,
+                    ..SimConfig::default()
+                },
+            )
+        })
+        .collect();
+    let addrs: Vec<SocketAddr> = list.iter().map(|s| s.addr()).collect();
+    let client = Arc::new(Client::new(config(&addrs)).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 3));
+    let cmd = Command::new("dnhello").unwrap();
+    assert_eq!(client.broadcast(cmd, b"all".to_vec(), 0), Ok(3));
+    let best = client
+        .send_best(Command::new("dnbest").unwrap(), b"one".to_vec(), 0)
+        .unwrap();
+    let tallest: PeerId = client
+        .peers()
+        .into_iter()
+        .find(|(_, i)| i.start_height == 300)
+        .unwrap()
+        .0;
+    assert_eq!(best, tallest);
+    assert_eq!(client.best_peer(), Some(tallest), "sticky");
+    let got = |s: &Sim, c: &str| {
+        s.stats()
+            .received
+            .lock()
+            .iter()
+            .filter(|r| r.command.as_str() == c)
+            .count()
+    };
+    assert!(wait_until(Duration::from_secs(5), || list
+        .iter()
+        .all(|s| got(s, "dnhello") == 1)));
+    assert!(wait_until(Duration::from_secs(5), || got(
+        &list[1], "dnbest"
+    ) == 1));
+    assert_eq!(got(&list[0], "dnbest") + got(&list[2], "dnbest"), 0);
+    // A stale or unknown id is "not found", never someone else's peer.
+    assert_eq!(
+        client.send(9999, cmd, vec![], 0),
+        Err(dashnet::client::ClientError::NotFound)
+    );
+    client.shutdown();
+    drop(events);
+    for s in list {
+        sims.stop(s);
+    }
+}
+
+#[test]
+fn network_changed_brings_peers_back_after_a_restart_and_pause_resume() {
+    let sims = Sims::new();
+    let s1 = sims.start("127.0.0.61", 0, SimConfig::default());
+    let port = s1.addr().port();
+    let mut cfg = config(&[s1.addr()]);
+    cfg.book.backoff_initial = Duration::from_secs(20);
+    cfg.book.backoff_max = Duration::from_secs(60);
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 1));
+    // The node restarts on the same port; the client's redial waits 10 to 30 s.
+    sims.stop(s1);
+    assert!(wait_until(Duration::from_secs(5), || client
+        .peers()
+        .is_empty()));
+    let s1 = sims.start("127.0.0.61", port, SimConfig::default());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(client.peers().is_empty(), "still backing off");
+    let t = Instant::now();
+    client.network_changed();
+    assert!(wait_until(Duration::from_secs(5), || client.peers().len() == 1));
+    assert!(t.elapsed() < Duration::from_secs(5));
+
+    // pause: connections close gracefully and nothing is dialed; resume: back at once.
+    client.pause();
+    assert!(wait_until(Duration::from_secs(5), || client
+        .peers()
+        .is_empty()));
+    let dials = client.stats().dials;
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(client.stats().dials, dials);
+    assert!(
+        events.count(|e| matches!(
+            e,
+            ClientEvent::PeerDisconnected {
+                reason: DisconnectReason::Requested,
+                ..
+            }
+        )) >= 1
+    );
+    client.resume();
+    assert!(wait_until(Duration::from_secs(5), || client.peers().len() == 1));
+    client.shutdown();
+    drop(events);
+    sims.stop(s1);
+}
+
+#[test]
+fn shutdown_with_busy_peers_reports_every_undelivered_message() {
+    let sims = Sims::new();
+    let stalled: Vec<Sim> = (0..2)
+        .map(|i| {
+            sims.start(
+                &format!("127.0.0.7{}", i + 1),
+                0,
+                SimConfig {
+                    stop_reading_after: Some(0),
+                    ..SimConfig::default()
+                },
+            )
+        })
+        .collect();
+    let addrs: Vec<SocketAddr> = stalled.iter().map(|s| s.addr()).collect();
+    let mut cfg = config(&addrs);
+    cfg.peer.flush_deadline = Duration::from_millis(300);
+    let client = Arc::new(Client::new(cfg).unwrap());
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 2));
+    let cmd = Command::new("dnbusy").unwrap();
+    let mut accepted = std::collections::HashMap::<PeerId, u64>::new();
+    for (id, _) in client.peers() {
+        let mut n = 0u64;
+        let end = Instant::now() + Duration::from_secs(5);
+        // Fill the socket buffers and then the queue.
+        while Instant::now() < end {
+            match client.send(id, cmd, vec![1; 8 * 1024], n) {
+                Ok(()) => n += 1,
+                Err(_) => {
+                    if client.peer_stats(id).unwrap().queued_messages > 0 {
+                        std::thread::sleep(Duration::from_millis(50));
+                        if client.send(id, cmd, vec![1; 8 * 1024], n).is_err() {
+                            break;
+                        }
+                        n += 1;
+                    }
+                }
+            }
+        }
+        accepted.insert(id, n);
+    }
+    let report = client.shutdown();
+    assert_eq!(report.tasks_left, 0, "every task ended");
+    // Each peer: written + handed back = accepted, and the handed-back ones are the last.
+    let mut finals = std::collections::HashMap::new();
+    while let Some(ev) = client.next_event(Duration::from_millis(10)) {
+        if let ClientEvent::PeerDisconnected {
+            peer,
+            reason,
+            undelivered,
+            stats,
+            ..
+        } = ev
+        {
+            assert_eq!(reason, DisconnectReason::Shutdown);
+            finals.insert(peer, (stats.messages_out, undelivered));
+        }
+    }
+    assert_eq!(finals.len(), 2);
+    for (id, n) in &accepted {
+        let (written, undelivered) = &finals[id];
+        assert!(!undelivered.is_empty(), "a stalled peer keeps some");
+        assert_eq!(written + undelivered.len() as u64, *n);
+        let tags: Vec<u64> = undelivered.iter().map(|m| m.tag).collect();
+        assert_eq!(tags, (*written..*n).collect::<Vec<_>>());
+        let reported = report.undelivered.iter().find(|(p, _)| p == id).unwrap();
+        assert_eq!(reported.1.len(), undelivered.len());
+    }
+    for s in stalled {
+        sims.stop(s);
+    }
+}
