@@ -12,16 +12,10 @@ fn main() {
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets this"));
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is valid");
-    let mut builder = cbindgen::Builder::new().with_config(config);
-    let mut sources: Vec<PathBuf> = std::fs::read_dir(crate_dir.join("src/ffi"))
-        .expect("src/ffi exists")
-        .map(|e| e.expect("src/ffi is readable").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-        .collect();
-    sources.sort();
-    for src in sources {
-        builder = builder.with_src(src);
-    }
+    // cbindgen follows the `pub mod` lines of src/ffi/mod.rs into each file.
+    let builder = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(crate_dir.join("src/ffi/mod.rs"));
     let bindings = builder.generate().expect("cbindgen can parse src/ffi");
     let mut fresh = Vec::new();
     bindings.write(&mut fresh);

@@ -9,6 +9,306 @@
 #include <stddef.h>
 #include <stdbool.h>
 
+// Peer id meaning "the best peer" in the request builders.
+#define DASHNET_PEER_BEST 0
+
+// What every dashnet function returns. `DASHNET_STATUS_OK` is 0; on anything else,
+// `dashnet_last_error()` on the same thread says more.
+typedef enum DashnetStatus {
+  // Success.
+  DASHNET_STATUS_OK = 0,
+  // A NULL pointer, a bad length, invalid UTF-8, an unknown network, a bad address.
+  DASHNET_STATUS_INVALID_ARGUMENT = 1,
+  // No peer has that id (ids are never reused, so a stale id is always this).
+  DASHNET_STATUS_NOT_FOUND = 2,
+  // The peer's outbound queue is full; nothing was queued.
+  DASHNET_STATUS_QUEUE_FULL = 3,
+  // The peer is disconnecting or gone.
+  DASHNET_STATUS_DISCONNECTED = 4,
+  // The payload is larger than the protocol allows (3 MiB).
+  DASHNET_STATUS_TOO_LARGE = 5,
+  // No connected peer to send to.
+  DASHNET_STATUS_NO_PEER = 6,
+  // Nothing arrived before the timeout (poll).
+  DASHNET_STATUS_TIMEOUT = 7,
+  // Not allowed from inside a callback (freeing the client).
+  DASHNET_STATUS_IN_CALLBACK = 8,
+  // The client is shutting down.
+  DASHNET_STATUS_SHUTTING_DOWN = 9,
+  // A bug inside dashnet (a caught panic); the message is in `dashnet_last_error`.
+  DASHNET_STATUS_INTERNAL = 10,
+  // The call is not available in this mode (poll with callbacks installed).
+  DASHNET_STATUS_WRONG_MODE = 11,
+} DashnetStatus;
+
+// Why a connection ended.
+typedef enum DashnetDisconnectReason {
+  // Not a disconnect (a connected event).
+  DASHNET_DISCONNECT_REASON_NONE = 0,
+  // The app asked (graceful).
+  DASHNET_DISCONNECT_REASON_REQUESTED = 1,
+  // The remote closed the connection.
+  DASHNET_DISCONNECT_REASON_REMOTE_CLOSED = 2,
+  // A socket error (`reason_text` names it).
+  DASHNET_DISCONNECT_REASON_IO = 3,
+  // The peer broke the protocol (`reason_text` says how).
+  DASHNET_DISCONNECT_REASON_PROTOCOL = 4,
+  // The peer sent invalid headers (bad proof of work, broken linkage, too many).
+  DASHNET_DISCONNECT_REASON_INVALID_HEADERS = 5,
+  // The handshake did not finish in time.
+  DASHNET_DISCONNECT_REASON_HANDSHAKE_TIMEOUT = 6,
+  // Our ping went unanswered.
+  DASHNET_DISCONNECT_REASON_PING_TIMEOUT = 7,
+  // Writes made no progress for the write-stall timeout.
+  DASHNET_DISCONNECT_REASON_WRITE_STALLED = 8,
+  // The peer sent nothing for the inactivity timeout.
+  DASHNET_DISCONNECT_REASON_INACTIVE = 9,
+  // The peer's protocol version is too old.
+  DASHNET_DISCONNECT_REASON_VERSION_TOO_OLD = 10,
+  // The client shut down (graceful).
+  DASHNET_DISCONNECT_REASON_SHUTDOWN = 11,
+} DashnetDisconnectReason;
+
+// What kind of event a `DashnetEvent` is.
+typedef enum DashnetEventKind {
+  // A peer finished its handshake: see `peer_event`.
+  DASHNET_EVENT_KIND_PEER_CONNECTED = 1,
+  // A peer's connection ended (its last event): see `peer_event`.
+  DASHNET_EVENT_KIND_PEER_DISCONNECTED = 2,
+  // An inbound message: see `message`.
+  DASHNET_EVENT_KIND_MESSAGE = 3,
+  // Inbound headers (from headers or headers2): see `headers`.
+  DASHNET_EVENT_KIND_HEADERS = 4,
+  // The address book changed: see `address_book_size`.
+  DASHNET_EVENT_KIND_ADDRESS_BOOK_CHANGED = 5,
+} DashnetEventKind;
+
+// A client: its runtime, its peers, its delivery thread. Opaque; create it with
+// `dashnet_client_new`, free it with `dashnet_client_free`. Every function taking it is
+// safe to call from any thread, and from inside callbacks (except free).
+typedef struct DashnetClient DashnetClient;
+
+// One inventory entry (inv, getdata, notfound). `hash` is in wire byte order.
+typedef struct DashnetInventory {
+  // 1 tx, 2 block, 3 filtered block, 16 dstx, 20 compact block, 29 clsig, 31 isdlock, 32 dsq.
+  uint32_t kind;
+  // The hash.
+  uint8_t hash[32];
+} DashnetInventory;
+
+// Client settings. Fill it with `dashnet_config_init` (which sets `struct_size` and
+// every default), then change what you need. Fields added in later versions go at the
+// end; a library reading an older, shorter struct uses defaults for the rest.
+//
+// Strings are borrowed only during `dashnet_client_new`. Times are milliseconds.
+typedef struct DashnetConfig {
+  // `sizeof(DashnetConfig)` as the caller compiled it (set by `dashnet_config_init`).
+  uintptr_t struct_size;
+  // The network: a `DashnetNetwork` value (an unknown value is refused by
+  // `dashnet_client_new`).
+  uint32_t network;
+  // For `DASHNET_NETWORK_DEVNET`: its name (NULL: "devnet").
+  const char *devnet_name;
+  // User agent (NULL: `/dashnet:<version>/`).
+  const char *user_agent;
+  // Services we advertise (default: HEADERS_COMPRESSED, 1 << 11).
+  uint64_t services;
+  // Relay transactions before a bloom filter is loaded (default false).
+  bool relay;
+  // Protocol version we speak (default 70238).
+  uint32_t protocol_version;
+  // Peers below this version are refused (default 70216).
+  uint32_t min_protocol_version;
+  // Our best height, sent in `version`.
+  int32_t start_height;
+  // Worker threads of the client's runtime (default 1).
+  uint32_t worker_threads;
+  // Outbound connections to keep (default 8).
+  uint32_t target_outbound;
+  // Most outbound connections (default 16).
+  uint32_t max_outbound;
+  // Dial only the peers given with `dashnet_client_connect` (no DNS, no learned addresses).
+  bool exclusive;
+  // Resolve the network's DNS seeds at start (default true; mainnet and testnet only).
+  bool dns_seeds;
+  // TCP connect timeout (default 15000).
+  uint32_t connect_timeout_ms;
+  // version/verack timeout (default 10000).
+  uint32_t handshake_timeout_ms;
+  // Keepalive ping interval (default 120000).
+  uint32_t ping_interval_ms;
+  // A ping unanswered this long ends the connection (default 60000).
+  uint32_t pong_timeout_ms;
+  // Writes making no progress this long end the connection (default 30000).
+  uint32_t write_stall_timeout_ms;
+  // A peer silent this long is disconnected (default 600000).
+  uint32_t inactivity_timeout_ms;
+  // How long a graceful close (and freeing the client) flushes queues (default 2000).
+  uint32_t flush_deadline_ms;
+  // Most messages in a peer's outbound queue (default 4096).
+  uint32_t queue_max_messages;
+  // Most bytes in a peer's outbound queue (default 8 MiB).
+  uint64_t queue_max_bytes;
+  // How long a misbehaving address stays banned, seconds (default 86400).
+  uint32_t ban_duration_s;
+  // Events waiting for the app before readers stop reading (default 1024).
+  uint32_t event_queue;
+} DashnetConfig;
+
+// A peer connected or disconnected. Strings and arrays are borrowed (see the callback).
+typedef struct DashnetPeerEvent {
+  // The peer's id (never reused within a client).
+  uint64_t peer;
+  // Its address, "ip:port".
+  const char *address;
+  // Its user agent ("" on disconnect).
+  const char *user_agent;
+  // Its protocol version (0 on disconnect).
+  uint32_t version;
+  // Its best height when it connected.
+  int32_t start_height;
+  // Its services.
+  uint64_t services;
+  // Headers come from it as headers2.
+  bool headers2;
+  // Why it disconnected (`DASHNET_DISCONNECT_REASON_NONE` on connect).
+  enum DashnetDisconnectReason reason;
+  // The reason as text ("" on connect).
+  const char *reason_text;
+  // Messages the app queued that were never written (on disconnect).
+  uintptr_t undelivered_count;
+  // The tags given to `dashnet_send` for those messages, in queue order.
+  const uint64_t *undelivered_tags;
+  // Final statistics (on disconnect): bytes received.
+  uint64_t bytes_in;
+  // Bytes sent.
+  uint64_t bytes_out;
+  // Messages received.
+  uint64_t messages_in;
+  // Messages sent.
+  uint64_t messages_out;
+} DashnetPeerEvent;
+
+// An inbound message: the raw command and payload, plus a decoded list for
+// inv / getdata / notfound.
+typedef struct DashnetMessage {
+  // From this peer.
+  uint64_t peer;
+  // The command, for example "inv".
+  const char *command;
+  // The payload bytes.
+  const uint8_t *payload;
+  // Its length.
+  uintptr_t payload_len;
+  // For inv, getdata and notfound: the entries (else NULL).
+  const struct DashnetInventory *inventory;
+  // Their number.
+  uintptr_t inventory_count;
+} DashnetMessage;
+
+// One block header and its X11 hash (both in wire byte order; a hash displays reversed).
+typedef struct DashnetHeader {
+  // The 80 serialized bytes.
+  uint8_t header[80];
+  // X11 of those bytes.
+  uint8_t hash[32];
+} DashnetHeader;
+
+// Headers from a peer, already hashed, proof-of-work checked and linked to each other.
+typedef struct DashnetHeaders {
+  // From this peer.
+  uint64_t peer;
+  // The headers, in chain order.
+  const struct DashnetHeader *headers;
+  // Their number.
+  uintptr_t count;
+  // They came as headers2.
+  bool compressed;
+} DashnetHeaders;
+
+// `user_data` and the callbacks. Each callback runs on the client's delivery thread
+// only, never two at a time, with no dashnet lock held: it may call any dashnet
+// function except `dashnet_client_free` (which returns `DASHNET_STATUS_IN_CALLBACK`
+// there). Pointers passed to a callback are valid only until it returns.
+//
+// Fill it with `dashnet_callbacks_init`, then set what you need. With no event callback
+// set (`on_peer`, `on_message`, `on_headers`, `on_address_book` all NULL) the client
+// is in poll mode: events wait for `dashnet_client_poll`. Otherwise an event whose
+// callback is NULL is dropped.
+typedef struct DashnetCallbacks {
+  // `sizeof(DashnetCallbacks)` as the caller compiled it.
+  uintptr_t struct_size;
+  // Passed first to every callback; dashnet never reads it, and never touches it again
+  // once `dashnet_client_free` has returned.
+  void *user_data;
+  // A peer connected or disconnected.
+  void (*on_peer)(void *user_data, const struct DashnetPeerEvent *event);
+  // An inbound message (other than headers).
+  void (*on_message)(void *user_data, const struct DashnetMessage *message);
+  // Inbound headers.
+  void (*on_headers)(void *user_data, const struct DashnetHeaders *headers);
+  // The address book changed; its size now.
+  void (*on_address_book)(void *user_data, uintptr_t size);
+  // A log line at `level` (see `dashnet_client_set_log_level`).
+  void (*on_log)(void *user_data, uint32_t level, const char *text);
+} DashnetCallbacks;
+
+// One peer's statistics.
+typedef struct DashnetPeerStats {
+  // Bytes received.
+  uint64_t bytes_in;
+  // Bytes written to the socket.
+  uint64_t bytes_out;
+  // Messages received.
+  uint64_t messages_in;
+  // Messages written.
+  uint64_t messages_out;
+  // Messages waiting in its outbound queue.
+  uint64_t queued_messages;
+  // Bytes waiting in its outbound queue.
+  uint64_t queued_bytes;
+  // Last ping round trip, microseconds (0 before the first).
+  uint64_t ping_last_us;
+  // Smallest ping round trip, microseconds.
+  uint64_t ping_min_us;
+  // Mean ping round trip, microseconds.
+  uint64_t ping_avg_us;
+  // When it connected, microseconds since the Unix epoch.
+  uint64_t connected_since_unix_us;
+} DashnetPeerStats;
+
+// Client-wide statistics.
+typedef struct DashnetClientStats {
+  // Connected peers.
+  uint64_t peers;
+  // Dials in progress.
+  uint64_t dialing;
+  // Dials since the client started.
+  uint64_t dials;
+  // Address book entries.
+  uint64_t address_book;
+  // Bans in force.
+  uint64_t banned;
+  // Bytes received by connected peers.
+  uint64_t bytes_in;
+  // Bytes sent by connected peers.
+  uint64_t bytes_out;
+} DashnetClientStats;
+
+// Any event. Only the member named by `kind` is meaningful.
+typedef struct DashnetEvent {
+  // Which member to read.
+  enum DashnetEventKind kind;
+  // For PEER_CONNECTED and PEER_DISCONNECTED.
+  struct DashnetPeerEvent peer_event;
+  // For MESSAGE.
+  struct DashnetMessage message;
+  // For HEADERS.
+  struct DashnetHeaders headers;
+  // For ADDRESS_BOOK_CHANGED: entries in the book.
+  uintptr_t address_book_size;
+} DashnetEvent;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -17,6 +317,290 @@ extern "C" {
 //
 // The string is static: do not free it. Safe to call from any thread.
 const char *dashnet_version(void);
+
+// getheaders (`headers2` false) or getheaders2 (true) from `locator` (`count` hashes,
+// 1 to 101) to `stop` (32 bytes, or NULL for none).
+//
+// # Safety
+// `client` is a live handle; `locator` has `count * 32` readable bytes; `stop` is NULL
+// or has 32.
+enum DashnetStatus dashnet_send_getheaders(const struct DashnetClient *client,
+                                           uint64_t peer,
+                                           const uint8_t *locator,
+                                           uintptr_t count,
+                                           const uint8_t *stop,
+                                           bool headers2);
+
+// getdata for `count` inventory entries (at most 50,000).
+//
+// # Safety
+// `client` is a live handle; `items` points to `count` entries.
+enum DashnetStatus dashnet_send_getdata(const struct DashnetClient *client,
+                                        uint64_t peer,
+                                        const struct DashnetInventory *items,
+                                        uintptr_t count);
+
+// filterload (BIP37): `filter` of at most 36,000 bytes.
+//
+// # Safety
+// `client` is a live handle; `filter` has `len` readable bytes.
+enum DashnetStatus dashnet_send_filterload(const struct DashnetClient *client,
+                                           uint64_t peer,
+                                           const uint8_t *filter,
+                                           uintptr_t len,
+                                           uint32_t hash_funcs,
+                                           uint32_t tweak,
+                                           uint8_t flags);
+
+// filteradd (BIP37): an element of at most 520 bytes.
+//
+// # Safety
+// `client` is a live handle; `data` has `len` readable bytes.
+enum DashnetStatus dashnet_send_filteradd(const struct DashnetClient *client,
+                                          uint64_t peer,
+                                          const uint8_t *data,
+                                          uintptr_t len);
+
+// filterclear.
+//
+// # Safety
+// `client` is a live handle.
+enum DashnetStatus dashnet_send_filterclear(const struct DashnetClient *client, uint64_t peer);
+
+// tx: a serialized transaction, with the app's `tag`.
+//
+// # Safety
+// `client` is a live handle; `tx` has `len` readable bytes.
+enum DashnetStatus dashnet_send_tx(const struct DashnetClient *client,
+                                   uint64_t peer,
+                                   const uint8_t *tx,
+                                   uintptr_t len,
+                                   uint64_t tag);
+
+// mempool.
+//
+// # Safety
+// `client` is a live handle.
+enum DashnetStatus dashnet_send_mempool(const struct DashnetClient *client, uint64_t peer);
+
+// getmnlistd: the masternode list difference from `base_block_hash` (32 bytes; zeros
+// for none) to `block_hash` (32 bytes).
+//
+// # Safety
+// `client` is a live handle; both hashes have 32 readable bytes.
+enum DashnetStatus dashnet_send_getmnlistd(const struct DashnetClient *client,
+                                           uint64_t peer,
+                                           const uint8_t *base_block_hash,
+                                           const uint8_t *block_hash);
+
+// getqrinfo: quorum rotation information for `block_request_hash`, given `count` base
+// block hashes the app already has.
+//
+// # Safety
+// `client` is a live handle; `base_hashes` has `count * 32` readable bytes;
+// `block_request_hash` has 32.
+enum DashnetStatus dashnet_send_getqrinfo(const struct DashnetClient *client,
+                                          uint64_t peer,
+                                          const uint8_t *base_hashes,
+                                          uintptr_t count,
+                                          const uint8_t *block_request_hash,
+                                          bool extra_share);
+
+// Creates a client and starts connecting.
+//
+// `config` must come from `dashnet_config_init` (then edited). `callbacks` may be NULL
+// (poll mode). Returns NULL on failure (see `dashnet_last_error`).
+//
+// # Safety
+// `config` points to a `DashnetConfig` (strings in it valid for the call); `callbacks`
+// is NULL or points to a `DashnetCallbacks`.
+struct DashnetClient *dashnet_client_new(const struct DashnetConfig *config,
+                                         const struct DashnetCallbacks *callbacks);
+
+// Shuts the client down and frees it: every connection flushes its queue up to the
+// config's `flush_deadline_ms`, the callbacks receive the remaining events (each
+// PEER_DISCONNECTED with the tags of its undelivered messages), and then the threads
+// end. When it returns, no callback is running and none will run again, and
+// `user_data` is never touched again. Blocks for at most about the flush deadline.
+//
+// NULL is ignored (returns OK). From inside a callback it returns
+// `DASHNET_STATUS_IN_CALLBACK` and frees nothing.
+//
+// # Safety
+// `client` is NULL or a live handle; after OK it is freed and must not be used again.
+enum DashnetStatus dashnet_client_free(struct DashnetClient *client);
+
+// Keeps the node at `address` ("ip:port") connected, dialing it now (returns at once).
+//
+// # Safety
+// `client` is a live handle; `address` a NUL-terminated string.
+enum DashnetStatus dashnet_client_connect(const struct DashnetClient *client, const char *address);
+
+// Disconnects a peer gracefully and stops keeping its address connected (returns at once).
+//
+// # Safety
+// `client` is a live handle.
+enum DashnetStatus dashnet_client_disconnect(const struct DashnetClient *client, uint64_t peer);
+
+// Queues a message to one peer and returns at once: OK, QUEUE_FULL, DISCONNECTED,
+// NOT_FOUND (unknown or stale id), TOO_LARGE. Never blocks. Control commands (ping,
+// pong, verack, sendaddrv2, sendheaders, sendheaders2) take the priority lane.
+// `tag` comes back in the PEER_DISCONNECTED event if the message is never written.
+//
+// # Safety
+// `client` is a live handle; `command` a NUL-terminated string; `payload` has
+// `payload_len` readable bytes (may be NULL when `payload_len` is 0).
+enum DashnetStatus dashnet_send(const struct DashnetClient *client,
+                                uint64_t peer,
+                                const char *command,
+                                const uint8_t *payload,
+                                uintptr_t payload_len,
+                                uint64_t tag);
+
+// Queues a message to every connected peer; `*accepted` (if not NULL) gets how many
+// peers took it. Returns at once.
+//
+// # Safety
+// As `dashnet_send`; `accepted` is NULL or writable.
+enum DashnetStatus dashnet_broadcast(const struct DashnetClient *client,
+                                     const char *command,
+                                     const uint8_t *payload,
+                                     uintptr_t payload_len,
+                                     uint64_t tag,
+                                     uintptr_t *accepted);
+
+// Queues a message to the best peer (sticky; the lowest ping at the highest height);
+// `*peer_out` (if not NULL) gets its id. Returns at once.
+//
+// # Safety
+// As `dashnet_send`; `peer_out` is NULL or writable.
+enum DashnetStatus dashnet_send_best(const struct DashnetClient *client,
+                                     const char *command,
+                                     const uint8_t *payload,
+                                     uintptr_t payload_len,
+                                     uint64_t tag,
+                                     uint64_t *peer_out);
+
+// Asks the best peer for headers after `locator` (`locator_count` hashes of 32 bytes in
+// wire order, newest first, 1 to 101) up to `stop` (32 bytes, or NULL for as many as it
+// sends): getheaders2 if it does headers2, else getheaders. They arrive as a HEADERS
+// event. `*peer_out` (if not NULL) gets the peer's id.
+//
+// # Safety
+// `client` is a live handle; `locator` has `locator_count * 32` readable bytes; `stop`
+// is NULL or has 32; `peer_out` is NULL or writable.
+enum DashnetStatus dashnet_request_headers(const struct DashnetClient *client,
+                                           const uint8_t *locator,
+                                           uintptr_t locator_count,
+                                           const uint8_t *stop,
+                                           uint64_t *peer_out);
+
+// Fills `*out` with one peer's statistics (lock-free reads).
+//
+// # Safety
+// `client` is a live handle; `out` is writable.
+enum DashnetStatus dashnet_peer_stats(const struct DashnetClient *client,
+                                      uint64_t peer,
+                                      struct DashnetPeerStats *out);
+
+// Fills `*out` with client-wide statistics.
+//
+// # Safety
+// `client` is a live handle; `out` is writable.
+enum DashnetStatus dashnet_client_stats(const struct DashnetClient *client,
+                                        struct DashnetClientStats *out);
+
+// Exports the address book: `*bytes` gets a new buffer of `*len` bytes, to free with
+// `dashnet_bytes_free`. Keep it between launches and give it to
+// `dashnet_address_book_import`.
+//
+// # Safety
+// `client` is a live handle; `bytes` and `len` are writable.
+enum DashnetStatus dashnet_address_book_export(const struct DashnetClient *client,
+                                               uint8_t **bytes,
+                                               uintptr_t *len);
+
+// Frees a buffer dashnet handed over (from `dashnet_address_book_export`). NULL is ignored.
+//
+// # Safety
+// `bytes` is NULL or a buffer from dashnet with exactly this `len`, not freed before.
+void dashnet_bytes_free(uint8_t *bytes, uintptr_t len);
+
+// Adds the addresses of an exported book; `*added` (if not NULL) gets how many were new.
+// Bytes that are not an exported book give INVALID_ARGUMENT and change nothing.
+//
+// # Safety
+// `client` is a live handle; `bytes` has `len` readable bytes; `added` is NULL or writable.
+enum DashnetStatus dashnet_address_book_import(const struct DashnetClient *client,
+                                               const uint8_t *bytes,
+                                               uintptr_t len,
+                                               uintptr_t *added);
+
+// The network changed: every connection is checked at once with a short ping, dead
+// ones are replaced, and dialing backoff starts over. Returns at once.
+//
+// # Safety
+// `client` is a live handle.
+enum DashnetStatus dashnet_network_changed(const struct DashnetClient *client);
+
+// The app goes to the background: stop dialing, close connections gracefully.
+//
+// # Safety
+// `client` is a live handle.
+enum DashnetStatus dashnet_pause(const struct DashnetClient *client);
+
+// The app is back in the foreground: reconnect at once.
+//
+// # Safety
+// `client` is a live handle.
+enum DashnetStatus dashnet_resume(const struct DashnetClient *client);
+
+// Sets the most verbose `DashnetLogLevel` passed to `on_log` (default INFO).
+//
+// # Safety
+// `client` is a live handle.
+enum DashnetStatus dashnet_client_set_log_level(const struct DashnetClient *client, uint32_t level);
+
+// Poll mode (no event callback installed): waits up to `timeout_ms` for the next event.
+// On OK, `*event` gets an event the caller owns, to free with `dashnet_event_free`.
+// TIMEOUT if none came; SHUTTING_DOWN once the client is shut down and drained;
+// WRONG_MODE if callbacks are installed. Call it from the app's own threads.
+//
+// # Safety
+// `client` is a live handle; `event` is writable.
+enum DashnetStatus dashnet_client_poll(const struct DashnetClient *client,
+                                       uint32_t timeout_ms,
+                                       struct DashnetEvent **event);
+
+// Fills `config` with the defaults for `network` (a `DashnetNetwork` value) and sets
+// `struct_size`.
+//
+// Returns `DASHNET_STATUS_INVALID_ARGUMENT` if `config` is NULL or the network unknown.
+//
+// # Safety
+// `config` is NULL or points to a writable `DashnetConfig`.
+enum DashnetStatus dashnet_config_init(struct DashnetConfig *config, uint32_t network);
+
+// Fills `callbacks` with NULLs and sets `struct_size`.
+//
+// # Safety
+// `callbacks` is NULL or points to a writable `DashnetCallbacks`.
+enum DashnetStatus dashnet_callbacks_init(struct DashnetCallbacks *callbacks);
+
+// Frees an event returned by `dashnet_client_poll`. NULL is ignored.
+//
+// # Safety
+// `event` is NULL or came from `dashnet_client_poll` and was not freed before.
+void dashnet_event_free(struct DashnetEvent *event);
+
+// The message of the most recent failure on the calling thread ("" if none yet).
+//
+// The string belongs to dashnet and stays valid until the next dashnet call on the
+// same thread. Do not free it.
+const char *dashnet_last_error(void);
+
+// A short constant name for a status code, for example `"queue full"`. Static: do not free.
+const char *dashnet_status_name(enum DashnetStatus status);
 
 #ifdef __cplusplus
 }  // extern "C"

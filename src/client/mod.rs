@@ -496,6 +496,18 @@ impl Client {
         })
     }
 
+    /// Waits for the next event with no timeout: for a thread whose only job is to take
+    /// events (such as the C API's delivery thread). `None` once the client has shut
+    /// down and every event has been taken. Never call it from inside the runtime.
+    pub fn wait_event(&self) -> Option<ClientEvent> {
+        self.events.lock().blocking_recv()
+    }
+
+    /// True once `shutdown` has begun.
+    pub fn is_shut_down(&self) -> bool {
+        self.shared.shutting_down.load(Ordering::Acquire)
+    }
+
     /// Shuts down: every connection flushes its queue up to its flush deadline and
     /// closes, the remaining messages are reported, every task ends and the runtime
     /// stops. Events keep flowing to the app until then (the last ones may be dropped

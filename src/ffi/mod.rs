@@ -1,7 +1,21 @@
-//! The C ABI over the library. The only module with `extern "C"` (with `jni`).
+//! The C ABI over [`crate::client`]. The only module (with `jni`) that has `extern "C"`
+//! and raw pointers.
 //!
-//! Functions are named `dashnet_<type>_<verb>`; `include/dashnet.h` is generated
-//! from this module by cbindgen in `build.rs`.
+//! One file per C type: [`status`] (status codes and the thread-local last error),
+//! [`config`] (`DashnetConfig`), [`client`] (`DashnetClient`: create, free, connect,
+//! send, stats, lifecycle), [`event`] (`DashnetEvent` and its views, callbacks and
+//! poll), [`builders`] (requests a wallet sends most). `include/dashnet.h` is generated
+//! from these files by cbindgen in `build.rs`.
+//!
+//! Every exported function catches panics (nothing unwinds into C), checks every
+//! pointer and length, never blocks on the network, and returns a status code (or a
+//! handle, NULL on failure, with the reason in `dashnet_last_error`).
+
+pub mod builders;
+pub mod client;
+pub mod config;
+pub mod event;
+pub mod status;
 
 use std::ffi::c_char;
 

@@ -1,0 +1,272 @@
+//! Builders for the requests a wallet sends most. Each queues one message to `peer`
+//! (`DASHNET_PEER_BEST`, 0, for the best peer) and returns at once, like `dashnet_send`.
+//! Hashes are 32 bytes in wire byte order (a hash displays byte-reversed).
+//!
+//! Functions: `dashnet_send_getheaders`, `dashnet_send_getdata`, `dashnet_send_filterload`,
+//! `dashnet_send_filteradd`, `dashnet_send_filterclear`, `dashnet_send_tx`,
+//! `dashnet_send_mempool`, `dashnet_send_getmnlistd`, `dashnet_send_getqrinfo`.
+
+use super::client::{DashnetClient, handle, hashes_arg, tri};
+use super::event::DashnetInventory;
+use super::status::{DashnetStatus, bytes_arg, fail, from_client_error, guard};
+use crate::wire::payloads::{
+    FilterLoad, GetMnListDiff, GetQrInfo, InvType, Inventory, Locator, MAX_BLOOM_FILTER_LEN,
+    MAX_FILTERADD_LEN, MAX_INV, MAX_LOCATOR_HASHES,
+};
+use crate::wire::{Hash256, MAX_PAYLOAD_LEN, Message};
+
+fn queue(c: &DashnetClient, peer: u64, message: Message, tag: u64) -> DashnetStatus {
+    let payload = message.payload();
+    if payload.len() > MAX_PAYLOAD_LEN {
+        return fail(DashnetStatus::TooLarge, "message is over the 3 MiB protocol limit");
+    }
+    let result = if peer == super::client::DASHNET_PEER_BEST {
+        c.client.send_best(message.command(), payload, tag).map(|_| ())
+    } else {
+        c.client.send(peer, message.command(), payload, tag)
+    };
+    result.map_or_else(from_client_error, |_| DashnetStatus::Ok)
+}
+
+/// getheaders (`headers2` false) or getheaders2 (true) from `locator` (`count` hashes,
+/// 1 to 101) to `stop` (32 bytes, or NULL for none).
+///
+/// # Safety
+/// `client` is a live handle; `locator` has `count * 32` readable bytes; `stop` is NULL
+/// or has 32.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_send_getheaders(
+    client: *const DashnetClient,
+    peer: u64,
+    locator: *const u8,
+    count: usize,
+    stop: *const u8,
+    headers2: bool,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        if count == 0 || count > MAX_LOCATOR_HASHES {
+            return fail(DashnetStatus::InvalidArgument, "a locator has 1 to 101 hashes");
+        }
+        // SAFETY: as above.
+        let hashes = tri!(unsafe { hashes_arg(locator, count, "locator") });
+        let stop = if stop.is_null() {
+            Hash256::ZERO
+        } else {
+            // SAFETY: as above.
+            tri!(unsafe { hashes_arg(stop, 1, "stop") })[0]
+        };
+        let l = Locator {
+            version: crate::wire::network::PROTOCOL_VERSION,
+            hashes,
+            stop,
+        };
+        let m = if headers2 { Message::GetHeaders2(l) } else { Message::GetHeaders(l) };
+        queue(c, peer, m, 0)
+    })
+}
+
+/// getdata for `count` inventory entries (at most 50,000).
+///
+/// # Safety
+/// `client` is a live handle; `items` points to `count` entries.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_send_getdata(
+    client: *const DashnetClient,
+    peer: u64,
+    items: *const DashnetInventory,
+    count: usize,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        if count == 0 || count > MAX_INV {
+            return fail(DashnetStatus::InvalidArgument, "getdata takes 1 to 50,000 entries");
+        }
+        if items.is_null() {
+            return fail(DashnetStatus::InvalidArgument, "items is NULL");
+        }
+        // SAFETY: non-NULL, count bounded, and the caller promises `count` entries.
+        let items = unsafe { std::slice::from_raw_parts(items, count) };
+        let list = items
+            .iter()
+            .map(|i| Inventory {
+                kind: InvType(i.kind),
+                hash: Hash256(i.hash),
+            })
+            .collect();
+        queue(c, peer, Message::GetData(list), 0)
+    })
+}
+
+/// filterload (BIP37): `filter` of at most 36,000 bytes.
+///
+/// # Safety
+/// `client` is a live handle; `filter` has `len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_send_filterload(
+    client: *const DashnetClient,
+    peer: u64,
+    filter: *const u8,
+    len: usize,
+    hash_funcs: u32,
+    tweak: u32,
+    flags: u8,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        if len > MAX_BLOOM_FILTER_LEN {
+            return fail(DashnetStatus::TooLarge, "a bloom filter is at most 36,000 bytes");
+        }
+        // SAFETY: as above.
+        let filter = tri!(unsafe { bytes_arg(filter, len, "filter") }).to_vec();
+        let m = Message::FilterLoad(FilterLoad {
+            filter,
+            hash_funcs,
+            tweak,
+            flags,
+        });
+        queue(c, peer, m, 0)
+    })
+}
+
+/// filteradd (BIP37): an element of at most 520 bytes.
+///
+/// # Safety
+/// `client` is a live handle; `data` has `len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_send_filteradd(
+    client: *const DashnetClient,
+    peer: u64,
+    data: *const u8,
+    len: usize,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        if len > MAX_FILTERADD_LEN {
+            return fail(DashnetStatus::TooLarge, "a filteradd element is at most 520 bytes");
+        }
+        // SAFETY: as above.
+        let data = tri!(unsafe { bytes_arg(data, len, "data") }).to_vec();
+        queue(c, peer, Message::FilterAdd(data), 0)
+    })
+}
+
+/// filterclear.
+///
+/// # Safety
+/// `client` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_send_filterclear(client: *const DashnetClient, peer: u64) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promise above.
+        let c = tri!(unsafe { handle(client) });
+        queue(c, peer, Message::FilterClear, 0)
+    })
+}
+
+/// tx: a serialized transaction, with the app's `tag`.
+///
+/// # Safety
+/// `client` is a live handle; `tx` has `len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_send_tx(
+    client: *const DashnetClient,
+    peer: u64,
+    tx: *const u8,
+    len: usize,
+    tag: u64,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        if len == 0 || len > MAX_PAYLOAD_LEN {
+            return fail(DashnetStatus::InvalidArgument, "a transaction is 1 byte to 3 MiB");
+        }
+        // SAFETY: as above.
+        let tx = tri!(unsafe { bytes_arg(tx, len, "tx") }).to_vec();
+        queue(c, peer, Message::Tx(tx), tag)
+    })
+}
+
+/// mempool.
+///
+/// # Safety
+/// `client` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_send_mempool(client: *const DashnetClient, peer: u64) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promise above.
+        let c = tri!(unsafe { handle(client) });
+        queue(c, peer, Message::Mempool, 0)
+    })
+}
+
+/// getmnlistd: the masternode list difference from `base_block_hash` (32 bytes; zeros
+/// for none) to `block_hash` (32 bytes).
+///
+/// # Safety
+/// `client` is a live handle; both hashes have 32 readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_send_getmnlistd(
+    client: *const DashnetClient,
+    peer: u64,
+    base_block_hash: *const u8,
+    block_hash: *const u8,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        // SAFETY: as above.
+        let base = tri!(unsafe { hashes_arg(base_block_hash, 1, "base_block_hash") })[0];
+        // SAFETY: as above.
+        let block = tri!(unsafe { hashes_arg(block_hash, 1, "block_hash") })[0];
+        queue(
+            c,
+            peer,
+            Message::GetMnListDiff(GetMnListDiff {
+                base_block_hash: base,
+                block_hash: block,
+            }),
+            0,
+        )
+    })
+}
+
+/// getqrinfo: quorum rotation information for `block_request_hash`, given `count` base
+/// block hashes the app already has.
+///
+/// # Safety
+/// `client` is a live handle; `base_hashes` has `count * 32` readable bytes;
+/// `block_request_hash` has 32.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_send_getqrinfo(
+    client: *const DashnetClient,
+    peer: u64,
+    base_hashes: *const u8,
+    count: usize,
+    block_request_hash: *const u8,
+    extra_share: bool,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        // SAFETY: as above.
+        let bases = tri!(unsafe { hashes_arg(base_hashes, count, "base_hashes") });
+        // SAFETY: as above.
+        let request = tri!(unsafe { hashes_arg(block_request_hash, 1, "block_request_hash") })[0];
+        queue(
+            c,
+            peer,
+            Message::GetQrInfo(GetQrInfo {
+                base_block_hashes: bases,
+                block_request_hash: request,
+                extra_share,
+            }),
+            0,
+        )
+    })
+}

@@ -1,0 +1,644 @@
+//! `DashnetClient`: an opaque handle to a client, and everything done through it.
+//!
+//! Functions: `dashnet_client_new`, `dashnet_client_free`, `dashnet_client_connect`,
+//! `dashnet_client_disconnect`, `dashnet_send`, `dashnet_broadcast`, `dashnet_send_best`,
+//! `dashnet_request_headers`, `dashnet_peer_stats`, `dashnet_client_stats`,
+//! `dashnet_address_book_export`, `dashnet_bytes_free`, `dashnet_address_book_import`,
+//! `dashnet_network_changed`, `dashnet_pause`, `dashnet_resume`,
+//! `dashnet_client_set_log_level`, `dashnet_client_poll`.
+
+use std::ffi::c_char;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+use std::thread::ThreadId;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::config::DashnetConfig;
+use super::event::{DashnetCallbacks, DashnetEvent, Delivery, EventBox};
+use super::status::{
+    DashnetStatus, bytes_arg, fail, from_client_error, guard, guard_ptr, str_arg, write_out,
+};
+use crate::client::Client;
+use crate::wire::{Command, Hash256};
+
+/// A client: its runtime, its peers, its delivery thread. Opaque; create it with
+/// `dashnet_client_new`, free it with `dashnet_client_free`. Every function taking it is
+/// safe to call from any thread, and from inside callbacks (except free).
+pub struct DashnetClient {
+    pub(crate) client: Arc<Client>,
+    delivery: Mutex<Option<std::thread::JoinHandle<()>>>,
+    delivery_thread: Option<ThreadId>,
+    poll_mode: bool,
+    log_level: Arc<AtomicU32>,
+}
+
+/// Peer id meaning "the best peer" in the request builders.
+pub const DASHNET_PEER_BEST: u64 = 0;
+
+/// Borrows the client behind a handle.
+///
+/// # Safety
+/// `client` is NULL or a live handle from `dashnet_client_new`.
+pub(crate) unsafe fn handle<'a>(client: *const DashnetClient) -> Result<&'a DashnetClient, DashnetStatus> {
+    if client.is_null() {
+        return Err(fail(DashnetStatus::InvalidArgument, "client is NULL"));
+    }
+    // SAFETY: non-NULL, and the caller promises a live handle (not yet freed).
+    Ok(unsafe { &*client })
+}
+
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(status) => return status,
+        }
+    };
+}
+pub(crate) use tri;
+
+/// Creates a client and starts connecting.
+///
+/// `config` must come from `dashnet_config_init` (then edited). `callbacks` may be NULL
+/// (poll mode). Returns NULL on failure (see `dashnet_last_error`).
+///
+/// # Safety
+/// `config` points to a `DashnetConfig` (strings in it valid for the call); `callbacks`
+/// is NULL or points to a `DashnetCallbacks`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_client_new(
+    config: *const DashnetConfig,
+    callbacks: *const DashnetCallbacks,
+) -> *mut DashnetClient {
+    guard_ptr(|| {
+        // SAFETY: the caller's promises above.
+        let cfg = match unsafe { DashnetConfig::read(config) }.and_then(|c| unsafe { c.client_config() }) {
+            Ok(c) => c,
+            Err(_) => return std::ptr::null_mut(),
+        };
+        // SAFETY: the caller's promise above.
+        let callbacks = match unsafe { DashnetCallbacks::read(callbacks) } {
+            Ok(c) => c,
+            Err(_) => return std::ptr::null_mut(),
+        };
+        let client = match Client::new(cfg) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                fail(DashnetStatus::Internal, format!("cannot start the runtime: {e}"));
+                return std::ptr::null_mut();
+            }
+        };
+        let log_level = Arc::new(AtomicU32::new(super::event::DashnetLogLevel::Info as u32));
+        let poll_mode = !callbacks.has_event_callback();
+        let (delivery, delivery_thread) = if poll_mode {
+            (None, None)
+        } else {
+            let d = Delivery {
+                callbacks,
+                log_level: log_level.clone(),
+            };
+            let c = client.clone();
+            match std::thread::Builder::new()
+                .name("dashnet-delivery".into())
+                .spawn(move || d.run(c))
+            {
+                Ok(t) => {
+                    let id = t.thread().id();
+                    (Some(t), Some(id))
+                }
+                Err(e) => {
+                    fail(DashnetStatus::Internal, format!("cannot start the delivery thread: {e}"));
+                    return std::ptr::null_mut();
+                }
+            }
+        };
+        Box::into_raw(Box::new(DashnetClient {
+            client,
+            delivery: Mutex::new(delivery),
+            delivery_thread,
+            poll_mode,
+            log_level,
+        }))
+    })
+}
+
+/// Shuts the client down and frees it: every connection flushes its queue up to the
+/// config's `flush_deadline_ms`, the callbacks receive the remaining events (each
+/// PEER_DISCONNECTED with the tags of its undelivered messages), and then the threads
+/// end. When it returns, no callback is running and none will run again, and
+/// `user_data` is never touched again. Blocks for at most about the flush deadline.
+///
+/// NULL is ignored (returns OK). From inside a callback it returns
+/// `DASHNET_STATUS_IN_CALLBACK` and frees nothing.
+///
+/// # Safety
+/// `client` is NULL or a live handle; after OK it is freed and must not be used again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_client_free(client: *mut DashnetClient) -> DashnetStatus {
+    guard(|| {
+        if client.is_null() {
+            return DashnetStatus::Ok;
+        }
+        // SAFETY: non-NULL and live, per the caller's promise.
+        let c = unsafe { &*client };
+        if c.delivery_thread == Some(std::thread::current().id()) {
+            return fail(
+                DashnetStatus::InCallback,
+                "dashnet_client_free cannot be called from inside a callback",
+            );
+        }
+        c.client.shutdown();
+        if let Some(t) = c.delivery.lock().take() {
+            let _ = t.join();
+        }
+        // SAFETY: the pointer came from Box::into_raw in dashnet_client_new; the delivery
+        // thread has ended, so nothing else uses it.
+        drop(unsafe { Box::from_raw(client) });
+        DashnetStatus::Ok
+    })
+}
+
+fn parse_addr(s: &str) -> Result<SocketAddr, DashnetStatus> {
+    s.parse::<SocketAddr>().map_err(|_| {
+        fail(
+            DashnetStatus::InvalidArgument,
+            format!("{s:?} is not an IP address with a port (\"1.2.3.4:9999\" or \"[::1]:9999\"); resolve host names first"),
+        )
+    })
+}
+
+/// Keeps the node at `address` ("ip:port") connected, dialing it now (returns at once).
+///
+/// # Safety
+/// `client` is a live handle; `address` a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_client_connect(client: *const DashnetClient, address: *const c_char) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        // SAFETY: as above.
+        let addr = tri!(parse_addr(tri!(unsafe { str_arg(address, "address") })));
+        c.client.connect(addr).map_or_else(from_client_error, |_| DashnetStatus::Ok)
+    })
+}
+
+/// Disconnects a peer gracefully and stops keeping its address connected (returns at once).
+///
+/// # Safety
+/// `client` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_client_disconnect(client: *const DashnetClient, peer: u64) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promise above.
+        let c = tri!(unsafe { handle(client) });
+        c.client.disconnect(peer).map_or_else(from_client_error, |_| DashnetStatus::Ok)
+    })
+}
+
+fn command(s: &str) -> Result<Command, DashnetStatus> {
+    Command::new(s).ok_or_else(|| {
+        fail(
+            DashnetStatus::InvalidArgument,
+            format!("{s:?} is not a command (1 to 12 printable ASCII characters)"),
+        )
+    })
+}
+
+/// Reads (command, payload) arguments, refusing payloads over the protocol limit.
+///
+/// # Safety
+/// `cmd` is a NUL-terminated string; `payload` has `len` readable bytes (or len is 0).
+unsafe fn message_args(cmd: *const c_char, payload: *const u8, len: usize) -> Result<(Command, Vec<u8>), DashnetStatus> {
+    // SAFETY: the caller's promises above.
+    let command = command(unsafe { str_arg(cmd, "command") }?)?;
+    if len > crate::wire::MAX_PAYLOAD_LEN {
+        return Err(fail(
+            DashnetStatus::TooLarge,
+            format!("payload of {len} bytes is over the 3 MiB protocol limit"),
+        ));
+    }
+    // SAFETY: as above.
+    let bytes = unsafe { bytes_arg(payload, len, "payload") }?;
+    Ok((command, bytes.to_vec()))
+}
+
+/// Queues a message to one peer and returns at once: OK, QUEUE_FULL, DISCONNECTED,
+/// NOT_FOUND (unknown or stale id), TOO_LARGE. Never blocks. Control commands (ping,
+/// pong, verack, sendaddrv2, sendheaders, sendheaders2) take the priority lane.
+/// `tag` comes back in the PEER_DISCONNECTED event if the message is never written.
+///
+/// # Safety
+/// `client` is a live handle; `command` a NUL-terminated string; `payload` has
+/// `payload_len` readable bytes (may be NULL when `payload_len` is 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_send(
+    client: *const DashnetClient,
+    peer: u64,
+    command: *const c_char,
+    payload: *const u8,
+    payload_len: usize,
+    tag: u64,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        // SAFETY: as above.
+        let (cmd, bytes) = tri!(unsafe { message_args(command, payload, payload_len) });
+        c.client.send(peer, cmd, bytes, tag).map_or_else(from_client_error, |_| DashnetStatus::Ok)
+    })
+}
+
+/// Queues a message to every connected peer; `*accepted` (if not NULL) gets how many
+/// peers took it. Returns at once.
+///
+/// # Safety
+/// As `dashnet_send`; `accepted` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_broadcast(
+    client: *const DashnetClient,
+    command: *const c_char,
+    payload: *const u8,
+    payload_len: usize,
+    tag: u64,
+    accepted: *mut usize,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        // SAFETY: as above.
+        let (cmd, bytes) = tri!(unsafe { message_args(command, payload, payload_len) });
+        match c.client.broadcast(cmd, bytes, tag) {
+            Ok(n) => {
+                // SAFETY: as above.
+                unsafe { write_out(accepted, n) };
+                DashnetStatus::Ok
+            }
+            Err(e) => from_client_error(e),
+        }
+    })
+}
+
+/// Queues a message to the best peer (sticky; the lowest ping at the highest height);
+/// `*peer_out` (if not NULL) gets its id. Returns at once.
+///
+/// # Safety
+/// As `dashnet_send`; `peer_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_send_best(
+    client: *const DashnetClient,
+    command: *const c_char,
+    payload: *const u8,
+    payload_len: usize,
+    tag: u64,
+    peer_out: *mut u64,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        // SAFETY: as above.
+        let (cmd, bytes) = tri!(unsafe { message_args(command, payload, payload_len) });
+        match c.client.send_best(cmd, bytes, tag) {
+            Ok(id) => {
+                // SAFETY: as above.
+                unsafe { write_out(peer_out, id) };
+                DashnetStatus::Ok
+            }
+            Err(e) => from_client_error(e),
+        }
+    })
+}
+
+/// Reads `count` 32-byte hashes.
+///
+/// # Safety
+/// `hashes` has `count * 32` readable bytes (or count is 0).
+pub(crate) unsafe fn hashes_arg(hashes: *const u8, count: usize, what: &str) -> Result<Vec<Hash256>, DashnetStatus> {
+    let len = count
+        .checked_mul(32)
+        .ok_or_else(|| fail(DashnetStatus::InvalidArgument, format!("{what}: count overflows")))?;
+    // SAFETY: the caller's promise above.
+    let bytes = unsafe { bytes_arg(hashes, len, what) }?;
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(c);
+            Hash256(h)
+        })
+        .collect())
+}
+
+/// Asks the best peer for headers after `locator` (`locator_count` hashes of 32 bytes in
+/// wire order, newest first, 1 to 101) up to `stop` (32 bytes, or NULL for as many as it
+/// sends): getheaders2 if it does headers2, else getheaders. They arrive as a HEADERS
+/// event. `*peer_out` (if not NULL) gets the peer's id.
+///
+/// # Safety
+/// `client` is a live handle; `locator` has `locator_count * 32` readable bytes; `stop`
+/// is NULL or has 32; `peer_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_request_headers(
+    client: *const DashnetClient,
+    locator: *const u8,
+    locator_count: usize,
+    stop: *const u8,
+    peer_out: *mut u64,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        // SAFETY: as above.
+        let hashes = tri!(unsafe { hashes_arg(locator, locator_count, "locator") });
+        let stop = if stop.is_null() {
+            Hash256::ZERO
+        } else {
+            // SAFETY: as above: 32 readable bytes.
+            tri!(unsafe { hashes_arg(stop, 1, "stop") })[0]
+        };
+        match c.client.request_headers(hashes, stop) {
+            Ok(id) => {
+                // SAFETY: as above.
+                unsafe { write_out(peer_out, id) };
+                DashnetStatus::Ok
+            }
+            Err(e) => from_client_error(e),
+        }
+    })
+}
+
+/// One peer's statistics.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DashnetPeerStats {
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes written to the socket.
+    pub bytes_out: u64,
+    /// Messages received.
+    pub messages_in: u64,
+    /// Messages written.
+    pub messages_out: u64,
+    /// Messages waiting in its outbound queue.
+    pub queued_messages: u64,
+    /// Bytes waiting in its outbound queue.
+    pub queued_bytes: u64,
+    /// Last ping round trip, microseconds (0 before the first).
+    pub ping_last_us: u64,
+    /// Smallest ping round trip, microseconds.
+    pub ping_min_us: u64,
+    /// Mean ping round trip, microseconds.
+    pub ping_avg_us: u64,
+    /// When it connected, microseconds since the Unix epoch.
+    pub connected_since_unix_us: u64,
+}
+
+/// Client-wide statistics.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DashnetClientStats {
+    /// Connected peers.
+    pub peers: u64,
+    /// Dials in progress.
+    pub dialing: u64,
+    /// Dials since the client started.
+    pub dials: u64,
+    /// Address book entries.
+    pub address_book: u64,
+    /// Bans in force.
+    pub banned: u64,
+    /// Bytes received by connected peers.
+    pub bytes_in: u64,
+    /// Bytes sent by connected peers.
+    pub bytes_out: u64,
+}
+
+/// Fills `*out` with one peer's statistics (lock-free reads).
+///
+/// # Safety
+/// `client` is a live handle; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_peer_stats(client: *const DashnetClient, peer: u64, out: *mut DashnetPeerStats) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promise above.
+        let c = tri!(unsafe { handle(client) });
+        if out.is_null() {
+            return fail(DashnetStatus::InvalidArgument, "out is NULL");
+        }
+        match c.client.peer_stats(peer) {
+            Ok(s) => {
+                let v = DashnetPeerStats {
+                    bytes_in: s.bytes_in,
+                    bytes_out: s.bytes_out,
+                    messages_in: s.messages_in,
+                    messages_out: s.messages_out,
+                    queued_messages: s.queued_messages,
+                    queued_bytes: s.queued_bytes,
+                    ping_last_us: s.ping_last_us,
+                    ping_min_us: s.ping_min_us,
+                    ping_avg_us: s.ping_avg_us,
+                    connected_since_unix_us: s.connected_since_unix_us,
+                };
+                // SAFETY: as above.
+                unsafe { write_out(out, v) };
+                DashnetStatus::Ok
+            }
+            Err(e) => from_client_error(e),
+        }
+    })
+}
+
+/// Fills `*out` with client-wide statistics.
+///
+/// # Safety
+/// `client` is a live handle; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_client_stats(client: *const DashnetClient, out: *mut DashnetClientStats) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promise above.
+        let c = tri!(unsafe { handle(client) });
+        if out.is_null() {
+            return fail(DashnetStatus::InvalidArgument, "out is NULL");
+        }
+        let s = c.client.stats();
+        let v = DashnetClientStats {
+            peers: s.peers,
+            dialing: s.dialing,
+            dials: s.dials,
+            address_book: s.address_book,
+            banned: s.banned,
+            bytes_in: s.bytes_in,
+            bytes_out: s.bytes_out,
+        };
+        // SAFETY: as above.
+        unsafe { write_out(out, v) };
+        DashnetStatus::Ok
+    })
+}
+
+/// Exports the address book: `*bytes` gets a new buffer of `*len` bytes, to free with
+/// `dashnet_bytes_free`. Keep it between launches and give it to
+/// `dashnet_address_book_import`.
+///
+/// # Safety
+/// `client` is a live handle; `bytes` and `len` are writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_address_book_export(
+    client: *const DashnetClient,
+    bytes: *mut *mut u8,
+    len: *mut usize,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promise above.
+        let c = tri!(unsafe { handle(client) });
+        if bytes.is_null() || len.is_null() {
+            return fail(DashnetStatus::InvalidArgument, "bytes or len is NULL");
+        }
+        let v = c.client.export_addresses().into_boxed_slice();
+        let n = v.len();
+        let p = Box::into_raw(v).cast::<u8>();
+        // SAFETY: both checked non-NULL above and writable per the caller.
+        unsafe {
+            bytes.write(p);
+            len.write(n);
+        }
+        DashnetStatus::Ok
+    })
+}
+
+/// Frees a buffer dashnet handed over (from `dashnet_address_book_export`). NULL is ignored.
+///
+/// # Safety
+/// `bytes` is NULL or a buffer from dashnet with exactly this `len`, not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_bytes_free(bytes: *mut u8, len: usize) {
+    let _ = guard(|| {
+        if !bytes.is_null() {
+            // SAFETY: the buffer came from Box::into_raw of a boxed slice of `len` bytes.
+            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(bytes, len)) });
+        }
+        DashnetStatus::Ok
+    });
+}
+
+/// Adds the addresses of an exported book; `*added` (if not NULL) gets how many were new.
+/// Bytes that are not an exported book give INVALID_ARGUMENT and change nothing.
+///
+/// # Safety
+/// `client` is a live handle; `bytes` has `len` readable bytes; `added` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_address_book_import(
+    client: *const DashnetClient,
+    bytes: *const u8,
+    len: usize,
+    added: *mut usize,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        // SAFETY: as above.
+        let b = tri!(unsafe { bytes_arg(bytes, len, "bytes") });
+        match c.client.import_addresses(b) {
+            Ok(n) => {
+                // SAFETY: as above.
+                unsafe { write_out(added, n) };
+                DashnetStatus::Ok
+            }
+            Err(e) => from_client_error(e),
+        }
+    })
+}
+
+/// The network changed: every connection is checked at once with a short ping, dead
+/// ones are replaced, and dialing backoff starts over. Returns at once.
+///
+/// # Safety
+/// `client` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_network_changed(client: *const DashnetClient) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promise above.
+        tri!(unsafe { handle(client) }).client.network_changed();
+        DashnetStatus::Ok
+    })
+}
+
+/// The app goes to the background: stop dialing, close connections gracefully.
+///
+/// # Safety
+/// `client` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_pause(client: *const DashnetClient) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promise above.
+        tri!(unsafe { handle(client) }).client.pause();
+        DashnetStatus::Ok
+    })
+}
+
+/// The app is back in the foreground: reconnect at once.
+///
+/// # Safety
+/// `client` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_resume(client: *const DashnetClient) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promise above.
+        tri!(unsafe { handle(client) }).client.resume();
+        DashnetStatus::Ok
+    })
+}
+
+/// Sets the most verbose `DashnetLogLevel` passed to `on_log` (default INFO).
+///
+/// # Safety
+/// `client` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_client_set_log_level(client: *const DashnetClient, level: u32) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promise above.
+        let c = tri!(unsafe { handle(client) });
+        if level > super::event::DashnetLogLevel::Debug as u32 {
+            return fail(DashnetStatus::InvalidArgument, format!("unknown log level {level}"));
+        }
+        c.log_level.store(level, std::sync::atomic::Ordering::Relaxed);
+        DashnetStatus::Ok
+    })
+}
+
+/// Poll mode (no event callback installed): waits up to `timeout_ms` for the next event.
+/// On OK, `*event` gets an event the caller owns, to free with `dashnet_event_free`.
+/// TIMEOUT if none came; SHUTTING_DOWN once the client is shut down and drained;
+/// WRONG_MODE if callbacks are installed. Call it from the app's own threads.
+///
+/// # Safety
+/// `client` is a live handle; `event` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_client_poll(
+    client: *const DashnetClient,
+    timeout_ms: u32,
+    event: *mut *mut DashnetEvent,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promise above.
+        let c = tri!(unsafe { handle(client) });
+        if event.is_null() {
+            return fail(DashnetStatus::InvalidArgument, "event is NULL");
+        }
+        if !c.poll_mode {
+            return fail(DashnetStatus::WrongMode, "callbacks are installed: events go to them, not to poll");
+        }
+        match c.client.next_event(Duration::from_millis(u64::from(timeout_ms))) {
+            Some(ev) => {
+                let p = Box::into_raw(EventBox::new(ev)).cast::<DashnetEvent>();
+                // SAFETY: checked non-NULL and writable per the caller.
+                unsafe { event.write(p) };
+                DashnetStatus::Ok
+            }
+            None if c.client.is_shut_down() => fail(DashnetStatus::ShuttingDown, "the client is shut down"),
+            None => fail(DashnetStatus::Timeout, "no event before the timeout"),
+        }
+    })
+}

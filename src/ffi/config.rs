@@ -1,0 +1,241 @@
+//! `DashnetConfig`: the client's settings, versioned by `struct_size`.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use super::status::{DashnetStatus, fail, guard, str_arg};
+use crate::client::ClientConfig;
+use crate::wire::Network;
+
+/// A Dash network.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashnetNetwork {
+    /// The main network.
+    Mainnet = 0,
+    /// The public test network.
+    Testnet = 1,
+    /// A local regression-test network (dashnet-sim serves one).
+    Regtest = 2,
+    /// A named developer network (see `devnet_name`).
+    Devnet = 3,
+}
+
+/// Client settings. Fill it with `dashnet_config_init` (which sets `struct_size` and
+/// every default), then change what you need. Fields added in later versions go at the
+/// end; a library reading an older, shorter struct uses defaults for the rest.
+///
+/// Strings are borrowed only during `dashnet_client_new`. Times are milliseconds.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct DashnetConfig {
+    /// `sizeof(DashnetConfig)` as the caller compiled it (set by `dashnet_config_init`).
+    pub struct_size: usize,
+    /// The network: a `DashnetNetwork` value (an unknown value is refused by
+    /// `dashnet_client_new`).
+    pub network: u32,
+    /// For `DASHNET_NETWORK_DEVNET`: its name (NULL: "devnet").
+    pub devnet_name: *const c_char,
+    /// User agent (NULL: `/dashnet:<version>/`).
+    pub user_agent: *const c_char,
+    /// Services we advertise (default: HEADERS_COMPRESSED, 1 << 11).
+    pub services: u64,
+    /// Relay transactions before a bloom filter is loaded (default false).
+    pub relay: bool,
+    /// Protocol version we speak (default 70238).
+    pub protocol_version: u32,
+    /// Peers below this version are refused (default 70216).
+    pub min_protocol_version: u32,
+    /// Our best height, sent in `version`.
+    pub start_height: i32,
+    /// Worker threads of the client's runtime (default 1).
+    pub worker_threads: u32,
+    /// Outbound connections to keep (default 8).
+    pub target_outbound: u32,
+    /// Most outbound connections (default 16).
+    pub max_outbound: u32,
+    /// Dial only the peers given with `dashnet_client_connect` (no DNS, no learned addresses).
+    pub exclusive: bool,
+    /// Resolve the network's DNS seeds at start (default true; mainnet and testnet only).
+    pub dns_seeds: bool,
+    /// TCP connect timeout (default 15000).
+    pub connect_timeout_ms: u32,
+    /// version/verack timeout (default 10000).
+    pub handshake_timeout_ms: u32,
+    /// Keepalive ping interval (default 120000).
+    pub ping_interval_ms: u32,
+    /// A ping unanswered this long ends the connection (default 60000).
+    pub pong_timeout_ms: u32,
+    /// Writes making no progress this long end the connection (default 30000).
+    pub write_stall_timeout_ms: u32,
+    /// A peer silent this long is disconnected (default 600000).
+    pub inactivity_timeout_ms: u32,
+    /// How long a graceful close (and freeing the client) flushes queues (default 2000).
+    pub flush_deadline_ms: u32,
+    /// Most messages in a peer's outbound queue (default 4096).
+    pub queue_max_messages: u32,
+    /// Most bytes in a peer's outbound queue (default 8 MiB).
+    pub queue_max_bytes: u64,
+    /// How long a misbehaving address stays banned, seconds (default 86400).
+    pub ban_duration_s: u32,
+    /// Events waiting for the app before readers stop reading (default 1024).
+    pub event_queue: u32,
+}
+
+impl DashnetNetwork {
+    pub(crate) fn from_raw(n: u32) -> Result<DashnetNetwork, DashnetStatus> {
+        Ok(match n {
+            0 => DashnetNetwork::Mainnet,
+            1 => DashnetNetwork::Testnet,
+            2 => DashnetNetwork::Regtest,
+            3 => DashnetNetwork::Devnet,
+            n => return Err(fail(DashnetStatus::InvalidArgument, format!("unknown network {n}"))),
+        })
+    }
+}
+
+impl DashnetConfig {
+    fn defaults(network: DashnetNetwork) -> DashnetConfig {
+        let c = ClientConfig::new(to_network(network, None));
+        let ms = |d: Duration| d.as_millis().min(u128::from(u32::MAX)) as u32;
+        DashnetConfig {
+            struct_size: std::mem::size_of::<DashnetConfig>(),
+            network: network as u32,
+            devnet_name: std::ptr::null(),
+            user_agent: std::ptr::null(),
+            services: c.peer.services,
+            relay: c.peer.relay,
+            protocol_version: c.peer.protocol_version,
+            min_protocol_version: c.peer.min_protocol_version,
+            start_height: c.peer.start_height,
+            worker_threads: c.worker_threads as u32,
+            target_outbound: c.target_outbound as u32,
+            max_outbound: c.max_outbound as u32,
+            exclusive: c.exclusive,
+            dns_seeds: c.dns_seeds,
+            connect_timeout_ms: ms(c.peer.connect_timeout),
+            handshake_timeout_ms: ms(c.peer.handshake_timeout),
+            ping_interval_ms: ms(c.peer.ping_interval),
+            pong_timeout_ms: ms(c.peer.pong_timeout),
+            write_stall_timeout_ms: ms(c.peer.write_stall_timeout),
+            inactivity_timeout_ms: ms(c.peer.inactivity_timeout),
+            flush_deadline_ms: ms(c.peer.flush_deadline),
+            queue_max_messages: c.peer.queue_max_messages as u32,
+            queue_max_bytes: c.peer.queue_max_bytes as u64,
+            ban_duration_s: c.book.ban_duration.as_secs() as u32,
+            event_queue: c.event_queue as u32,
+        }
+    }
+
+    /// Reads a caller's config of any version: the first `struct_size` bytes are theirs,
+    /// the rest keep this version's defaults.
+    ///
+    /// # Safety
+    /// `p` points to at least `struct_size` readable bytes (its first field).
+    pub(crate) unsafe fn read(p: *const DashnetConfig) -> Result<DashnetConfig, DashnetStatus> {
+        if p.is_null() {
+            return Err(fail(DashnetStatus::InvalidArgument, "config is NULL"));
+        }
+        // SAFETY: non-NULL; struct_size is the first field, which every version has.
+        let size = unsafe { p.cast::<usize>().read_unaligned() };
+        let min = std::mem::offset_of!(DashnetConfig, network) + std::mem::size_of::<u32>();
+        if size < min || size > (1 << 16) {
+            return Err(fail(
+                DashnetStatus::InvalidArgument,
+                format!("config struct_size {size} is not a DashnetConfig (call dashnet_config_init)"),
+            ));
+        }
+        // SAFETY: as above, the network field exists in every accepted size.
+        let raw_network = unsafe { p.cast::<u8>().add(std::mem::offset_of!(DashnetConfig, network)).cast::<u32>().read_unaligned() };
+        let network = DashnetNetwork::from_raw(raw_network)?;
+        let mut out = DashnetConfig::defaults(network);
+        let n = size.min(std::mem::size_of::<DashnetConfig>());
+        // SAFETY: the caller's struct has `size` readable bytes; we copy at most that many
+        // into our own, fully initialized value of the same layout (a prefix of it).
+        unsafe {
+            std::ptr::copy_nonoverlapping(p.cast::<u8>(), (&raw mut out).cast::<u8>(), n);
+        }
+        Ok(out)
+    }
+
+    /// The Rust client config it describes.
+    ///
+    /// # Safety
+    /// `devnet_name` and `user_agent` are NULL or valid NUL-terminated strings.
+    pub(crate) unsafe fn client_config(&self) -> Result<ClientConfig, DashnetStatus> {
+        let devnet = if self.devnet_name.is_null() {
+            None
+        } else {
+            // SAFETY: the caller's promise above.
+            Some(unsafe { str_arg(self.devnet_name, "devnet_name") }?.to_string())
+        };
+        let network = DashnetNetwork::from_raw(self.network)?;
+        let mut c = ClientConfig::new(to_network(network, devnet));
+        if !self.user_agent.is_null() {
+            // SAFETY: the caller's promise above.
+            let ua = unsafe { str_arg(self.user_agent, "user_agent") }?;
+            if ua.len() > crate::wire::MAX_USER_AGENT_LEN {
+                return Err(fail(DashnetStatus::InvalidArgument, "user_agent is longer than 256 bytes"));
+            }
+            c.peer.user_agent = ua.to_string();
+        }
+        let ms = |v: u32| Duration::from_millis(u64::from(v.max(1)));
+        c.peer.services = self.services;
+        c.peer.relay = self.relay;
+        c.peer.protocol_version = self.protocol_version;
+        c.peer.min_protocol_version = self.min_protocol_version;
+        c.peer.start_height = self.start_height;
+        c.worker_threads = self.worker_threads.clamp(1, 64) as usize;
+        c.target_outbound = self.target_outbound as usize;
+        c.max_outbound = self.max_outbound.max(self.target_outbound) as usize;
+        c.exclusive = self.exclusive;
+        c.dns_seeds = self.dns_seeds;
+        c.peer.connect_timeout = ms(self.connect_timeout_ms);
+        c.peer.handshake_timeout = ms(self.handshake_timeout_ms);
+        c.peer.ping_interval = ms(self.ping_interval_ms);
+        c.peer.pong_timeout = ms(self.pong_timeout_ms);
+        c.peer.write_stall_timeout = ms(self.write_stall_timeout_ms);
+        c.peer.inactivity_timeout = ms(self.inactivity_timeout_ms);
+        c.peer.flush_deadline = Duration::from_millis(u64::from(self.flush_deadline_ms));
+        c.peer.queue_max_messages = self.queue_max_messages.max(1) as usize;
+        c.peer.queue_max_bytes = self.queue_max_bytes.max(1) as usize;
+        c.book.ban_duration = Duration::from_secs(u64::from(self.ban_duration_s.max(1)));
+        c.event_queue = self.event_queue.max(1) as usize;
+        Ok(c)
+    }
+}
+
+fn to_network(n: DashnetNetwork, devnet: Option<String>) -> Network {
+    match n {
+        DashnetNetwork::Mainnet => Network::Mainnet,
+        DashnetNetwork::Testnet => Network::Testnet,
+        DashnetNetwork::Regtest => Network::Regtest,
+        DashnetNetwork::Devnet => Network::Devnet {
+            name: devnet.unwrap_or_else(|| "devnet".into()),
+            genesis: None,
+        },
+    }
+}
+
+/// Fills `config` with the defaults for `network` (a `DashnetNetwork` value) and sets
+/// `struct_size`.
+///
+/// Returns `DASHNET_STATUS_INVALID_ARGUMENT` if `config` is NULL or the network unknown.
+///
+/// # Safety
+/// `config` is NULL or points to a writable `DashnetConfig`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_config_init(config: *mut DashnetConfig, network: u32) -> DashnetStatus {
+    guard(|| {
+        if config.is_null() {
+            return fail(DashnetStatus::InvalidArgument, "config is NULL");
+        }
+        let network = match DashnetNetwork::from_raw(network) {
+            Ok(n) => n,
+            Err(s) => return s,
+        };
+        // SAFETY: non-NULL, and the caller promises a writable DashnetConfig.
+        unsafe { config.write(DashnetConfig::defaults(network)) };
+        DashnetStatus::Ok
+    })
+}

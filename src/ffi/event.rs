@@ -1,0 +1,557 @@
+//! `DashnetEvent` and its views, the callbacks, and the delivery thread.
+//!
+//! Every event is delivered either to a callback, on the client's one delivery thread,
+//! or through `dashnet_client_poll` when no callback is installed. Data handed to a
+//! callback is borrowed for the duration of the call; an event from poll is owned by the
+//! caller until `dashnet_event_free`.
+
+use std::ffi::{CString, c_char, c_void};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::client::{Client, ClientEvent};
+use crate::peer::{DisconnectReason, PeerInfo};
+use crate::wire::Message;
+
+/// What kind of event a `DashnetEvent` is.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashnetEventKind {
+    /// A peer finished its handshake: see `peer_event`.
+    PeerConnected = 1,
+    /// A peer's connection ended (its last event): see `peer_event`.
+    PeerDisconnected = 2,
+    /// An inbound message: see `message`.
+    Message = 3,
+    /// Inbound headers (from headers or headers2): see `headers`.
+    Headers = 4,
+    /// The address book changed: see `address_book_size`.
+    AddressBookChanged = 5,
+}
+
+/// Why a connection ended.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashnetDisconnectReason {
+    /// Not a disconnect (a connected event).
+    None = 0,
+    /// The app asked (graceful).
+    Requested = 1,
+    /// The remote closed the connection.
+    RemoteClosed = 2,
+    /// A socket error (`reason_text` names it).
+    Io = 3,
+    /// The peer broke the protocol (`reason_text` says how).
+    Protocol = 4,
+    /// The peer sent invalid headers (bad proof of work, broken linkage, too many).
+    InvalidHeaders = 5,
+    /// The handshake did not finish in time.
+    HandshakeTimeout = 6,
+    /// Our ping went unanswered.
+    PingTimeout = 7,
+    /// Writes made no progress for the write-stall timeout.
+    WriteStalled = 8,
+    /// The peer sent nothing for the inactivity timeout.
+    Inactive = 9,
+    /// The peer's protocol version is too old.
+    VersionTooOld = 10,
+    /// The client shut down (graceful).
+    Shutdown = 11,
+}
+
+/// Log levels for the `on_log` callback.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashnetLogLevel {
+    /// Nothing.
+    Off = 0,
+    /// Errors.
+    Error = 1,
+    /// Warnings: misbehaving peers.
+    Warn = 2,
+    /// Connections made and lost.
+    Info = 3,
+    /// Every event.
+    Debug = 4,
+}
+
+/// A peer connected or disconnected. Strings and arrays are borrowed (see the callback).
+#[repr(C)]
+#[derive(Debug)]
+pub struct DashnetPeerEvent {
+    /// The peer's id (never reused within a client).
+    pub peer: u64,
+    /// Its address, "ip:port".
+    pub address: *const c_char,
+    /// Its user agent ("" on disconnect).
+    pub user_agent: *const c_char,
+    /// Its protocol version (0 on disconnect).
+    pub version: u32,
+    /// Its best height when it connected.
+    pub start_height: i32,
+    /// Its services.
+    pub services: u64,
+    /// Headers come from it as headers2.
+    pub headers2: bool,
+    /// Why it disconnected (`DASHNET_DISCONNECT_REASON_NONE` on connect).
+    pub reason: DashnetDisconnectReason,
+    /// The reason as text ("" on connect).
+    pub reason_text: *const c_char,
+    /// Messages the app queued that were never written (on disconnect).
+    pub undelivered_count: usize,
+    /// The tags given to `dashnet_send` for those messages, in queue order.
+    pub undelivered_tags: *const u64,
+    /// Final statistics (on disconnect): bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Messages received.
+    pub messages_in: u64,
+    /// Messages sent.
+    pub messages_out: u64,
+}
+
+/// One inventory entry (inv, getdata, notfound). `hash` is in wire byte order.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct DashnetInventory {
+    /// 1 tx, 2 block, 3 filtered block, 16 dstx, 20 compact block, 29 clsig, 31 isdlock, 32 dsq.
+    pub kind: u32,
+    /// The hash.
+    pub hash: [u8; 32],
+}
+
+/// An inbound message: the raw command and payload, plus a decoded list for
+/// inv / getdata / notfound.
+#[repr(C)]
+#[derive(Debug)]
+pub struct DashnetMessage {
+    /// From this peer.
+    pub peer: u64,
+    /// The command, for example "inv".
+    pub command: *const c_char,
+    /// The payload bytes.
+    pub payload: *const u8,
+    /// Its length.
+    pub payload_len: usize,
+    /// For inv, getdata and notfound: the entries (else NULL).
+    pub inventory: *const DashnetInventory,
+    /// Their number.
+    pub inventory_count: usize,
+}
+
+/// One block header and its X11 hash (both in wire byte order; a hash displays reversed).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct DashnetHeader {
+    /// The 80 serialized bytes.
+    pub header: [u8; 80],
+    /// X11 of those bytes.
+    pub hash: [u8; 32],
+}
+
+/// Headers from a peer, already hashed, proof-of-work checked and linked to each other.
+#[repr(C)]
+#[derive(Debug)]
+pub struct DashnetHeaders {
+    /// From this peer.
+    pub peer: u64,
+    /// The headers, in chain order.
+    pub headers: *const DashnetHeader,
+    /// Their number.
+    pub count: usize,
+    /// They came as headers2.
+    pub compressed: bool,
+}
+
+/// Any event. Only the member named by `kind` is meaningful.
+#[repr(C)]
+#[derive(Debug)]
+pub struct DashnetEvent {
+    /// Which member to read.
+    pub kind: DashnetEventKind,
+    /// For PEER_CONNECTED and PEER_DISCONNECTED.
+    pub peer_event: DashnetPeerEvent,
+    /// For MESSAGE.
+    pub message: DashnetMessage,
+    /// For HEADERS.
+    pub headers: DashnetHeaders,
+    /// For ADDRESS_BOOK_CHANGED: entries in the book.
+    pub address_book_size: usize,
+}
+
+/// An event and the storage its pointers point into. `ev` is first, so a pointer to the
+/// box is a pointer to the event.
+#[repr(C)]
+pub(crate) struct EventBox {
+    pub ev: DashnetEvent,
+    strings: Vec<CString>,
+    payload: Vec<u8>,
+    inventory: Vec<DashnetInventory>,
+    headers: Vec<DashnetHeader>,
+    tags: Vec<u64>,
+}
+
+fn reason_code(r: &DisconnectReason) -> DashnetDisconnectReason {
+    match r {
+        DisconnectReason::Requested => DashnetDisconnectReason::Requested,
+        DisconnectReason::RemoteClosed => DashnetDisconnectReason::RemoteClosed,
+        DisconnectReason::Io(_) => DashnetDisconnectReason::Io,
+        DisconnectReason::Protocol(_) => DashnetDisconnectReason::Protocol,
+        DisconnectReason::InvalidHeaders(_) => DashnetDisconnectReason::InvalidHeaders,
+        DisconnectReason::HandshakeTimeout => DashnetDisconnectReason::HandshakeTimeout,
+        DisconnectReason::PingTimeout => DashnetDisconnectReason::PingTimeout,
+        DisconnectReason::WriteStalled => DashnetDisconnectReason::WriteStalled,
+        DisconnectReason::Inactive => DashnetDisconnectReason::Inactive,
+        DisconnectReason::VersionTooOld(_) => DashnetDisconnectReason::VersionTooOld,
+        DisconnectReason::Shutdown => DashnetDisconnectReason::Shutdown,
+    }
+}
+
+fn cstring(s: impl Into<Vec<u8>>) -> CString {
+    let mut v: Vec<u8> = s.into();
+    v.retain(|b| *b != 0);
+    CString::new(v).unwrap_or_default()
+}
+
+const EMPTY: &std::ffi::CStr = c"";
+
+fn empty_peer_event() -> DashnetPeerEvent {
+    DashnetPeerEvent {
+        peer: 0,
+        address: EMPTY.as_ptr(),
+        user_agent: EMPTY.as_ptr(),
+        version: 0,
+        start_height: 0,
+        services: 0,
+        headers2: false,
+        reason: DashnetDisconnectReason::None,
+        reason_text: EMPTY.as_ptr(),
+        undelivered_count: 0,
+        undelivered_tags: std::ptr::null(),
+        bytes_in: 0,
+        bytes_out: 0,
+        messages_in: 0,
+        messages_out: 0,
+    }
+}
+
+impl EventBox {
+    pub fn new(event: ClientEvent) -> Box<EventBox> {
+        let mut b = Box::new(EventBox {
+            ev: DashnetEvent {
+                kind: DashnetEventKind::AddressBookChanged,
+                peer_event: empty_peer_event(),
+                message: DashnetMessage {
+                    peer: 0,
+                    command: EMPTY.as_ptr(),
+                    payload: std::ptr::null(),
+                    payload_len: 0,
+                    inventory: std::ptr::null(),
+                    inventory_count: 0,
+                },
+                headers: DashnetHeaders {
+                    peer: 0,
+                    headers: std::ptr::null(),
+                    count: 0,
+                    compressed: false,
+                },
+                address_book_size: 0,
+            },
+            strings: Vec::new(),
+            payload: Vec::new(),
+            inventory: Vec::new(),
+            headers: Vec::new(),
+            tags: Vec::new(),
+        });
+        match event {
+            ClientEvent::PeerConnected { peer, info } => b.connected(peer, &info),
+            ClientEvent::PeerDisconnected {
+                peer,
+                addr,
+                reason,
+                undelivered,
+                stats,
+            } => {
+                b.ev.kind = DashnetEventKind::PeerDisconnected;
+                b.tags = undelivered.iter().map(|m| m.tag).collect();
+                let address = b.keep(addr.to_string());
+                let text = b.keep(reason.to_string());
+                let pe = &mut b.ev.peer_event;
+                pe.peer = peer;
+                pe.address = address;
+                pe.reason = reason_code(&reason);
+                pe.reason_text = text;
+                pe.bytes_in = stats.bytes_in;
+                pe.bytes_out = stats.bytes_out;
+                pe.messages_in = stats.messages_in;
+                pe.messages_out = stats.messages_out;
+                pe.undelivered_count = b.tags.len();
+                pe.undelivered_tags = b.tags.as_ptr();
+            }
+            ClientEvent::Message { peer, message } => {
+                b.ev.kind = DashnetEventKind::Message;
+                b.payload = message.payload();
+                let command = b.keep(message.command().as_str());
+                if let Message::Inv(list) | Message::GetData(list) | Message::NotFound(list) =
+                    &message
+                {
+                    b.inventory = list
+                        .iter()
+                        .map(|i| DashnetInventory {
+                            kind: i.kind.0,
+                            hash: i.hash.0,
+                        })
+                        .collect();
+                    b.ev.message.inventory = b.inventory.as_ptr();
+                    b.ev.message.inventory_count = b.inventory.len();
+                }
+                b.ev.message.peer = peer;
+                b.ev.message.command = command;
+                b.ev.message.payload = b.payload.as_ptr();
+                b.ev.message.payload_len = b.payload.len();
+            }
+            ClientEvent::Headers {
+                peer,
+                headers,
+                compressed,
+            } => {
+                b.ev.kind = DashnetEventKind::Headers;
+                b.headers = headers
+                    .iter()
+                    .map(|h| DashnetHeader {
+                        header: h.header().to_bytes(),
+                        hash: h.hash().0,
+                    })
+                    .collect();
+                b.ev.headers = DashnetHeaders {
+                    peer,
+                    headers: b.headers.as_ptr(),
+                    count: b.headers.len(),
+                    compressed,
+                };
+            }
+            ClientEvent::AddressBookChanged { size } => {
+                b.ev.kind = DashnetEventKind::AddressBookChanged;
+                b.ev.address_book_size = size;
+            }
+        }
+        b
+    }
+
+    fn keep(&mut self, s: impl Into<Vec<u8>>) -> *const c_char {
+        let c = cstring(s);
+        let p = c.as_ptr();
+        self.strings.push(c);
+        p
+    }
+
+    fn connected(&mut self, peer: u64, info: &PeerInfo) {
+        self.ev.kind = DashnetEventKind::PeerConnected;
+        let address = self.keep(info.addr.to_string());
+        let ua = self.keep(info.user_agent.as_str());
+        let pe = &mut self.ev.peer_event;
+        pe.peer = peer;
+        pe.address = address;
+        pe.user_agent = ua;
+        pe.version = info.version;
+        pe.start_height = info.start_height;
+        pe.services = info.services;
+        pe.headers2 = info.headers2;
+    }
+}
+
+/// `user_data` and the callbacks. Each callback runs on the client's delivery thread
+/// only, never two at a time, with no dashnet lock held: it may call any dashnet
+/// function except `dashnet_client_free` (which returns `DASHNET_STATUS_IN_CALLBACK`
+/// there). Pointers passed to a callback are valid only until it returns.
+///
+/// Fill it with `dashnet_callbacks_init`, then set what you need. With no event callback
+/// set (`on_peer`, `on_message`, `on_headers`, `on_address_book` all NULL) the client
+/// is in poll mode: events wait for `dashnet_client_poll`. Otherwise an event whose
+/// callback is NULL is dropped.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct DashnetCallbacks {
+    /// `sizeof(DashnetCallbacks)` as the caller compiled it.
+    pub struct_size: usize,
+    /// Passed first to every callback; dashnet never reads it, and never touches it again
+    /// once `dashnet_client_free` has returned.
+    pub user_data: *mut c_void,
+    /// A peer connected or disconnected.
+    pub on_peer: Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const DashnetPeerEvent)>,
+    /// An inbound message (other than headers).
+    pub on_message: Option<unsafe extern "C" fn(user_data: *mut c_void, message: *const DashnetMessage)>,
+    /// Inbound headers.
+    pub on_headers: Option<unsafe extern "C" fn(user_data: *mut c_void, headers: *const DashnetHeaders)>,
+    /// The address book changed; its size now.
+    pub on_address_book: Option<unsafe extern "C" fn(user_data: *mut c_void, size: usize)>,
+    /// A log line at `level` (see `dashnet_client_set_log_level`).
+    pub on_log: Option<unsafe extern "C" fn(user_data: *mut c_void, level: u32, text: *const c_char)>,
+}
+
+impl DashnetCallbacks {
+    pub(crate) fn none() -> DashnetCallbacks {
+        DashnetCallbacks {
+            struct_size: std::mem::size_of::<DashnetCallbacks>(),
+            user_data: std::ptr::null_mut(),
+            on_peer: None,
+            on_message: None,
+            on_headers: None,
+            on_address_book: None,
+            on_log: None,
+        }
+    }
+
+    pub(crate) fn has_event_callback(&self) -> bool {
+        self.on_peer.is_some()
+            || self.on_message.is_some()
+            || self.on_headers.is_some()
+            || self.on_address_book.is_some()
+    }
+
+    /// Reads a caller's callbacks of any version (the fields past its `struct_size` are NULL).
+    ///
+    /// # Safety
+    /// `p` is NULL or points to at least `struct_size` readable bytes.
+    pub(crate) unsafe fn read(p: *const DashnetCallbacks) -> Result<DashnetCallbacks, super::status::DashnetStatus> {
+        let mut out = DashnetCallbacks::none();
+        if p.is_null() {
+            return Ok(out);
+        }
+        // SAFETY: non-NULL; struct_size is the first field of every version.
+        let size = unsafe { p.cast::<usize>().read_unaligned() };
+        if size < std::mem::size_of::<usize>() * 2 || size > (1 << 16) {
+            return Err(super::status::fail(
+                super::status::DashnetStatus::InvalidArgument,
+                format!("callbacks struct_size {size} is not a DashnetCallbacks (call dashnet_callbacks_init)"),
+            ));
+        }
+        let n = size.min(std::mem::size_of::<DashnetCallbacks>());
+        // SAFETY: the caller's struct has `size` readable bytes; we copy a prefix of at most
+        // that many into our own value of the same layout. Every field is a pointer or an
+        // Option of a function pointer, for which any bit pattern the C side can store
+        // (NULL or a function) is valid.
+        unsafe {
+            std::ptr::copy_nonoverlapping(p.cast::<u8>(), (&raw mut out).cast::<u8>(), n);
+        }
+        out.struct_size = std::mem::size_of::<DashnetCallbacks>();
+        Ok(out)
+    }
+}
+
+/// Fills `callbacks` with NULLs and sets `struct_size`.
+///
+/// # Safety
+/// `callbacks` is NULL or points to a writable `DashnetCallbacks`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_callbacks_init(callbacks: *mut DashnetCallbacks) -> super::status::DashnetStatus {
+    super::status::guard(|| {
+        if callbacks.is_null() {
+            return super::status::fail(super::status::DashnetStatus::InvalidArgument, "callbacks is NULL");
+        }
+        // SAFETY: non-NULL, and the caller promises a writable DashnetCallbacks.
+        unsafe { callbacks.write(DashnetCallbacks::none()) };
+        super::status::DashnetStatus::Ok
+    })
+}
+
+/// Frees an event returned by `dashnet_client_poll`. NULL is ignored.
+///
+/// # Safety
+/// `event` is NULL or came from `dashnet_client_poll` and was not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_event_free(event: *mut DashnetEvent) {
+    let _ = super::status::guard(|| {
+        if !event.is_null() {
+            // SAFETY: the pointer came from Box::into_raw of an EventBox (whose first
+            // field is the event) in dashnet_client_poll, and is freed only once.
+            drop(unsafe { Box::from_raw(event.cast::<EventBox>()) });
+        }
+        super::status::DashnetStatus::Ok
+    });
+}
+
+/// The callbacks, made sendable to the delivery thread.
+pub(crate) struct Delivery {
+    pub callbacks: DashnetCallbacks,
+    pub log_level: Arc<AtomicU32>,
+}
+
+// SAFETY: the callbacks and user_data are only ever used on the delivery thread; the
+// C ABI contract makes the app responsible for user_data being usable there.
+unsafe impl Send for Delivery {}
+
+impl Delivery {
+    fn log(&self, level: DashnetLogLevel, text: &str) {
+        if (level as u32) > self.log_level.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(f) = self.callbacks.on_log {
+            let c = cstring(text);
+            // SAFETY: a callback the app installed, called on the delivery thread with
+            // its user_data and a string valid for the call.
+            unsafe { f(self.callbacks.user_data, level as u32, c.as_ptr()) };
+        }
+    }
+
+    fn deliver(&self, event: ClientEvent) {
+        let b = EventBox::new(event);
+        let cb = &self.callbacks;
+        let ud = cb.user_data;
+        match b.ev.kind {
+            DashnetEventKind::PeerConnected | DashnetEventKind::PeerDisconnected => {
+                let pe = &b.ev.peer_event;
+                let connected = b.ev.kind == DashnetEventKind::PeerConnected;
+                let level = match pe.reason {
+                    DashnetDisconnectReason::Protocol | DashnetDisconnectReason::InvalidHeaders => DashnetLogLevel::Warn,
+                    _ => DashnetLogLevel::Info,
+                };
+                // SAFETY: these strings were built by EventBox::new and live in `b`.
+                let (addr, why) = unsafe {
+                    (
+                        std::ffi::CStr::from_ptr(pe.address).to_string_lossy(),
+                        std::ffi::CStr::from_ptr(pe.reason_text).to_string_lossy(),
+                    )
+                };
+                if connected {
+                    self.log(level, &format!("peer {} connected: {addr}", pe.peer));
+                } else {
+                    self.log(level, &format!("peer {} disconnected ({addr}): {why}", pe.peer));
+                }
+                if let Some(f) = cb.on_peer {
+                    // SAFETY: the app's callback on the delivery thread; the event lives
+                    // in `b` until after the call returns.
+                    unsafe { f(ud, &b.ev.peer_event) };
+                }
+            }
+            DashnetEventKind::Message => {
+                if let Some(f) = cb.on_message {
+                    // SAFETY: as above.
+                    unsafe { f(ud, &b.ev.message) };
+                }
+            }
+            DashnetEventKind::Headers => {
+                self.log(DashnetLogLevel::Debug, &format!("{} headers from peer {}", b.ev.headers.count, b.ev.headers.peer));
+                if let Some(f) = cb.on_headers {
+                    // SAFETY: as above.
+                    unsafe { f(ud, &b.ev.headers) };
+                }
+            }
+            DashnetEventKind::AddressBookChanged => {
+                if let Some(f) = cb.on_address_book {
+                    // SAFETY: as above.
+                    unsafe { f(ud, b.ev.address_book_size) };
+                }
+            }
+        }
+    }
+
+    /// The delivery thread's loop: sleeps until an event comes (no polling) and ends once
+    /// the client has shut down and every event is out.
+    pub fn run(self, client: Arc<Client>) {
+        while let Some(ev) = client.wait_event() {
+            self.deliver(ev);
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Status codes, the thread-local last error, the panic boundary and pointer checks.
+
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::client::ClientError;
+use crate::peer::SendError;
+
+/// What every dashnet function returns. `DASHNET_STATUS_OK` is 0; on anything else,
+/// `dashnet_last_error()` on the same thread says more.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashnetStatus {
+    /// Success.
+    Ok = 0,
+    /// A NULL pointer, a bad length, invalid UTF-8, an unknown network, a bad address.
+    InvalidArgument = 1,
+    /// No peer has that id (ids are never reused, so a stale id is always this).
+    NotFound = 2,
+    /// The peer's outbound queue is full; nothing was queued.
+    QueueFull = 3,
+    /// The peer is disconnecting or gone.
+    Disconnected = 4,
+    /// The payload is larger than the protocol allows (3 MiB).
+    TooLarge = 5,
+    /// No connected peer to send to.
+    NoPeer = 6,
+    /// Nothing arrived before the timeout (poll).
+    Timeout = 7,
+    /// Not allowed from inside a callback (freeing the client).
+    InCallback = 8,
+    /// The client is shutting down.
+    ShuttingDown = 9,
+    /// A bug inside dashnet (a caught panic); the message is in `dashnet_last_error`.
+    Internal = 10,
+    /// The call is not available in this mode (poll with callbacks installed).
+    WrongMode = 11,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Records `text` as this thread's last error and returns `status`.
+pub(crate) fn fail(status: DashnetStatus, text: impl Into<String>) -> DashnetStatus {
+    let text = text.into().replace('\0', " ");
+    LAST_ERROR.with(|e| *e.borrow_mut() = CString::new(text).unwrap_or_default());
+    status
+}
+
+/// The message of the most recent failure on the calling thread ("" if none yet).
+///
+/// The string belongs to dashnet and stays valid until the next dashnet call on the
+/// same thread. Do not free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn dashnet_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// A short constant name for a status code, for example `"queue full"`. Static: do not free.
+#[unsafe(no_mangle)]
+pub extern "C" fn dashnet_status_name(status: DashnetStatus) -> *const c_char {
+    let s: &'static CStr = match status {
+        DashnetStatus::Ok => c"ok",
+        DashnetStatus::InvalidArgument => c"invalid argument",
+        DashnetStatus::NotFound => c"not found",
+        DashnetStatus::QueueFull => c"queue full",
+        DashnetStatus::Disconnected => c"disconnected",
+        DashnetStatus::TooLarge => c"too large",
+        DashnetStatus::NoPeer => c"no peer",
+        DashnetStatus::Timeout => c"timeout",
+        DashnetStatus::InCallback => c"not allowed in a callback",
+        DashnetStatus::ShuttingDown => c"shutting down",
+        DashnetStatus::Internal => c"internal error",
+        DashnetStatus::WrongMode => c"wrong mode",
+    };
+    s.as_ptr()
+}
+
+/// Runs `body` behind the panic boundary: a panic becomes `Internal`, never an unwind into C.
+pub(crate) fn guard(body: impl FnOnce() -> DashnetStatus) -> DashnetStatus {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(s) => s,
+        Err(p) => fail(DashnetStatus::Internal, panic_text(&p)),
+    }
+}
+
+/// Like [`guard`] for functions that return a pointer (NULL on failure or panic).
+pub(crate) fn guard_ptr<T>(body: impl FnOnce() -> *mut T) -> *mut T {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(p) => p,
+        Err(p) => {
+            fail(DashnetStatus::Internal, panic_text(&p));
+            std::ptr::null_mut()
+        }
+    }
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    let what = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("internal error (panic): {what}")
+}
+
+pub(crate) fn from_client_error(e: ClientError) -> DashnetStatus {
+    let status = match &e {
+        ClientError::NotFound => DashnetStatus::NotFound,
+        ClientError::NoPeer => DashnetStatus::NoPeer,
+        ClientError::Send(SendError::QueueFull) => DashnetStatus::QueueFull,
+        ClientError::Send(SendError::Disconnected) => DashnetStatus::Disconnected,
+        ClientError::Send(SendError::TooLarge) => DashnetStatus::TooLarge,
+        ClientError::ShuttingDown => DashnetStatus::ShuttingDown,
+        ClientError::Invalid(_) => DashnetStatus::InvalidArgument,
+    };
+    fail(status, e.to_string())
+}
+
+/// Reads a NUL-terminated UTF-8 string argument.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that stays valid during the call.
+pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str, DashnetStatus> {
+    if p.is_null() {
+        return Err(fail(DashnetStatus::InvalidArgument, format!("{what} is NULL")));
+    }
+    // SAFETY: non-NULL, and the caller promises a NUL-terminated string valid for the call.
+    let c = unsafe { CStr::from_ptr(p) };
+    c.to_str()
+        .map_err(|_| fail(DashnetStatus::InvalidArgument, format!("{what} is not valid UTF-8")))
+}
+
+/// Reads a (pointer, length) byte argument; NULL is allowed only with length 0.
+///
+/// # Safety
+/// When `len > 0`, `p` points to `len` readable bytes that stay valid during the call.
+pub(crate) unsafe fn bytes_arg<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8], DashnetStatus> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(fail(DashnetStatus::InvalidArgument, format!("{what} is NULL with length {len}")));
+    }
+    if len > isize::MAX as usize {
+        return Err(fail(DashnetStatus::InvalidArgument, format!("{what} length is impossible")));
+    }
+    // SAFETY: non-NULL, length checked, and the caller promises `len` readable bytes.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// Writes `value` through an out-pointer if it is not NULL.
+///
+/// # Safety
+/// `out` is NULL or points to writable memory for a `T`.
+pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
+    if !out.is_null() {
+        // SAFETY: non-NULL, and the caller promises it is writable for a T.
+        unsafe { out.write(value) };
+    }
+}
