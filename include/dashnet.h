@@ -83,6 +83,32 @@ typedef enum DashnetEventKind {
   DASHNET_EVENT_KIND_ADDRESS_BOOK_CHANGED = 5,
 } DashnetEventKind;
 
+// A Dash network.
+typedef enum DashnetNetwork {
+  // The main network.
+  DASHNET_NETWORK_MAINNET = 0,
+  // The public test network.
+  DASHNET_NETWORK_TESTNET = 1,
+  // A local regression-test network (dashnet-sim serves one).
+  DASHNET_NETWORK_REGTEST = 2,
+  // A named developer network (see `devnet_name`).
+  DASHNET_NETWORK_DEVNET = 3,
+} DashnetNetwork;
+
+// Log levels for the `on_log` callback.
+typedef enum DashnetLogLevel {
+  // Nothing.
+  DASHNET_LOG_LEVEL_OFF = 0,
+  // Errors.
+  DASHNET_LOG_LEVEL_ERROR = 1,
+  // Warnings: misbehaving peers.
+  DASHNET_LOG_LEVEL_WARN = 2,
+  // Connections made and lost.
+  DASHNET_LOG_LEVEL_INFO = 3,
+  // Every event.
+  DASHNET_LOG_LEVEL_DEBUG = 4,
+} DashnetLogLevel;
+
 // A client: its runtime, its peers, its delivery thread. Opaque; create it with
 // `dashnet_client_new`, free it with `dashnet_client_free`. Every function taking it is
 // safe to call from any thread, and from inside callbacks (except free).
@@ -103,7 +129,7 @@ typedef struct DashnetInventory {
 // Strings are borrowed only during `dashnet_client_new`. Times are milliseconds.
 typedef struct DashnetConfig {
   // `sizeof(DashnetConfig)` as the caller compiled it (set by `dashnet_config_init`).
-  uintptr_t struct_size;
+  size_t struct_size;
   // The network: a `DashnetNetwork` value (an unknown value is refused by
   // `dashnet_client_new`).
   uint32_t network;
@@ -176,7 +202,7 @@ typedef struct DashnetPeerEvent {
   // The reason as text ("" on connect).
   const char *reason_text;
   // Messages the app queued that were never written (on disconnect).
-  uintptr_t undelivered_count;
+  size_t undelivered_count;
   // The tags given to `dashnet_send` for those messages, in queue order.
   const uint64_t *undelivered_tags;
   // Final statistics (on disconnect): bytes received.
@@ -199,11 +225,11 @@ typedef struct DashnetMessage {
   // The payload bytes.
   const uint8_t *payload;
   // Its length.
-  uintptr_t payload_len;
+  size_t payload_len;
   // For inv, getdata and notfound: the entries (else NULL).
   const struct DashnetInventory *inventory;
   // Their number.
-  uintptr_t inventory_count;
+  size_t inventory_count;
 } DashnetMessage;
 
 // One block header and its X11 hash (both in wire byte order; a hash displays reversed).
@@ -221,7 +247,7 @@ typedef struct DashnetHeaders {
   // The headers, in chain order.
   const struct DashnetHeader *headers;
   // Their number.
-  uintptr_t count;
+  size_t count;
   // They came as headers2.
   bool compressed;
 } DashnetHeaders;
@@ -237,7 +263,7 @@ typedef struct DashnetHeaders {
 // callback is NULL is dropped.
 typedef struct DashnetCallbacks {
   // `sizeof(DashnetCallbacks)` as the caller compiled it.
-  uintptr_t struct_size;
+  size_t struct_size;
   // Passed first to every callback; dashnet never reads it, and never touches it again
   // once `dashnet_client_free` has returned.
   void *user_data;
@@ -248,7 +274,7 @@ typedef struct DashnetCallbacks {
   // Inbound headers.
   void (*on_headers)(void *user_data, const struct DashnetHeaders *headers);
   // The address book changed; its size now.
-  void (*on_address_book)(void *user_data, uintptr_t size);
+  void (*on_address_book)(void *user_data, size_t size);
   // A log line at `level` (see `dashnet_client_set_log_level`).
   void (*on_log)(void *user_data, uint32_t level, const char *text);
 } DashnetCallbacks;
@@ -306,7 +332,7 @@ typedef struct DashnetEvent {
   // For HEADERS.
   struct DashnetHeaders headers;
   // For ADDRESS_BOOK_CHANGED: entries in the book.
-  uintptr_t address_book_size;
+  size_t address_book_size;
 } DashnetEvent;
 
 #ifdef __cplusplus
@@ -327,7 +353,7 @@ const char *dashnet_version(void);
 enum DashnetStatus dashnet_send_getheaders(const struct DashnetClient *client,
                                            uint64_t peer,
                                            const uint8_t *locator,
-                                           uintptr_t count,
+                                           size_t count,
                                            const uint8_t *stop,
                                            bool headers2);
 
@@ -338,7 +364,7 @@ enum DashnetStatus dashnet_send_getheaders(const struct DashnetClient *client,
 enum DashnetStatus dashnet_send_getdata(const struct DashnetClient *client,
                                         uint64_t peer,
                                         const struct DashnetInventory *items,
-                                        uintptr_t count);
+                                        size_t count);
 
 // filterload (BIP37): `filter` of at most 36,000 bytes.
 //
@@ -347,7 +373,7 @@ enum DashnetStatus dashnet_send_getdata(const struct DashnetClient *client,
 enum DashnetStatus dashnet_send_filterload(const struct DashnetClient *client,
                                            uint64_t peer,
                                            const uint8_t *filter,
-                                           uintptr_t len,
+                                           size_t len,
                                            uint32_t hash_funcs,
                                            uint32_t tweak,
                                            uint8_t flags);
@@ -359,7 +385,7 @@ enum DashnetStatus dashnet_send_filterload(const struct DashnetClient *client,
 enum DashnetStatus dashnet_send_filteradd(const struct DashnetClient *client,
                                           uint64_t peer,
                                           const uint8_t *data,
-                                          uintptr_t len);
+                                          size_t len);
 
 // filterclear.
 //
@@ -374,7 +400,7 @@ enum DashnetStatus dashnet_send_filterclear(const struct DashnetClient *client, 
 enum DashnetStatus dashnet_send_tx(const struct DashnetClient *client,
                                    uint64_t peer,
                                    const uint8_t *tx,
-                                   uintptr_t len,
+                                   size_t len,
                                    uint64_t tag);
 
 // mempool.
@@ -402,7 +428,7 @@ enum DashnetStatus dashnet_send_getmnlistd(const struct DashnetClient *client,
 enum DashnetStatus dashnet_send_getqrinfo(const struct DashnetClient *client,
                                           uint64_t peer,
                                           const uint8_t *base_hashes,
-                                          uintptr_t count,
+                                          size_t count,
                                           const uint8_t *block_request_hash,
                                           bool extra_share);
 
@@ -454,7 +480,7 @@ enum DashnetStatus dashnet_send(const struct DashnetClient *client,
                                 uint64_t peer,
                                 const char *command,
                                 const uint8_t *payload,
-                                uintptr_t payload_len,
+                                size_t payload_len,
                                 uint64_t tag);
 
 // Queues a message to every connected peer; `*accepted` (if not NULL) gets how many
@@ -465,9 +491,9 @@ enum DashnetStatus dashnet_send(const struct DashnetClient *client,
 enum DashnetStatus dashnet_broadcast(const struct DashnetClient *client,
                                      const char *command,
                                      const uint8_t *payload,
-                                     uintptr_t payload_len,
+                                     size_t payload_len,
                                      uint64_t tag,
-                                     uintptr_t *accepted);
+                                     size_t *accepted);
 
 // Queues a message to the best peer (sticky; the lowest ping at the highest height);
 // `*peer_out` (if not NULL) gets its id. Returns at once.
@@ -477,7 +503,7 @@ enum DashnetStatus dashnet_broadcast(const struct DashnetClient *client,
 enum DashnetStatus dashnet_send_best(const struct DashnetClient *client,
                                      const char *command,
                                      const uint8_t *payload,
-                                     uintptr_t payload_len,
+                                     size_t payload_len,
                                      uint64_t tag,
                                      uint64_t *peer_out);
 
@@ -491,7 +517,7 @@ enum DashnetStatus dashnet_send_best(const struct DashnetClient *client,
 // is NULL or has 32; `peer_out` is NULL or writable.
 enum DashnetStatus dashnet_request_headers(const struct DashnetClient *client,
                                            const uint8_t *locator,
-                                           uintptr_t locator_count,
+                                           size_t locator_count,
                                            const uint8_t *stop,
                                            uint64_t *peer_out);
 
@@ -518,13 +544,13 @@ enum DashnetStatus dashnet_client_stats(const struct DashnetClient *client,
 // `client` is a live handle; `bytes` and `len` are writable.
 enum DashnetStatus dashnet_address_book_export(const struct DashnetClient *client,
                                                uint8_t **bytes,
-                                               uintptr_t *len);
+                                               size_t *len);
 
 // Frees a buffer dashnet handed over (from `dashnet_address_book_export`). NULL is ignored.
 //
 // # Safety
 // `bytes` is NULL or a buffer from dashnet with exactly this `len`, not freed before.
-void dashnet_bytes_free(uint8_t *bytes, uintptr_t len);
+void dashnet_bytes_free(uint8_t *bytes, size_t len);
 
 // Adds the addresses of an exported book; `*added` (if not NULL) gets how many were new.
 // Bytes that are not an exported book give INVALID_ARGUMENT and change nothing.
@@ -533,8 +559,8 @@ void dashnet_bytes_free(uint8_t *bytes, uintptr_t len);
 // `client` is a live handle; `bytes` has `len` readable bytes; `added` is NULL or writable.
 enum DashnetStatus dashnet_address_book_import(const struct DashnetClient *client,
                                                const uint8_t *bytes,
-                                               uintptr_t len,
-                                               uintptr_t *added);
+                                               size_t len,
+                                               size_t *added);
 
 // The network changed: every connection is checked at once with a short ping, dead
 // ones are replaced, and dialing backoff starts over. Returns at once.
