@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 
 use super::{Control, PeerSlot, Shared, unix_now};
 use crate::peer::{DisconnectReason, Peer, PeerEvent, PeerId};
@@ -30,6 +31,8 @@ struct Manager {
     gone_early: HashSet<PeerId>,
     shutdown: Option<oneshot::Sender<()>>,
     clock: (Instant, SystemTime),
+    /// Dial and DNS tasks: reaped as they finish, awaited at shutdown.
+    tasks: JoinSet<()>,
 }
 
 pub(crate) async fn run(
@@ -46,9 +49,11 @@ pub(crate) async fn run(
         gone_early: HashSet::new(),
         shutdown: None,
         clock: (Instant::now(), SystemTime::now()),
+        tasks: JoinSet::new(),
     };
     m.resolve_seeds();
     loop {
+        while m.tasks.try_join_next().is_some() {}
         m.check_clock();
         if m.shutdown.is_some() {
             if m.connected.is_empty() && m.dialing.is_empty() {
@@ -71,6 +76,8 @@ pub(crate) async fn run(
             _ = tokio::time::sleep(wait) => {}
         }
     }
+    m.tasks.abort_all();
+    while m.tasks.join_next().await.is_some() {}
     if let Some(done) = m.shutdown.take() {
         let _ = done.send(());
     }
@@ -193,7 +200,7 @@ impl Manager {
         let config = self.shared.peer_config.clone();
         let events = self.peer_events.clone();
         let control = self.shared.control.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let result = Peer::connect(id, addr, config, events).await;
             let _ = control.send(Control::Dialed { addr, id, result });
         });
@@ -265,7 +272,7 @@ impl Manager {
         self.shared.book.lock().connection_ended(&slot.addr, now);
     }
 
-    fn resolve_seeds(&self) {
+    fn resolve_seeds(&mut self) {
         let cfg = &self.shared.config;
         if !cfg.dns_seeds || cfg.exclusive || cfg.seed_hosts.is_empty() {
             return;
@@ -275,7 +282,7 @@ impl Manager {
         let timeout = cfg.dns_timeout;
         let control = self.shared.control.clone();
         // Lookups run on tokio's blocking pool, never on an app thread.
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let mut found = Vec::new();
             for host in hosts {
                 let target = if host.contains(':') {

@@ -389,6 +389,13 @@ impl Client {
         if !dialable(&addr) {
             return Err(ClientError::Invalid(format!("{addr} cannot be dialed")));
         }
+        {
+            // In the book at once (so an export right after includes it); due now.
+            let now = unix_now() as u64;
+            let mut book = self.shared.book.lock();
+            book.add(addr, 0, now, None, now);
+            book.dial_succeeded(&addr, now);
+        }
         let _ = self.shared.control.send(Control::AddFixed(addr));
         Ok(())
     }
@@ -531,7 +538,14 @@ impl Client {
                 let _ = r.await;
             }
         });
-        let tasks_left = runtime.metrics().num_alive_tasks();
+        // Every task has been awaited or has dropped its last channel by now; give the
+        // workers a moment to retire the ones that are just finishing.
+        let metrics = runtime.metrics();
+        let end = std::time::Instant::now() + Duration::from_secs(1);
+        while metrics.num_alive_tasks() > 0 && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let tasks_left = metrics.num_alive_tasks();
         runtime.shutdown_timeout(Duration::from_secs(1));
         ShutdownReport {
             undelivered: std::mem::take(&mut *self.shared.report.lock()),

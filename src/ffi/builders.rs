@@ -18,10 +18,15 @@ use crate::wire::{Hash256, MAX_PAYLOAD_LEN, Message};
 fn queue(c: &DashnetClient, peer: u64, message: Message, tag: u64) -> DashnetStatus {
     let payload = message.payload();
     if payload.len() > MAX_PAYLOAD_LEN {
-        return fail(DashnetStatus::TooLarge, "message is over the 3 MiB protocol limit");
+        return fail(
+            DashnetStatus::TooLarge,
+            "message is over the 3 MiB protocol limit",
+        );
     }
     let result = if peer == super::client::DASHNET_PEER_BEST {
-        c.client.send_best(message.command(), payload, tag).map(|_| ())
+        c.client
+            .send_best(message.command(), payload, tag)
+            .map(|_| ())
     } else {
         c.client.send(peer, message.command(), payload, tag)
     };
@@ -47,7 +52,10 @@ pub unsafe extern "C" fn dashnet_send_getheaders(
         // SAFETY: the caller's promises above.
         let c = tri!(unsafe { handle(client) });
         if count == 0 || count > MAX_LOCATOR_HASHES {
-            return fail(DashnetStatus::InvalidArgument, "a locator has 1 to 101 hashes");
+            return fail(
+                DashnetStatus::InvalidArgument,
+                "a locator has 1 to 101 hashes",
+            );
         }
         // SAFETY: as above.
         let hashes = tri!(unsafe { hashes_arg(locator, count, "locator") });
@@ -62,7 +70,11 @@ pub unsafe extern "C" fn dashnet_send_getheaders(
             hashes,
             stop,
         };
-        let m = if headers2 { Message::GetHeaders2(l) } else { Message::GetHeaders(l) };
+        let m = if headers2 {
+            Message::GetHeaders2(l)
+        } else {
+            Message::GetHeaders(l)
+        };
         queue(c, peer, m, 0)
     })
 }
@@ -82,7 +94,10 @@ pub unsafe extern "C" fn dashnet_send_getdata(
         // SAFETY: the caller's promises above.
         let c = tri!(unsafe { handle(client) });
         if count == 0 || count > MAX_INV {
-            return fail(DashnetStatus::InvalidArgument, "getdata takes 1 to 50,000 entries");
+            return fail(
+                DashnetStatus::InvalidArgument,
+                "getdata takes 1 to 50,000 entries",
+            );
         }
         if items.is_null() {
             return fail(DashnetStatus::InvalidArgument, "items is NULL");
@@ -118,7 +133,10 @@ pub unsafe extern "C" fn dashnet_send_filterload(
         // SAFETY: the caller's promises above.
         let c = tri!(unsafe { handle(client) });
         if len > MAX_BLOOM_FILTER_LEN {
-            return fail(DashnetStatus::TooLarge, "a bloom filter is at most 36,000 bytes");
+            return fail(
+                DashnetStatus::TooLarge,
+                "a bloom filter is at most 36,000 bytes",
+            );
         }
         // SAFETY: as above.
         let filter = tri!(unsafe { bytes_arg(filter, len, "filter") }).to_vec();
@@ -147,7 +165,10 @@ pub unsafe extern "C" fn dashnet_send_filteradd(
         // SAFETY: the caller's promises above.
         let c = tri!(unsafe { handle(client) });
         if len > MAX_FILTERADD_LEN {
-            return fail(DashnetStatus::TooLarge, "a filteradd element is at most 520 bytes");
+            return fail(
+                DashnetStatus::TooLarge,
+                "a filteradd element is at most 520 bytes",
+            );
         }
         // SAFETY: as above.
         let data = tri!(unsafe { bytes_arg(data, len, "data") }).to_vec();
@@ -160,7 +181,10 @@ pub unsafe extern "C" fn dashnet_send_filteradd(
 /// # Safety
 /// `client` is a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dashnet_send_filterclear(client: *const DashnetClient, peer: u64) -> DashnetStatus {
+pub unsafe extern "C" fn dashnet_send_filterclear(
+    client: *const DashnetClient,
+    peer: u64,
+) -> DashnetStatus {
     guard(|| {
         // SAFETY: the caller's promise above.
         let c = tri!(unsafe { handle(client) });
@@ -184,7 +208,10 @@ pub unsafe extern "C" fn dashnet_send_tx(
         // SAFETY: the caller's promises above.
         let c = tri!(unsafe { handle(client) });
         if len == 0 || len > MAX_PAYLOAD_LEN {
-            return fail(DashnetStatus::InvalidArgument, "a transaction is 1 byte to 3 MiB");
+            return fail(
+                DashnetStatus::InvalidArgument,
+                "a transaction is 1 byte to 3 MiB",
+            );
         }
         // SAFETY: as above.
         let tx = tri!(unsafe { bytes_arg(tx, len, "tx") }).to_vec();
@@ -197,7 +224,10 @@ pub unsafe extern "C" fn dashnet_send_tx(
 /// # Safety
 /// `client` is a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dashnet_send_mempool(client: *const DashnetClient, peer: u64) -> DashnetStatus {
+pub unsafe extern "C" fn dashnet_send_mempool(
+    client: *const DashnetClient,
+    peer: u64,
+) -> DashnetStatus {
     guard(|| {
         // SAFETY: the caller's promise above.
         let c = tri!(unsafe { handle(client) });

@@ -42,7 +42,9 @@ pub const DASHNET_PEER_BEST: u64 = 0;
 ///
 /// # Safety
 /// `client` is NULL or a live handle from `dashnet_client_new`.
-pub(crate) unsafe fn handle<'a>(client: *const DashnetClient) -> Result<&'a DashnetClient, DashnetStatus> {
+pub(crate) unsafe fn handle<'a>(
+    client: *const DashnetClient,
+) -> Result<&'a DashnetClient, DashnetStatus> {
     if client.is_null() {
         return Err(fail(DashnetStatus::InvalidArgument, "client is NULL"));
     }
@@ -75,7 +77,9 @@ pub unsafe extern "C" fn dashnet_client_new(
 ) -> *mut DashnetClient {
     guard_ptr(|| {
         // SAFETY: the caller's promises above.
-        let cfg = match unsafe { DashnetConfig::read(config) }.and_then(|c| unsafe { c.client_config() }) {
+        let cfg = match unsafe { DashnetConfig::read(config) }
+            .and_then(|c| unsafe { c.client_config() })
+        {
             Ok(c) => c,
             Err(_) => return std::ptr::null_mut(),
         };
@@ -87,7 +91,10 @@ pub unsafe extern "C" fn dashnet_client_new(
         let client = match Client::new(cfg) {
             Ok(c) => Arc::new(c),
             Err(e) => {
-                fail(DashnetStatus::Internal, format!("cannot start the runtime: {e}"));
+                fail(
+                    DashnetStatus::Internal,
+                    format!("cannot start the runtime: {e}"),
+                );
                 return std::ptr::null_mut();
             }
         };
@@ -110,7 +117,10 @@ pub unsafe extern "C" fn dashnet_client_new(
                     (Some(t), Some(id))
                 }
                 Err(e) => {
-                    fail(DashnetStatus::Internal, format!("cannot start the delivery thread: {e}"));
+                    fail(
+                        DashnetStatus::Internal,
+                        format!("cannot start the delivery thread: {e}"),
+                    );
                     return std::ptr::null_mut();
                 }
             }
@@ -175,13 +185,18 @@ fn parse_addr(s: &str) -> Result<SocketAddr, DashnetStatus> {
 /// # Safety
 /// `client` is a live handle; `address` a NUL-terminated string.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dashnet_client_connect(client: *const DashnetClient, address: *const c_char) -> DashnetStatus {
+pub unsafe extern "C" fn dashnet_client_connect(
+    client: *const DashnetClient,
+    address: *const c_char,
+) -> DashnetStatus {
     guard(|| {
         // SAFETY: the caller's promises above.
         let c = tri!(unsafe { handle(client) });
         // SAFETY: as above.
         let addr = tri!(parse_addr(tri!(unsafe { str_arg(address, "address") })));
-        c.client.connect(addr).map_or_else(from_client_error, |_| DashnetStatus::Ok)
+        c.client
+            .connect(addr)
+            .map_or_else(from_client_error, |_| DashnetStatus::Ok)
     })
 }
 
@@ -190,11 +205,16 @@ pub unsafe extern "C" fn dashnet_client_connect(client: *const DashnetClient, ad
 /// # Safety
 /// `client` is a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dashnet_client_disconnect(client: *const DashnetClient, peer: u64) -> DashnetStatus {
+pub unsafe extern "C" fn dashnet_client_disconnect(
+    client: *const DashnetClient,
+    peer: u64,
+) -> DashnetStatus {
     guard(|| {
         // SAFETY: the caller's promise above.
         let c = tri!(unsafe { handle(client) });
-        c.client.disconnect(peer).map_or_else(from_client_error, |_| DashnetStatus::Ok)
+        c.client
+            .disconnect(peer)
+            .map_or_else(from_client_error, |_| DashnetStatus::Ok)
     })
 }
 
@@ -211,7 +231,11 @@ fn command(s: &str) -> Result<Command, DashnetStatus> {
 ///
 /// # Safety
 /// `cmd` is a NUL-terminated string; `payload` has `len` readable bytes (or len is 0).
-unsafe fn message_args(cmd: *const c_char, payload: *const u8, len: usize) -> Result<(Command, Vec<u8>), DashnetStatus> {
+unsafe fn message_args(
+    cmd: *const c_char,
+    payload: *const u8,
+    len: usize,
+) -> Result<(Command, Vec<u8>), DashnetStatus> {
     // SAFETY: the caller's promises above.
     let command = command(unsafe { str_arg(cmd, "command") }?)?;
     if len > crate::wire::MAX_PAYLOAD_LEN {
@@ -247,7 +271,9 @@ pub unsafe extern "C" fn dashnet_send(
         let c = tri!(unsafe { handle(client) });
         // SAFETY: as above.
         let (cmd, bytes) = tri!(unsafe { message_args(command, payload, payload_len) });
-        c.client.send(peer, cmd, bytes, tag).map_or_else(from_client_error, |_| DashnetStatus::Ok)
+        c.client
+            .send(peer, cmd, bytes, tag)
+            .map_or_else(from_client_error, |_| DashnetStatus::Ok)
     })
 }
 
@@ -315,10 +341,17 @@ pub unsafe extern "C" fn dashnet_send_best(
 ///
 /// # Safety
 /// `hashes` has `count * 32` readable bytes (or count is 0).
-pub(crate) unsafe fn hashes_arg(hashes: *const u8, count: usize, what: &str) -> Result<Vec<Hash256>, DashnetStatus> {
-    let len = count
-        .checked_mul(32)
-        .ok_or_else(|| fail(DashnetStatus::InvalidArgument, format!("{what}: count overflows")))?;
+pub(crate) unsafe fn hashes_arg(
+    hashes: *const u8,
+    count: usize,
+    what: &str,
+) -> Result<Vec<Hash256>, DashnetStatus> {
+    let len = count.checked_mul(32).ok_or_else(|| {
+        fail(
+            DashnetStatus::InvalidArgument,
+            format!("{what}: count overflows"),
+        )
+    })?;
     // SAFETY: the caller's promise above.
     let bytes = unsafe { bytes_arg(hashes, len, what) }?;
     Ok(bytes
@@ -420,7 +453,11 @@ pub struct DashnetClientStats {
 /// # Safety
 /// `client` is a live handle; `out` is writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dashnet_peer_stats(client: *const DashnetClient, peer: u64, out: *mut DashnetPeerStats) -> DashnetStatus {
+pub unsafe extern "C" fn dashnet_peer_stats(
+    client: *const DashnetClient,
+    peer: u64,
+    out: *mut DashnetPeerStats,
+) -> DashnetStatus {
     guard(|| {
         // SAFETY: the caller's promise above.
         let c = tri!(unsafe { handle(client) });
@@ -455,7 +492,10 @@ pub unsafe extern "C" fn dashnet_peer_stats(client: *const DashnetClient, peer: 
 /// # Safety
 /// `client` is a live handle; `out` is writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dashnet_client_stats(client: *const DashnetClient, out: *mut DashnetClientStats) -> DashnetStatus {
+pub unsafe extern "C" fn dashnet_client_stats(
+    client: *const DashnetClient,
+    out: *mut DashnetClientStats,
+) -> DashnetStatus {
     guard(|| {
         // SAFETY: the caller's promise above.
         let c = tri!(unsafe { handle(client) });
@@ -596,14 +636,21 @@ pub unsafe extern "C" fn dashnet_resume(client: *const DashnetClient) -> Dashnet
 /// # Safety
 /// `client` is a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dashnet_client_set_log_level(client: *const DashnetClient, level: u32) -> DashnetStatus {
+pub unsafe extern "C" fn dashnet_client_set_log_level(
+    client: *const DashnetClient,
+    level: u32,
+) -> DashnetStatus {
     guard(|| {
         // SAFETY: the caller's promise above.
         let c = tri!(unsafe { handle(client) });
         if level > super::event::DashnetLogLevel::Debug as u32 {
-            return fail(DashnetStatus::InvalidArgument, format!("unknown log level {level}"));
+            return fail(
+                DashnetStatus::InvalidArgument,
+                format!("unknown log level {level}"),
+            );
         }
-        c.log_level.store(level, std::sync::atomic::Ordering::Relaxed);
+        c.log_level
+            .store(level, std::sync::atomic::Ordering::Relaxed);
         DashnetStatus::Ok
     })
 }
@@ -628,16 +675,24 @@ pub unsafe extern "C" fn dashnet_client_poll(
             return fail(DashnetStatus::InvalidArgument, "event is NULL");
         }
         if !c.poll_mode {
-            return fail(DashnetStatus::WrongMode, "callbacks are installed: events go to them, not to poll");
+            return fail(
+                DashnetStatus::WrongMode,
+                "callbacks are installed: events go to them, not to poll",
+            );
         }
-        match c.client.next_event(Duration::from_millis(u64::from(timeout_ms))) {
+        match c
+            .client
+            .next_event(Duration::from_millis(u64::from(timeout_ms)))
+        {
             Some(ev) => {
                 let p = Box::into_raw(EventBox::new(ev)).cast::<DashnetEvent>();
                 // SAFETY: checked non-NULL and writable per the caller.
                 unsafe { event.write(p) };
                 DashnetStatus::Ok
             }
-            None if c.client.is_shut_down() => fail(DashnetStatus::ShuttingDown, "the client is shut down"),
+            None if c.client.is_shut_down() => {
+                fail(DashnetStatus::ShuttingDown, "the client is shut down")
+            }
             None => fail(DashnetStatus::Timeout, "no event before the timeout"),
         }
     })

@@ -89,7 +89,12 @@ impl DashnetNetwork {
             1 => DashnetNetwork::Testnet,
             2 => DashnetNetwork::Regtest,
             3 => DashnetNetwork::Devnet,
-            n => return Err(fail(DashnetStatus::InvalidArgument, format!("unknown network {n}"))),
+            n => {
+                return Err(fail(
+                    DashnetStatus::InvalidArgument,
+                    format!("unknown network {n}"),
+                ));
+            }
         })
     }
 }
@@ -142,11 +147,18 @@ impl DashnetConfig {
         if size < min || size > (1 << 16) {
             return Err(fail(
                 DashnetStatus::InvalidArgument,
-                format!("config struct_size {size} is not a DashnetConfig (call dashnet_config_init)"),
+                format!(
+                    "config struct_size {size} is not a DashnetConfig (call dashnet_config_init)"
+                ),
             ));
         }
         // SAFETY: as above, the network field exists in every accepted size.
-        let raw_network = unsafe { p.cast::<u8>().add(std::mem::offset_of!(DashnetConfig, network)).cast::<u32>().read_unaligned() };
+        let raw_network = unsafe {
+            p.cast::<u8>()
+                .add(std::mem::offset_of!(DashnetConfig, network))
+                .cast::<u32>()
+                .read_unaligned()
+        };
         let network = DashnetNetwork::from_raw(raw_network)?;
         let mut out = DashnetConfig::defaults(network);
         let n = size.min(std::mem::size_of::<DashnetConfig>());
@@ -175,7 +187,10 @@ impl DashnetConfig {
             // SAFETY: the caller's promise above.
             let ua = unsafe { str_arg(self.user_agent, "user_agent") }?;
             if ua.len() > crate::wire::MAX_USER_AGENT_LEN {
-                return Err(fail(DashnetStatus::InvalidArgument, "user_agent is longer than 256 bytes"));
+                return Err(fail(
+                    DashnetStatus::InvalidArgument,
+                    "user_agent is longer than 256 bytes",
+                ));
             }
             c.peer.user_agent = ua.to_string();
         }
@@ -225,7 +240,10 @@ fn to_network(n: DashnetNetwork, devnet: Option<String>) -> Network {
 /// # Safety
 /// `config` is NULL or points to a writable `DashnetConfig`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dashnet_config_init(config: *mut DashnetConfig, network: u32) -> DashnetStatus {
+pub unsafe extern "C" fn dashnet_config_init(
+    config: *mut DashnetConfig,
+    network: u32,
+) -> DashnetStatus {
     guard(|| {
         if config.is_null() {
             return fail(DashnetStatus::InvalidArgument, "config is NULL");

@@ -379,15 +379,19 @@ pub struct DashnetCallbacks {
     /// once `dashnet_client_free` has returned.
     pub user_data: *mut c_void,
     /// A peer connected or disconnected.
-    pub on_peer: Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const DashnetPeerEvent)>,
+    pub on_peer:
+        Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const DashnetPeerEvent)>,
     /// An inbound message (other than headers).
-    pub on_message: Option<unsafe extern "C" fn(user_data: *mut c_void, message: *const DashnetMessage)>,
+    pub on_message:
+        Option<unsafe extern "C" fn(user_data: *mut c_void, message: *const DashnetMessage)>,
     /// Inbound headers.
-    pub on_headers: Option<unsafe extern "C" fn(user_data: *mut c_void, headers: *const DashnetHeaders)>,
+    pub on_headers:
+        Option<unsafe extern "C" fn(user_data: *mut c_void, headers: *const DashnetHeaders)>,
     /// The address book changed; its size now.
     pub on_address_book: Option<unsafe extern "C" fn(user_data: *mut c_void, size: usize)>,
     /// A log line at `level` (see `dashnet_client_set_log_level`).
-    pub on_log: Option<unsafe extern "C" fn(user_data: *mut c_void, level: u32, text: *const c_char)>,
+    pub on_log:
+        Option<unsafe extern "C" fn(user_data: *mut c_void, level: u32, text: *const c_char)>,
 }
 
 impl DashnetCallbacks {
@@ -414,7 +418,9 @@ impl DashnetCallbacks {
     ///
     /// # Safety
     /// `p` is NULL or points to at least `struct_size` readable bytes.
-    pub(crate) unsafe fn read(p: *const DashnetCallbacks) -> Result<DashnetCallbacks, super::status::DashnetStatus> {
+    pub(crate) unsafe fn read(
+        p: *const DashnetCallbacks,
+    ) -> Result<DashnetCallbacks, super::status::DashnetStatus> {
         let mut out = DashnetCallbacks::none();
         if p.is_null() {
             return Ok(out);
@@ -424,7 +430,9 @@ impl DashnetCallbacks {
         if size < std::mem::size_of::<usize>() * 2 || size > (1 << 16) {
             return Err(super::status::fail(
                 super::status::DashnetStatus::InvalidArgument,
-                format!("callbacks struct_size {size} is not a DashnetCallbacks (call dashnet_callbacks_init)"),
+                format!(
+                    "callbacks struct_size {size} is not a DashnetCallbacks (call dashnet_callbacks_init)"
+                ),
             ));
         }
         let n = size.min(std::mem::size_of::<DashnetCallbacks>());
@@ -445,10 +453,15 @@ impl DashnetCallbacks {
 /// # Safety
 /// `callbacks` is NULL or points to a writable `DashnetCallbacks`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dashnet_callbacks_init(callbacks: *mut DashnetCallbacks) -> super::status::DashnetStatus {
+pub unsafe extern "C" fn dashnet_callbacks_init(
+    callbacks: *mut DashnetCallbacks,
+) -> super::status::DashnetStatus {
     super::status::guard(|| {
         if callbacks.is_null() {
-            return super::status::fail(super::status::DashnetStatus::InvalidArgument, "callbacks is NULL");
+            return super::status::fail(
+                super::status::DashnetStatus::InvalidArgument,
+                "callbacks is NULL",
+            );
         }
         // SAFETY: non-NULL, and the caller promises a writable DashnetCallbacks.
         unsafe { callbacks.write(DashnetCallbacks::none()) };
@@ -504,7 +517,9 @@ impl Delivery {
                 let pe = &b.ev.peer_event;
                 let connected = b.ev.kind == DashnetEventKind::PeerConnected;
                 let level = match pe.reason {
-                    DashnetDisconnectReason::Protocol | DashnetDisconnectReason::InvalidHeaders => DashnetLogLevel::Warn,
+                    DashnetDisconnectReason::Protocol | DashnetDisconnectReason::InvalidHeaders => {
+                        DashnetLogLevel::Warn
+                    }
                     _ => DashnetLogLevel::Info,
                 };
                 // SAFETY: these strings were built by EventBox::new and live in `b`.
@@ -517,7 +532,10 @@ impl Delivery {
                 if connected {
                     self.log(level, &format!("peer {} connected: {addr}", pe.peer));
                 } else {
-                    self.log(level, &format!("peer {} disconnected ({addr}): {why}", pe.peer));
+                    self.log(
+                        level,
+                        &format!("peer {} disconnected ({addr}): {why}", pe.peer),
+                    );
                 }
                 if let Some(f) = cb.on_peer {
                     // SAFETY: the app's callback on the delivery thread; the event lives
@@ -532,7 +550,13 @@ impl Delivery {
                 }
             }
             DashnetEventKind::Headers => {
-                self.log(DashnetLogLevel::Debug, &format!("{} headers from peer {}", b.ev.headers.count, b.ev.headers.peer));
+                self.log(
+                    DashnetLogLevel::Debug,
+                    &format!(
+                        "{} headers from peer {}",
+                        b.ev.headers.count, b.ev.headers.peer
+                    ),
+                );
                 if let Some(f) = cb.on_headers {
                     // SAFETY: as above.
                     unsafe { f(ud, &b.ev.headers) };

@@ -125,27 +125,44 @@ pub(crate) fn from_client_error(e: ClientError) -> DashnetStatus {
 /// `p` is NULL or points to a NUL-terminated string that stays valid during the call.
 pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str, DashnetStatus> {
     if p.is_null() {
-        return Err(fail(DashnetStatus::InvalidArgument, format!("{what} is NULL")));
+        return Err(fail(
+            DashnetStatus::InvalidArgument,
+            format!("{what} is NULL"),
+        ));
     }
     // SAFETY: non-NULL, and the caller promises a NUL-terminated string valid for the call.
     let c = unsafe { CStr::from_ptr(p) };
-    c.to_str()
-        .map_err(|_| fail(DashnetStatus::InvalidArgument, format!("{what} is not valid UTF-8")))
+    c.to_str().map_err(|_| {
+        fail(
+            DashnetStatus::InvalidArgument,
+            format!("{what} is not valid UTF-8"),
+        )
+    })
 }
 
 /// Reads a (pointer, length) byte argument; NULL is allowed only with length 0.
 ///
 /// # Safety
 /// When `len > 0`, `p` points to `len` readable bytes that stay valid during the call.
-pub(crate) unsafe fn bytes_arg<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8], DashnetStatus> {
+pub(crate) unsafe fn bytes_arg<'a>(
+    p: *const u8,
+    len: usize,
+    what: &str,
+) -> Result<&'a [u8], DashnetStatus> {
     if len == 0 {
         return Ok(&[]);
     }
     if p.is_null() {
-        return Err(fail(DashnetStatus::InvalidArgument, format!("{what} is NULL with length {len}")));
+        return Err(fail(
+            DashnetStatus::InvalidArgument,
+            format!("{what} is NULL with length {len}"),
+        ));
     }
     if len > isize::MAX as usize {
-        return Err(fail(DashnetStatus::InvalidArgument, format!("{what} length is impossible")));
+        return Err(fail(
+            DashnetStatus::InvalidArgument,
+            format!("{what} length is impossible"),
+        ));
     }
     // SAFETY: non-NULL, length checked, and the caller promises `len` readable bytes.
     Ok(unsafe { std::slice::from_raw_parts(p, len) })

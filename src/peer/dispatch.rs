@@ -7,7 +7,8 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinHandle;
 
 use super::Shared;
 use super::event::{DisconnectReason, PeerEvent};
@@ -22,7 +23,8 @@ pub(crate) async fn run(
     mut from_reader: mpsc::UnboundedReceiver<(RawMessage, OwnedSemaphorePermit)>,
     budget: Arc<Semaphore>,
     events: mpsc::Sender<PeerEvent>,
-    undelivered: oneshot::Receiver<Vec<crate::peer::OutboundMessage>>,
+    reader: JoinHandle<()>,
+    writer: JoinHandle<Vec<crate::peer::OutboundMessage>>,
 ) {
     let peer = shared.id;
     let mut closing = shared.closing();
@@ -72,7 +74,9 @@ pub(crate) async fn run(
     shared.close(DisconnectReason::Shutdown);
     from_reader.close();
     budget.close();
-    let undelivered = undelivered.await.unwrap_or_default();
+    // Both other tasks have ended before the last event goes out.
+    let undelivered = writer.await.unwrap_or_default();
+    let _ = reader.await;
     let reason = shared.reason().unwrap_or(DisconnectReason::Shutdown);
     let stats = shared
         .counters

@@ -30,7 +30,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::time::timeout;
 
 pub use config::{PeerConfig, default_user_agent};
@@ -211,8 +211,7 @@ impl Peer {
         // larger than the budget takes all of it, so it goes through alone.
         let budget = Arc::new(Semaphore::new(reader::INBOUND_BUDGET));
         let (to_dispatch, from_reader) = mpsc::unbounded_channel();
-        let (undelivered_tx, undelivered_rx) = oneshot::channel();
-        tokio::spawn(reader::run(
+        let reader = tokio::spawn(reader::run(
             shared.clone(),
             read_half,
             hs.decoder,
@@ -220,18 +219,15 @@ impl Peer {
             to_dispatch,
             budget.clone(),
         ));
-        tokio::spawn(writer::run(
-            shared.clone(),
-            write_half,
-            queue_rx,
-            undelivered_tx,
-        ));
+        let writer = tokio::spawn(writer::run(shared.clone(), write_half, queue_rx));
+        // The dispatcher outlives the other two: it awaits both before its last event.
         tokio::spawn(dispatch::run(
             shared.clone(),
             from_reader,
             budget,
             events,
-            undelivered_rx,
+            reader,
+            writer,
         ));
         Peer { shared }
     }

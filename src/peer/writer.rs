@@ -9,7 +9,6 @@ use std::time::Duration;
 use rand::RngCore;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::Shared;
@@ -38,12 +37,12 @@ struct Writer {
     probe_deadline: Option<Instant>,
 }
 
+/// Runs the writer; returns every app message that was not written.
 pub(crate) async fn run(
     shared: Arc<Shared>,
     socket: OwnedWriteHalf,
     rx: QueueReceiver,
-    undelivered_tx: oneshot::Sender<Vec<OutboundMessage>>,
-) {
+) -> Vec<OutboundMessage> {
     let config = shared.config.clone();
     let mut w = Writer {
         magic: config.network.magic(),
@@ -65,8 +64,7 @@ pub(crate) async fn run(
             let _ = timeout(Duration::from_millis(200), w.socket.shutdown()).await;
         }
     }
-    let undelivered = w.hand_back();
-    let _ = undelivered_tx.send(undelivered);
+    w.hand_back()
 }
 
 impl Writer {

@@ -1,0 +1,269 @@
+/* The C ABI against dashnet-sim: the handshake event, a header sync driven from inside
+ * callbacks, 8 C threads sending while headers arrive, free from inside a callback,
+ * poll mode, and shutdown with queued messages reporting exactly what was not sent. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dashnet.h"
+#include "harness.h"
+#include "sim.h"
+
+#define SYNC_TARGET 20000
+
+static void genesis(uint8_t out[32]) {
+  /* The regtest genesis hash, display hex reversed into wire order. */
+  const char *hex = "000008ca1832a4baf228eb1553c03d3a2c8e02399550dd6ea8d65cec3ef23d2e";
+  for (int i = 0; i < 32; i++) {
+    unsigned v;
+    sscanf(hex + 2 * i, "%2x", &v);
+    out[31 - i] = (uint8_t)v;
+  }
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+typedef struct state {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  DashnetClient *client;
+  uint64_t peer;
+  int connected;
+  int disconnected;
+  char user_agent[128];
+  size_t headers;
+  int linked;
+  uint8_t last_hash[32];
+  int free_status; /* what dashnet_client_free returned inside a callback */
+  int request_status;
+  size_t undelivered;
+  uint64_t undelivered_first_tag, undelivered_last_tag;
+  uint64_t final_messages_out;
+  DashnetDisconnectReason reason;
+} state;
+
+static void on_peer(void *ud, const DashnetPeerEvent *ev) {
+  state *s = ud;
+  pthread_mutex_lock(&s->mu);
+  if (ev->reason == DASHNET_DISCONNECT_REASON_NONE) {
+    s->connected++;
+    s->peer = ev->peer;
+    snprintf(s->user_agent, sizeof s->user_agent, "%s", ev->user_agent);
+  } else {
+    s->disconnected++;
+    s->reason = ev->reason;
+    s->undelivered = ev->undelivered_count;
+    s->final_messages_out = ev->messages_out;
+    if (ev->undelivered_count > 0) {
+      s->undelivered_first_tag = ev->undelivered_tags[0];
+      s->undelivered_last_tag = ev->undelivered_tags[ev->undelivered_count - 1];
+    }
+  }
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+static void on_headers(void *ud, const DashnetHeaders *h) {
+  state *s = ud;
+  if (s->free_status < 0) {
+    /* Freeing the client from inside a callback is refused. */
+    s->free_status = (int)dashnet_client_free(s->client);
+  }
+  for (size_t i = 0; i < h->count; i++) {
+    if (memcmp(h->headers[i].header + 4, s->last_hash, 32) != 0) s->linked = 0;
+    memcpy(s->last_hash, h->headers[i].hash, 32);
+  }
+  pthread_mutex_lock(&s->mu);
+  s->headers += h->count;
+  size_t have = s->headers;
+  pthread_mutex_unlock(&s->mu);
+  if (have < SYNC_TARGET && h->count > 0) {
+    /* Ask for the next batch from inside the callback. */
+    s->request_status = (int)dashnet_request_headers(s->client, s->last_hash, 1, NULL, NULL);
+  }
+  pthread_mutex_lock(&s->mu);
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+static int wait_for(state *s, int (*cond)(state *), double seconds) {
+  double end = now_s() + seconds;
+  pthread_mutex_lock(&s->mu);
+  while (!cond(s) && now_s() < end) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_nsec += 20 * 1000 * 1000;
+    if (t.tv_nsec >= 1000000000) {
+      t.tv_sec++;
+      t.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&s->cv, &s->mu, &t);
+  }
+  int ok = cond(s);
+  pthread_mutex_unlock(&s->mu);
+  return ok;
+}
+
+static int is_connected(state *s) { return s->connected > 0; }
+static int is_synced(state *s) { return s->headers >= SYNC_TARGET; }
+static int is_disconnected(state *s) { return s->disconnected > 0; }
+
+typedef struct sender {
+  DashnetClient *client;
+  uint64_t peer;
+  int index;
+  int sent;
+  int errors;
+} sender;
+
+static void *send_thread(void *arg) {
+  sender *t = arg;
+  for (int seq = 0; seq < 2000; seq++) {
+    uint8_t payload[5] = {(uint8_t)t->index, (uint8_t)seq, (uint8_t)(seq >> 8), 0, 0};
+    for (;;) {
+      DashnetStatus st = dashnet_send(t->client, t->peer, "dnc", payload, sizeof payload, 0);
+      if (st == DASHNET_STATUS_OK) {
+        t->sent++;
+        break;
+      }
+      if (st != DASHNET_STATUS_QUEUE_FULL) {
+        t->errors++;
+        break;
+      }
+      usleep(200);
+    }
+  }
+  return NULL;
+}
+
+static void config(DashnetConfig *c) {
+  dashnet_config_init(c, DASHNET_NETWORK_REGTEST);
+  c->dns_seeds = false;
+  c->exclusive = true;
+  c->flush_deadline_ms = 300;
+}
+
+int main(void) {
+  sim_process sim;
+  const char *args[] = {"--tip", "20000", NULL};
+  if (sim_start(&sim, args) != 0) {
+    fprintf(stderr, "cannot start dashnet-sim (%s): build it with cargo build --bins\n", sim_binary());
+    printf("0 passed, 1 failed\n");
+    return 1;
+  }
+
+  /* Callbacks: connect, sync 20,000 headers from inside callbacks, 8 senders meanwhile. */
+  state s;
+  memset(&s, 0, sizeof s);
+  pthread_mutex_init(&s.mu, NULL);
+  pthread_cond_init(&s.cv, NULL);
+  s.linked = 1;
+  s.free_status = -1;
+  genesis(s.last_hash);
+  DashnetConfig cfg;
+  config(&cfg);
+  DashnetCallbacks cb;
+  dashnet_callbacks_init(&cb);
+  cb.user_data = &s;
+  cb.on_peer = on_peer;
+  cb.on_headers = on_headers;
+  s.client = dashnet_client_new(&cfg, &cb);
+  CHECK(s.client != NULL, "client");
+  CHECK(dashnet_client_connect(s.client, sim.address) == DASHNET_STATUS_OK, "connect %s", sim.address);
+  CHECK(wait_for(&s, is_connected, 10), "connected event");
+  CHECK(strncmp(s.user_agent, "/dashnet-sim:", 13) == 0, "user agent %s", s.user_agent);
+  uint8_t g[32];
+  genesis(g);
+  uint64_t synced_from = 0;
+  CHECK(dashnet_request_headers(s.client, g, 1, NULL, &synced_from) == DASHNET_STATUS_OK, "request");
+  CHECK(synced_from == s.peer, "best peer is the only peer");
+  pthread_t threads[8];
+  sender senders[8];
+  for (int i = 0; i < 8; i++) {
+    senders[i] = (sender){s.client, s.peer, i, 0, 0};
+    pthread_create(&threads[i], NULL, send_thread, &senders[i]);
+  }
+  CHECK(wait_for(&s, is_synced, 60), "synced %zu headers", s.headers);
+  int sent = 0, errors = 0;
+  for (int i = 0; i < 8; i++) {
+    pthread_join(threads[i], NULL);
+    sent += senders[i].sent;
+    errors += senders[i].errors;
+  }
+  CHECK(s.headers == SYNC_TARGET, "exactly %d headers (%zu)", SYNC_TARGET, s.headers);
+  CHECK(s.linked, "every header links to the one before");
+  CHECK(s.request_status == DASHNET_STATUS_OK, "requests from inside the callback");
+  CHECK(s.free_status == DASHNET_STATUS_IN_CALLBACK, "free inside a callback refused (%d)", s.free_status);
+  CHECK(sent == 16000 && errors == 0, "8 threads sent %d (errors %d)", sent, errors);
+  DashnetPeerStats ps;
+  double end = now_s() + 10;
+  do {
+    dashnet_peer_stats(s.client, s.peer, &ps);
+  } while (ps.messages_out < 16000 && now_s() < end && usleep(10000) == 0);
+  CHECK(ps.messages_out >= 16000, "all written (%llu)", (unsigned long long)ps.messages_out);
+  CHECK(dashnet_client_free(s.client) == DASHNET_STATUS_OK, "free");
+  CHECK(s.disconnected == 1 && s.reason == DASHNET_DISCONNECT_REASON_SHUTDOWN, "disconnect event before free returned");
+
+  /* Poll mode. */
+  config(&cfg);
+  DashnetClient *p = dashnet_client_new(&cfg, NULL);
+  CHECK(dashnet_client_connect(p, sim.address) == DASHNET_STATUS_OK, "poll connect");
+  DashnetEvent *ev = NULL;
+  DashnetStatus st = dashnet_client_poll(p, 10000, &ev);
+  CHECK(st == DASHNET_STATUS_OK && ev && ev->kind == DASHNET_EVENT_KIND_PEER_CONNECTED, "poll: connected");
+  dashnet_event_free(ev);
+  CHECK(dashnet_send_getheaders(p, DASHNET_PEER_BEST, g, 1, NULL, true) == DASHNET_STATUS_OK, "getheaders2");
+  ev = NULL;
+  st = dashnet_client_poll(p, 10000, &ev);
+  CHECK(st == DASHNET_STATUS_OK && ev && ev->kind == DASHNET_EVENT_KIND_HEADERS, "poll: headers");
+  if (ev && ev->kind == DASHNET_EVENT_KIND_HEADERS) {
+    CHECK(ev->headers.count == 8000 && ev->headers.compressed, "8000 via headers2 (%zu)", ev->headers.count);
+    CHECK(memcmp(ev->headers.headers[0].header + 4, g, 32) == 0, "first links to genesis");
+  }
+  dashnet_event_free(ev);
+  CHECK(dashnet_client_free(p) == DASHNET_STATUS_OK, "free poll client");
+
+  /* Shutdown with queued messages, to a sim that stopped reading. */
+  sim_process stalled;
+  const char *stall_args[] = {"--stop-reading-after", "0", NULL};
+  CHECK(sim_start(&stalled, stall_args) == 0, "stalled sim");
+  state q;
+  memset(&q, 0, sizeof q);
+  pthread_mutex_init(&q.mu, NULL);
+  pthread_cond_init(&q.cv, NULL);
+  cb.user_data = &q;
+  cb.on_headers = NULL;
+  config(&cfg);
+  q.client = dashnet_client_new(&cfg, &cb);
+  dashnet_client_connect(q.client, stalled.address);
+  CHECK(wait_for(&q, is_connected, 10), "connected to the stalled sim");
+  uint64_t accepted = 0;
+  static uint8_t block[16 * 1024];
+  int full_in_a_row = 0;
+  while (full_in_a_row < 20) {
+    st = dashnet_send(q.client, q.peer, "dnbulk", block, sizeof block, accepted);
+    if (st == DASHNET_STATUS_OK) {
+      accepted++;
+      full_in_a_row = 0;
+    } else {
+      CHECK(st == DASHNET_STATUS_QUEUE_FULL, "only QUEUE_FULL (%d)", st);
+      full_in_a_row++;
+      usleep(10000);
+    }
+  }
+  CHECK(dashnet_client_free(q.client) == DASHNET_STATUS_OK, "free with a full queue");
+  CHECK(is_disconnected(&q), "disconnect event delivered before free returned");
+  CHECK(q.undelivered > 0, "some not sent");
+  CHECK(q.final_messages_out + q.undelivered == accepted, "written %llu + undelivered %zu == accepted %llu",
+        (unsigned long long)q.final_messages_out, q.undelivered, (unsigned long long)accepted);
+  CHECK(q.undelivered_first_tag == q.final_messages_out && q.undelivered_last_tag == accepted - 1,
+        "the undelivered are exactly the last ones, by tag");
+  sim_stop(&stalled);
+  sim_stop(&sim);
+  DONE();
+}
