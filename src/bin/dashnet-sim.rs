@@ -1,6 +1,7 @@
 //! dashnet-sim: a simulated Dash node on loopback.
 //!
-//! Prints `dashnet-sim listening on 127.0.0.1:PORT` once it accepts connections, and
+//! Prints `dashnet-sim listening on 127.0.0.1:PORT` (a line per listener) once it
+//! accepts connections, and
 //! exits when its standard input closes or after `--timeout` seconds.
 
 use std::io::{Read, Write};
@@ -11,7 +12,7 @@ use dashnet::sim::{Misbehavior, Sim, SimConfig};
 
 const USAGE: &str = "usage: dashnet-sim [--bind ADDR:PORT] [--port N] [--tip HEIGHT]
   [--flood-headers2 MSGS_PER_SEC (0 = full speed)] [--flood-batch N]
-  [--stop-reading-after BYTES] [--no-pong] [--protocol-version N]
+  [--stop-reading-after BYTES] [--no-pong] [--protocol-version N] [--listeners N] [--sink]
   [--misbehave silent-handshake|close-mid-message|garbage|bad-checksum|oversize-length|
                bad-headers2-version-index|bad-pow-headers]
   [--timeout SECONDS (default 600)] [--ignore-stdin]";
@@ -36,6 +37,8 @@ fn parse() -> Result<(SimConfig, Duration, bool), String> {
             "--flood-batch" => config.flood_batch = num(value()?)? as usize,
             "--stop-reading-after" => config.stop_reading_after = Some(num(value()?)?),
             "--no-pong" => config.no_pong = true,
+            "--sink" => config.sink = true,
+            "--listeners" => config.listeners = num(value()?)?.clamp(1, 10_000) as usize,
             "--protocol-version" => config.protocol_version = num(value()?)? as u32,
             "--misbehave" => {
                 let v = value()?;
@@ -72,7 +75,9 @@ fn main() {
                 std::process::exit(1);
             }
         };
-        println!("dashnet-sim listening on {}", sim.addr());
+        for addr in sim.addrs() {
+            println!("dashnet-sim listening on {addr}");
+        }
         let _ = std::io::stdout().flush();
         let (eof_tx, eof_rx) = tokio::sync::oneshot::channel::<()>();
         if watch_stdin {

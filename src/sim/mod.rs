@@ -87,6 +87,9 @@ pub struct SimConfig {
     pub record_messages: bool,
     /// After the handshake, read and count bytes without decoding them (a throughput sink).
     pub sink: bool,
+    /// How many listening sockets (same IP, the first on `bind`'s port, the rest on free
+    /// ports): one node that looks like many addresses, for many-peer benchmarks.
+    pub listeners: usize,
 }
 
 impl Default for SimConfig {
@@ -105,6 +108,7 @@ impl Default for SimConfig {
             misbehavior: None,
             record_messages: false,
             sink: false,
+            listeners: 1,
         }
     }
 }
@@ -162,6 +166,7 @@ impl SimStats {
 #[derive(Debug)]
 pub struct Sim {
     addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     stats: Arc<SimStats>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -174,23 +179,49 @@ impl Sim {
         let chain = tokio::task::spawn_blocking(move || chain::regtest_chain(tip))
             .await
             .map_err(std::io::Error::other)?;
-        let listener = TcpListener::bind(config.bind).await?;
-        let addr = listener.local_addr()?;
+        let mut listeners = vec![TcpListener::bind(config.bind).await?];
+        let mut other = config.bind;
+        other.set_port(0);
+        for _ in 1..config.listeners.max(1) {
+            listeners.push(TcpListener::bind(other).await?);
+        }
+        let addrs = listeners
+            .iter()
+            .map(|l| l.local_addr())
+            .collect::<std::io::Result<Vec<_>>>()?;
         let stats = Arc::new(SimStats::default());
         let (stop, stop_rx) = watch::channel(false);
         let shared = Arc::new(conn::SimShared::new(config, chain, stats.clone()));
-        let task = tokio::spawn(accept_loop(listener, shared, stop_rx));
+        let task = tokio::spawn(async move {
+            let mut loops = JoinSet::new();
+            let counter = Arc::new(AtomicU64::new(0));
+            for l in listeners {
+                loops.spawn(accept_loop(
+                    l,
+                    shared.clone(),
+                    stop_rx.clone(),
+                    counter.clone(),
+                ));
+            }
+            while loops.join_next().await.is_some() {}
+        });
         Ok(Sim {
-            addr,
+            addr: addrs[0],
+            addrs,
             stats,
             stop,
             task,
         })
     }
 
-    /// The address it listens on.
+    /// The address it listens on (the first, with several listeners).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Every address it listens on.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// What it saw so far.
@@ -214,9 +245,9 @@ async fn accept_loop(
     listener: TcpListener,
     shared: Arc<conn::SimShared>,
     mut stop: watch::Receiver<bool>,
+    ids: Arc<AtomicU64>,
 ) {
     let mut conns = JoinSet::new();
-    let mut next_id = 0u64;
     let conn_stop = stop.clone();
     loop {
         tokio::select! {
@@ -225,9 +256,9 @@ async fn accept_loop(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                next_id += 1;
+                let id = ids.fetch_add(1, Ordering::Relaxed) + 1;
                 shared.stats.connections.fetch_add(1, Ordering::Relaxed);
-                conns.spawn(conn::serve(stream, next_id, shared.clone(), conn_stop.clone()));
+                conns.spawn(conn::serve(stream, id, shared.clone(), conn_stop.clone()));
             }
         }
     }

@@ -1,0 +1,185 @@
+/* C-side benchmark: how long dashnet_send() takes from C (p50 / p99.9 / max, 1 and 4
+ * threads, to a reading peer and to a peer that stopped reading), and how fast
+ * messages reach a C callback against how fast the client reads them.
+ * Usage: send_bench [ROUNDS] [--quick]. Prints Markdown rows. */
+#define _DEFAULT_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dashnet.h"
+#include "../../tests/c/sim.h"
+
+static double now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct peer_wait {
+  pthread_mutex_t mu;
+  uint64_t peer;
+  atomic_ullong messages;
+} peer_wait;
+
+static void on_peer(void *ud, const DashnetPeerEvent *ev) {
+  peer_wait *w = ud;
+  pthread_mutex_lock(&w->mu);
+  if (ev->reason == DASHNET_DISCONNECT_REASON_NONE) w->peer = ev->peer;
+  pthread_mutex_unlock(&w->mu);
+}
+
+static void on_headers(void *ud, const DashnetHeaders *h) {
+  peer_wait *w = ud;
+  (void)h;
+  atomic_fetch_add(&w->messages, 1);
+}
+
+static DashnetClient *connect_to(const char *address, peer_wait *w, int with_headers) {
+  DashnetConfig cfg;
+  dashnet_config_init(&cfg, DASHNET_NETWORK_REGTEST);
+  cfg.exclusive = true;
+  cfg.dns_seeds = false;
+  cfg.flush_deadline_ms = 100;
+  cfg.queue_max_messages = 1 << 20;
+  cfg.queue_max_bytes = 64ull << 20;
+  DashnetCallbacks cb;
+  dashnet_callbacks_init(&cb);
+  cb.user_data = w;
+  cb.on_peer = on_peer;
+  if (with_headers) cb.on_headers = on_headers;
+  DashnetClient *c = dashnet_client_new(&cfg, &cb);
+  dashnet_client_connect(c, address);
+  for (int i = 0; i < 1000; i++) {
+    pthread_mutex_lock(&w->mu);
+    uint64_t p = w->peer;
+    pthread_mutex_unlock(&w->mu);
+    if (p) return c;
+    usleep(10000);
+  }
+  fprintf(stderr, "no connection to %s\n", address);
+  exit(1);
+}
+
+typedef struct job {
+  DashnetClient *c;
+  uint64_t peer;
+  int n;
+  double *times;
+} job;
+
+static void *sender(void *arg) {
+  job *j = arg;
+  uint8_t payload[32] = {0};
+  for (int i = 0; i < j->n; i++) {
+    double t = now_ns();
+    dashnet_send(j->c, j->peer, "dnbench", payload, sizeof payload, (uint64_t)i);
+    j->times[i] = now_ns() - t;
+    if ((i & 255) == 255) usleep(200); /* a paced producer, as an app is */
+  }
+  return NULL;
+}
+
+/* Fills p50, p99.9, max (ns) of send() with `threads` threads. */
+static void send_times(const char *address, int threads, int n, double out[3]) {
+  peer_wait w = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+  DashnetClient *c = connect_to(address, &w, 0);
+  pthread_t t[8];
+  job jobs[8];
+  double *all = malloc(sizeof(double) * n * threads);
+  for (int i = 0; i < threads; i++) {
+    jobs[i] = (job){c, w.peer, n, all + (size_t)i * n};
+    pthread_create(&t[i], NULL, sender, &jobs[i]);
+  }
+  for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+  size_t total = (size_t)n * threads;
+  qsort(all, total, sizeof(double), cmp);
+  out[0] = all[total / 2];
+  out[1] = all[(size_t)(total * 0.999)];
+  out[2] = all[total - 1];
+  free(all);
+  dashnet_client_free(c);
+}
+
+static void median3(double *v, int rounds, double out[3]) {
+  qsort(v, rounds, sizeof(double), cmp);
+  out[0] = v[rounds / 2];
+  out[1] = v[0];
+  out[2] = v[rounds - 1];
+}
+
+int main(int argc, char **argv) {
+  int rounds = argc > 1 ? atoi(argv[1]) : 3;
+  int quick = argc > 2 && !strcmp(argv[2], "--quick");
+  if (rounds < 1) rounds = 1;
+  int n = quick ? 5000 : 100000;
+  sim_process sink, stalled, flood;
+  const char *sink_args[] = {"--sink", NULL};
+  const char *stall_args[] = {"--stop-reading-after", "0", NULL};
+  const char *flood_args[] = {"--flood-headers2", "0", "--flood-batch", "1", "--tip", "2000", NULL};
+  if (sim_start(&sink, sink_args) || sim_start(&stalled, stall_args) || sim_start(&flood, flood_args)) {
+    fprintf(stderr, "cannot start dashnet-sim (%s)\n", sim_binary());
+    return 1;
+  }
+  printf("| figure (send() from C, 32-byte payload, %d calls per thread) | median | min..max |\n", n);
+  printf("|---|---|---|\n");
+  const char *names[2] = {"reading peer", "peer stopped reading"};
+  const char *addrs[2] = {sink.address, stalled.address};
+  for (int which = 0; which < 2; which++) {
+    for (int threads = 1; threads <= 4; threads += 3) {
+      double p50[16], p999[16], mx[16];
+      for (int r = 0; r < rounds; r++) {
+        double o[3];
+        send_times(addrs[which], threads, n, o);
+        p50[r] = o[0];
+        p999[r] = o[1];
+        mx[r] = o[2];
+      }
+      double a[3], b[3], c[3];
+      median3(p50, rounds, a);
+      median3(p999, rounds, b);
+      median3(mx, rounds, c);
+      printf("| send() p50, %d thread(s), %s | %.0f ns | %.0f..%.0f |\n", threads, names[which], a[0], a[1], a[2]);
+      printf("| send() p99.9, %d thread(s), %s | %.0f ns | %.0f..%.0f |\n", threads, names[which], b[0], b[1], b[2]);
+      printf("| send() max, %d thread(s), %s | %.1f us | %.1f..%.1f |\n", threads, names[which], c[0] / 1e3,
+             c[1] / 1e3, c[2] / 1e3);
+    }
+  }
+  /* Delivery: headers2 messages of one header each, as fast as the sim sends them. */
+  double cb_rate[16], in_rate[16], ratio[16];
+  for (int r = 0; r < rounds; r++) {
+    peer_wait w = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+    DashnetClient *c = connect_to(flood.address, &w, 1);
+    usleep(300000);
+    DashnetPeerStats s0, s1;
+    dashnet_peer_stats(c, w.peer, &s0);
+    unsigned long long m0 = atomic_load(&w.messages);
+    double t0 = now_ns();
+    usleep(quick ? 500000 : 3000000);
+    dashnet_peer_stats(c, w.peer, &s1);
+    unsigned long long m1 = atomic_load(&w.messages);
+    double secs = (now_ns() - t0) / 1e9;
+    cb_rate[r] = (m1 - m0) / secs;
+    in_rate[r] = (s1.messages_in - s0.messages_in) / secs;
+    ratio[r] = cb_rate[r] / in_rate[r];
+    dashnet_client_free(c);
+  }
+  double a[3], b[3], c[3];
+  median3(cb_rate, rounds, a);
+  median3(in_rate, rounds, b);
+  median3(ratio, rounds, c);
+  printf("| messages reaching the C callback | %.0f /s | %.0f..%.0f |\n", a[0], a[1], a[2]);
+  printf("| messages the client read (baseline) | %.0f /s | %.0f..%.0f |\n", b[0], b[1], b[2]);
+  printf("| callback rate / read rate | %.3f | %.3f..%.3f |\n", c[0], c[1], c[2]);
+  sim_stop(&sink);
+  sim_stop(&stalled);
+  sim_stop(&flood);
+  return 0;
+}

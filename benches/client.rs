@@ -1,0 +1,287 @@
+//! Client benchmarks (a plain binary: `cargo bench --bench client`; one short round
+//! under `cargo test`). The simulated nodes run in a separate `dashnet-sim` process, so
+//! the memory and CPU measured are the client's alone.
+//!
+//! - RSS per connected idle peer and time until all are handshaken, at 1, 10, 100 and
+//!   1000 peers (one sim process with one listener per peer);
+//! - CPU while 1000 peers sit idle;
+//! - header sync of 200,000 headers from one sim via headers2, against bare X11 of the
+//!   same headers in the same run.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use dashnet::client::{Client, ClientConfig, ClientEvent};
+use dashnet::wire::{Hash256, Network, x11};
+
+fn sim_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("DASHNET_SIM") {
+        return p.into();
+    }
+    // The sim built with this build's profile (cargo test: debug; cargo bench: release).
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/{profile}/dashnet-sim"));
+    assert!(
+        p.exists(),
+        "{} is not built: cargo build --bins (--release for cargo bench)",
+        p.display()
+    );
+    p
+}
+
+struct SimProcess {
+    child: Child,
+    addrs: Vec<SocketAddr>,
+}
+
+impl SimProcess {
+    fn start(args: &[&str], listeners: usize) -> SimProcess {
+        let mut child = Process::new(sim_binary())
+            .args(args)
+            .args(["--listeners", &listeners.to_string(), "--timeout", "900"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("dashnet-sim starts");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let addrs = out
+            .lines()
+            .take(listeners)
+            .map(|l| {
+                let l = l.unwrap();
+                l.rsplit(' ').next().unwrap().parse().unwrap()
+            })
+            .collect::<Vec<SocketAddr>>();
+        assert_eq!(
+            addrs.len(),
+            listeners,
+            "dashnet-sim did not start ({})",
+            sim_binary().display()
+        );
+        SimProcess { child, addrs }
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take()); // the sim exits when its stdin closes
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// User + system CPU seconds of this process.
+fn cpu_seconds() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &s[s.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
+fn client_for(addrs: &[SocketAddr]) -> Client {
+    let mut c = ClientConfig::new(Network::Regtest);
+    c.fixed_peers = addrs.to_vec();
+    c.exclusive = true;
+    c.dns_seeds = false;
+    c.target_outbound = addrs.len();
+    c.max_outbound = addrs.len();
+    c.worker_threads = 1;
+    Client::new(c).unwrap()
+}
+
+/// (RSS KiB per idle peer, seconds until all handshaken, CPU % while idle).
+fn many_peers(n: usize, idle: Duration) -> (f64, f64, f64) {
+    let sim = SimProcess::start(&["--tip", "10"], n);
+    // Baseline: a client with no peers yet.
+    let empty = client_for(&[]);
+    std::thread::sleep(Duration::from_millis(200));
+    let base = rss_kib();
+    drop(empty);
+    let t = Instant::now();
+    let client = client_for(&sim.addrs);
+    let drain = |c: &Client| while c.next_event(Duration::from_millis(1)).is_some() {};
+    while client.stats().peers < n as u64 {
+        drain(&client);
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "handshakes stalled at {}",
+            client.stats().peers
+        );
+    }
+    let handshake = t.elapsed().as_secs_f64();
+    drain(&client);
+    std::thread::sleep(Duration::from_millis(500));
+    let per_peer = (rss_kib().saturating_sub(base)) as f64 / n as f64;
+    let cpu0 = cpu_seconds();
+    let w = Instant::now();
+    std::thread::sleep(idle);
+    let cpu = (cpu_seconds() - cpu0) / w.elapsed().as_secs_f64() * 100.0;
+    client.shutdown();
+    drop(sim);
+    (per_peer, handshake, cpu)
+}
+
+/// (headers/s syncing `tip` headers through the client, bare X11 headers/s of the same headers).
+fn sync_rate(tip: u32) -> (f64, f64) {
+    let sim = SimProcess::start(&["--tip", &tip.to_string()], 1);
+    let client = client_for(&sim.addrs);
+    let genesis = Network::Regtest.genesis_hash().unwrap();
+    loop {
+        if let Some(ClientEvent::PeerConnected { .. }) = client.next_event(Duration::from_secs(10))
+        {
+            break;
+        }
+    }
+    let mut tip_hash: Hash256 = genesis;
+    let mut got = 0u32;
+    let mut raw: Vec<[u8; 80]> = Vec::with_capacity(tip as usize);
+    let t = Instant::now();
+    client
+        .request_headers(vec![tip_hash], Hash256::ZERO)
+        .unwrap();
+    while got < tip {
+        match client.next_event(Duration::from_secs(30)) {
+            Some(ClientEvent::Headers { headers, .. }) => {
+                got += headers.len() as u32;
+                tip_hash = headers.last().unwrap().hash();
+                raw.extend(headers.iter().map(|h| h.header().to_bytes()));
+                if got < tip {
+                    client
+                        .request_headers(vec![tip_hash], Hash256::ZERO)
+                        .unwrap();
+                }
+            }
+            Some(_) => {}
+            None => panic!("sync stalled at {got}"),
+        }
+    }
+    let ours = f64::from(got) / t.elapsed().as_secs_f64();
+    client.shutdown();
+    drop(sim);
+    let t = Instant::now();
+    for h in &raw {
+        std::hint::black_box(x11(h));
+    }
+    let bare = raw.len() as f64 / t.elapsed().as_secs_f64();
+    (ours, bare)
+}
+
+fn med(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+fn main() {
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let rounds: usize = if quick {
+        1
+    } else {
+        std::env::var("DASHNET_BENCH_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3)
+    };
+    let mut rows = Vec::new();
+    let mut out = |line: String| {
+        println!("{line}");
+        rows.push(line);
+    };
+    out(format!(
+        "dashnet client benchmarks: {rounds} round(s), X11 {}, sim {}",
+        if dashnet::wire::hash::X11_ACCELERATED {
+            "accelerated"
+        } else {
+            "portable"
+        },
+        sim_binary().display()
+    ));
+    out("| figure | median | min..max |".into());
+    out("|---|---|---|".into());
+    let sizes: &[usize] = if quick {
+        &[1, 10, 100]
+    } else {
+        &[1, 10, 100, 1000]
+    };
+    for &n in sizes {
+        let mut rss = Vec::new();
+        let mut hs = Vec::new();
+        let mut cpu = Vec::new();
+        for _ in 0..rounds {
+            let idle = Duration::from_secs(if quick || n < 1000 { 1 } else { 10 });
+            let (r, h, c) = many_peers(n, idle);
+            rss.push(r);
+            hs.push(h);
+            cpu.push(c);
+        }
+        let (m, lo, hi) = med(rss);
+        out(format!(
+            "| RSS per idle peer, {n} peers | {m:.1} KiB | {lo:.1}..{hi:.1} |"
+        ));
+        let (m, lo, hi) = med(hs);
+        out(format!(
+            "| time until all handshaken, {n} peers | {:.0} ms | {:.0}..{:.0} |",
+            m * 1e3,
+            lo * 1e3,
+            hi * 1e3
+        ));
+        if n == *sizes.last().unwrap() {
+            let (m, lo, hi) = med(cpu);
+            out(format!(
+                "| CPU while idle, {n} peers | {m:.2} % of a core | {lo:.2}..{hi:.2} |"
+            ));
+        }
+    }
+    let tip = if quick { 20_000 } else { 200_000 };
+    let mut ours = Vec::new();
+    let mut bare = Vec::new();
+    for _ in 0..rounds {
+        let (o, b) = sync_rate(tip);
+        ours.push(o);
+        bare.push(b);
+    }
+    let ratio = med(ours.iter().zip(&bare).map(|(o, b)| o / b).collect());
+    let (m, lo, hi) = med(ours);
+    let (bm, blo, bhi) = med(bare);
+    out(format!(
+        "| header sync via headers2, {tip} headers | {:.1} k headers/s | {:.1}..{:.1} |",
+        m / 1e3,
+        lo / 1e3,
+        hi / 1e3
+    ));
+    out(format!(
+        "| bare X11 of the same headers (baseline) | {:.1} k headers/s | {:.1}..{:.1} |",
+        bm / 1e3,
+        blo / 1e3,
+        bhi / 1e3
+    ));
+    out(format!(
+        "| sync rate / bare X11 rate | {:.3} | {:.3}..{:.3} |",
+        ratio.0, ratio.1, ratio.2
+    ));
+    let _ = std::fs::create_dir_all("target");
+    let _ = std::fs::write("target/bench-client.md", rows.join("\n") + "\n");
+}
