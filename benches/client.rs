@@ -196,7 +196,8 @@ fn med(mut v: Vec<f64>) -> (f64, f64, f64) {
 }
 
 fn main() {
-    let quick = !std::env::args().any(|a| a == "--bench");
+    let quick = !std::env::args().any(|a| a == "--bench")
+        || std::env::var("DASHNET_BENCH_QUICK").is_ok_and(|v| v == "1");
     let rounds: usize = if quick {
         1
     } else {

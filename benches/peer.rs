@@ -275,7 +275,11 @@ fn rtt_dashnet(rt: &Runtime, load: Load, samples: usize) -> (f64, f64) {
         drain(rx);
         let mut got = Vec::new();
         let mut seen = 0;
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let (samples, cap) = match load {
+            Load::Full => (samples.min(20), Duration::from_secs(20)),
+            _ => (samples, Duration::from_secs(60)),
+        };
+        let deadline = Instant::now() + cap;
         while got.len() < samples && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(2)).await;
             let s = peer.stats();
@@ -287,23 +291,49 @@ fn rtt_dashnet(rt: &Runtime, load: Load, samples: usize) -> (f64, f64) {
         peer.close(dashnet::peer::DisconnectReason::Shutdown);
         peer.closed().await;
         got.sort_by(|a, b| a.total_cmp(b));
+        dump("rtt_dashnet", load, &got);
         (percentile(&got, 0.5), percentile(&got, 0.99))
     });
     stop_sim(sim);
     r
 }
 
+/// Appends RTT samples (microseconds) for the report's plots.
+fn dump(what: &str, load: Load, samples: &[f64]) {
+    let name = match load {
+        Load::Idle => "idle",
+        Load::Rate(_) => "rate",
+        Load::Full => "full",
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-report");
+    let _ = std::fs::create_dir_all(&dir);
+    let text: String = samples.iter().map(|v| format!("{v}\n")).collect();
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{what}_{name}.txt")))
+    {
+        let _ = f.write_all(text.as_bytes());
+    }
+}
+
 fn rtt_old(rt: &Runtime, load: Load, samples: usize) -> (f64, f64) {
     let sim = start_sim(sim_for(load));
     let r = rt.block_on(async {
         let old = old_connect(sim.addr(), Some(Duration::from_millis(20))).await;
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let (samples, cap) = match load {
+            Load::Full => (samples.min(20), Duration::from_secs(20)),
+            _ => (samples, Duration::from_secs(60)),
+        };
+        let deadline = Instant::now() + cap;
         while old.rtts.lock().len() < samples && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let mut got = old.rtts.lock().clone();
         drop(old);
         got.sort_by(|a, b| a.total_cmp(b));
+        dump("rtt_old", load, &got);
         (percentile(&got, 0.5), percentile(&got, 0.99))
     });
     stop_sim(sim);
@@ -519,7 +549,8 @@ fn wakeups(window: Duration, old_design: bool) -> f64 {
 // ---------------------------------------------------------------- main
 
 fn main() {
-    let quick = !std::env::args().any(|a| a == "--bench");
+    let quick = !std::env::args().any(|a| a == "--bench")
+        || std::env::var("DASHNET_BENCH_QUICK").is_ok_and(|v| v == "1");
     let rounds = if quick {
         1
     } else {
@@ -534,7 +565,7 @@ fn main() {
         rows: Vec::new(),
     };
     let rt = runtime("bench-rt");
-    let samples = if quick { 10 } else { 150 };
+    let samples = if quick { 10 } else { 100 };
     let rate = 20; // headers2 messages of 2000 headers per second: ~40k headers/s
     println!(
         "dashnet peer benchmarks: {} round(s), X11 {}",
