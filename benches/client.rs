@@ -195,7 +195,32 @@ fn med(mut v: Vec<f64>) -> (f64, f64, f64) {
     (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
+/// Runs `many_peers` in a fresh process, so that memory freed by an earlier round (and
+/// kept by the allocator) does not hide this round's growth.
+fn many_peers_fresh(n: usize, idle: Duration) -> (f64, f64, f64) {
+    let out = Process::new(std::env::current_exe().unwrap())
+        .args(["--one-many", &n.to_string(), &idle.as_millis().to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("the bench re-runs itself");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("no result from the child: {text}"));
+    let v: Vec<f64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
+    (v[0], v[1], v[2])
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--one-many") {
+        let n: usize = args[i + 1].parse().unwrap();
+        let idle = Duration::from_millis(args[i + 2].parse().unwrap());
+        let (r, h, c) = many_peers(n, idle);
+        println!("RESULT {r} {h} {c}");
+        return;
+    }
     let quick = !std::env::args().any(|a| a == "--bench")
         || std::env::var("DASHNET_BENCH_QUICK").is_ok_and(|v| v == "1");
     let rounds: usize = if quick {
@@ -233,7 +258,7 @@ fn main() {
         let mut cpu = Vec::new();
         for _ in 0..rounds {
             let idle = Duration::from_secs(if quick || n < 1000 { 1 } else { 10 });
-            let (r, h, c) = many_peers(n, idle);
+            let (r, h, c) = many_peers_fresh(n, idle);
             rss.push(r);
             hs.push(h);
             cpu.push(c);
