@@ -4,7 +4,8 @@
 //! 1. [`wire`]: the codec, pure functions over bytes.
 //! 2. [`peer`]: one split-socket connection.
 //! 3. [`client`]: the set of peers and the policy over them.
-//! 4. `ffi`: the C ABI (the only place with `unsafe`).
+//! 4. `ffi`: the C ABI (the only place with `unsafe`, with `jni`).
+//! 5. `jni`: the Android binding (cargo feature `jni`).
 //!
 //! [`sim`] is dashnet-sim, a simulated Dash node on loopback for tests and demos.
 #![deny(missing_docs)]
@@ -12,6 +13,8 @@
 
 pub mod client;
 pub mod ffi;
+#[cfg(feature = "jni")]
+pub mod jni;
 pub mod peer;
 pub mod sim;
 pub mod wire;

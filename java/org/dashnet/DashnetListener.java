@@ -1,0 +1,27 @@
+package org.dashnet;
+
+/**
+ * Receives a client's events. Every method runs on the client's one delivery thread,
+ * one at a time, never on the caller's thread. A method may call any DashnetClient
+ * method except close() (which throws IllegalStateException there). An exception thrown
+ * here is logged and cleared; the client goes on. Arrays passed in are fresh copies.
+ */
+public interface DashnetListener {
+    /** A peer finished its handshake. */
+    void onConnected(long peer, String address, String userAgent, int version, int startHeight);
+
+    /**
+     * A peer's connection ended: its last event. {@code undeliveredTags} are the tags of
+     * the messages it accepted but never wrote, in queue order.
+     */
+    void onDisconnected(long peer, String address, int reason, String reasonText, long[] undeliveredTags);
+
+    /** An inbound message other than headers. */
+    void onMessage(long peer, String command, byte[] payload);
+
+    /**
+     * Headers (from headers or headers2), proof-of-work checked and linked:
+     * {@code count} 80-byte headers back to back, and their 32-byte X11 hashes (wire order).
+     */
+    void onHeaders(long peer, byte[] headers, byte[] hashes, int count);
+}

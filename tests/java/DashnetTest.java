@@ -1,0 +1,213 @@
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.dashnet.DashnetClient;
+import org.dashnet.DashnetListener;
+
+/** The Android binding on this machine's JVM, against dashnet-sim. Prints "N passed, N failed". */
+public final class DashnetTest {
+    static int passed, failed;
+
+    static void check(boolean ok, String what) {
+        if (ok) {
+            passed++;
+        } else {
+            failed++;
+            System.err.println("FAIL: " + what);
+        }
+    }
+
+    static final class Sim implements AutoCloseable {
+        final Process process;
+        final String address;
+
+        Sim(String... args) throws Exception {
+            List<String> cmd = new ArrayList<>();
+            cmd.add(System.getenv().getOrDefault("DASHNET_SIM", "target/debug/dashnet-sim"));
+            cmd.addAll(Arrays.asList(args));
+            cmd.add("--timeout");
+            cmd.add("300");
+            process = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream()));
+            String line = r.readLine();
+            if (line == null) throw new IllegalStateException("dashnet-sim did not start");
+            address = line.substring(line.lastIndexOf(' ') + 1);
+        }
+
+        @Override
+        public void close() throws java.io.IOException {
+            process.getOutputStream().close(); // the sim exits when its stdin closes
+            try {
+                if (!process.waitFor(5, TimeUnit.SECONDS)) process.destroyForcibly();
+            } catch (InterruptedException e) {
+                process.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    static byte[] genesis() {
+        String hex = "000008ca1832a4baf228eb1553c03d3a2c8e02399550dd6ea8d65cec3ef23d2e";
+        byte[] out = new byte[32];
+        for (int i = 0; i < 32; i++) out[31 - i] = (byte) Integer.parseInt(hex.substring(2 * i, 2 * i + 2), 16);
+        return out;
+    }
+
+    /** Records events; optionally misbehaves. */
+    static class Recorder implements DashnetListener {
+        final CountDownLatch connected = new CountDownLatch(1);
+        final AtomicLong peer = new AtomicLong();
+        final AtomicInteger headers = new AtomicInteger();
+        final AtomicInteger events = new AtomicInteger();
+        final AtomicBoolean linked = new AtomicBoolean(true);
+        final AtomicInteger afterClose = new AtomicInteger();
+        volatile boolean closed;
+        volatile DashnetClient client;
+        volatile int syncTarget;
+        volatile String closeInCallback = "not tried";
+        byte[] tip = genesis();
+
+        public void onConnected(long p, String address, String ua, int version, int height) {
+            if (closed) afterClose.incrementAndGet();
+            events.incrementAndGet();
+            peer.set(p);
+            connected.countDown();
+        }
+
+        public void onDisconnected(long p, String address, int reason, String text, long[] tags) {
+            if (closed) afterClose.incrementAndGet();
+            events.incrementAndGet();
+        }
+
+        public void onMessage(long p, String command, byte[] payload) {
+            if (closed) afterClose.incrementAndGet();
+            events.incrementAndGet();
+        }
+
+        public void onHeaders(long p, byte[] raw, byte[] hashes, int count) {
+            if (closed) afterClose.incrementAndGet();
+            events.incrementAndGet();
+            if (closeInCallback.equals("not tried") && client != null) {
+                try {
+                    client.close();
+                    closeInCallback = "closed!";
+                } catch (IllegalStateException e) {
+                    closeInCallback = "refused";
+                }
+            }
+            for (int i = 0; i < count; i++) {
+                if (!Arrays.equals(Arrays.copyOfRange(raw, 80 * i + 4, 80 * i + 36), tip)) linked.set(false);
+                tip = Arrays.copyOfRange(hashes, 32 * i, 32 * i + 32);
+            }
+            int have = headers.addAndGet(count);
+            if (syncTarget > 0 && have < syncTarget && count > 0 && client != null) {
+                client.requestHeaders(tip); // from inside the listener
+            }
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        try (Sim sim = new Sim("--tip", "10000")) {
+            // Sync 10,000 headers; 4 Java threads send meanwhile; close() inside a listener is refused.
+            Recorder rec = new Recorder();
+            DashnetClient client = new DashnetClient(DashnetClient.REGTEST, false, rec);
+            rec.client = client;
+            rec.syncTarget = 10000;
+            check(client.connect(sim.address) == DashnetClient.OK, "connect");
+            check(rec.connected.await(10, TimeUnit.SECONDS), "connected");
+            check(client.requestHeaders(genesis()) == rec.peer.get(), "request headers");
+            Thread[] senders = new Thread[4];
+            AtomicInteger sent = new AtomicInteger(), errors = new AtomicInteger();
+            for (int t = 0; t < 4; t++) {
+                final int id = t;
+                senders[t] = new Thread(() -> {
+                    for (int i = 0; i < 2000; i++) {
+                        byte[] payload = {(byte) id, (byte) i, (byte) (i >> 8)};
+                        int st;
+                        while ((st = client.send(rec.peer.get(), "dnjava", payload, i)) == DashnetClient.QUEUE_FULL) {
+                            Thread.onSpinWait();
+                        }
+                        if (st == DashnetClient.OK) sent.incrementAndGet(); else errors.incrementAndGet();
+                    }
+                });
+                senders[t].start();
+            }
+            for (Thread t : senders) t.join();
+            long end = System.currentTimeMillis() + 30000;
+            while (rec.headers.get() < 10000 && System.currentTimeMillis() < end) Thread.sleep(10);
+            check(rec.headers.get() == 10000, "synced 10,000 headers (" + rec.headers.get() + ")");
+            check(rec.linked.get(), "every header links to the one before");
+            check(sent.get() == 8000 && errors.get() == 0, "4 threads sent " + sent + " (errors " + errors + ")");
+            long[] stats = null;
+            end = System.currentTimeMillis() + 10000;
+            while (System.currentTimeMillis() < end) {
+                stats = client.stats(rec.peer.get());
+                if (stats != null && stats[3] >= 8000) break;
+                Thread.sleep(10);
+            }
+            check(stats != null && stats[3] >= 8000, "all written");
+            check(rec.closeInCallback.equals("refused"), "close() inside a listener refused: " + rec.closeInCallback);
+            client.close();
+            client.close(); // twice is fine
+            check(client.send(1, "ping", new byte[8], 0) == DashnetClient.SHUTTING_DOWN, "send after close");
+
+            // A listener that throws does not take the library down.
+            Recorder thrower = new Recorder() {
+                @Override
+                public void onConnected(long p, String a, String ua, int v, int h) {
+                    super.onConnected(p, a, ua, v, h);
+                    throw new RuntimeException("listener failure on purpose (expected in this test)");
+                }
+            };
+            thrower.closeInCallback = "skip";
+            DashnetClient c2 = new DashnetClient(DashnetClient.REGTEST, false, thrower);
+            c2.connect(sim.address);
+            check(thrower.connected.await(10, TimeUnit.SECONDS), "connected despite the throw");
+            check(c2.requestHeaders(genesis()) > 0, "still usable");
+            end = System.currentTimeMillis() + 10000;
+            while (thrower.headers.get() == 0 && System.currentTimeMillis() < end) Thread.sleep(10);
+            check(thrower.headers.get() > 0, "events keep flowing after a listener threw");
+            c2.close();
+        }
+
+        // close() from another thread while events flow: none after it returns.
+        try (Sim flood = new Sim("--tip", "4000", "--flood-headers2", "0", "--flood-batch", "50")) {
+            Recorder rec = new Recorder();
+            rec.closeInCallback = "skip";
+            DashnetClient client = new DashnetClient(DashnetClient.REGTEST, false, rec);
+            client.connect(flood.address);
+            check(rec.connected.await(10, TimeUnit.SECONDS), "flood connected");
+            long end = System.currentTimeMillis() + 10000;
+            while (rec.events.get() < 50 && System.currentTimeMillis() < end) Thread.sleep(5);
+            Thread closer = new Thread(() -> {
+                client.close();
+                rec.closed = true;
+            });
+            closer.start();
+            closer.join();
+            int before = rec.events.get();
+            Thread.sleep(300);
+            check(rec.events.get() == before && rec.afterClose.get() == 0, "no callback after close() returned");
+            check(before >= 50, "events were flowing (" + before + ")");
+        }
+
+        // 100 open / close cycles.
+        int cycles = 0;
+        for (int i = 0; i < 100; i++) {
+            DashnetClient c = new DashnetClient(DashnetClient.REGTEST, false, new Recorder());
+            c.close();
+            cycles++;
+        }
+        check(cycles == 100, "100 open/close cycles");
+        System.out.println(passed + " passed, " + failed + " failed");
+        System.exit(failed == 0 ? 0 : 1);
+    }
+}
