@@ -190,6 +190,29 @@ fn sync_rate(tip: u32) -> (f64, f64) {
     (ours, bare)
 }
 
+/// Seconds `shutdown()` takes with 100 peers each holding queued data (sinks that read).
+fn shutdown_busy(n: usize) -> f64 {
+    let sim = SimProcess::start(&["--sink"], n);
+    let client = client_for(&sim.addrs);
+    let t = Instant::now();
+    while client.stats().peers < n as u64 {
+        while client.next_event(Duration::from_millis(1)).is_some() {}
+        assert!(t.elapsed() < Duration::from_secs(60));
+    }
+    let cmd = dashnet::wire::Command::new("dnbusy").unwrap();
+    for (id, _) in client.peers() {
+        for i in 0..256u64 {
+            let _ = client.send(id, cmd, vec![0u8; 4096], i);
+        }
+    }
+    let t = Instant::now();
+    let report = client.shutdown();
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(report.tasks_left, 0);
+    drop(sim);
+    secs
+}
+
 fn med(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(|a, b| a.total_cmp(b));
     (v[v.len() / 2], v[0], v[v.len() - 1])
@@ -281,6 +304,17 @@ fn main() {
             ));
         }
     }
+    let mut shut = Vec::new();
+    for _ in 0..rounds {
+        shut.push(shutdown_busy(100));
+    }
+    let (m, lo, hi) = med(shut);
+    out(format!(
+        "| shutdown with 100 busy peers (256 x 4 KiB queued each, flushed) | {:.0} ms | {:.0}..{:.0} |",
+        m * 1e3,
+        lo * 1e3,
+        hi * 1e3
+    ));
     let tip = if quick { 20_000 } else { 200_000 };
     let mut ours = Vec::new();
     let mut bare = Vec::new();

@@ -619,6 +619,19 @@ enum DashnetStatus dashnet_callbacks_init(struct DashnetCallbacks *callbacks);
 // `event` is NULL or came from `dashnet_client_poll` and was not freed before.
 void dashnet_event_free(struct DashnetEvent *event);
 
+// X11 of `len` bytes at `data` (a block header is 80 bytes) into `out` (32 bytes, wire
+// order; it displays byte-reversed).
+//
+// # Safety
+// `data` has `len` readable bytes (or len is 0); `out` has 32 writable bytes.
+enum DashnetStatus dashnet_x11(const uint8_t *data, size_t len, uint8_t *out);
+
+// SHA256(SHA256(data)) into `out` (32 bytes, wire order).
+//
+// # Safety
+// `data` has `len` readable bytes (or len is 0); `out` has 32 writable bytes.
+enum DashnetStatus dashnet_sha256d(const uint8_t *data, size_t len, uint8_t *out);
+
 // The message of the most recent failure on the calling thread ("" if none yet).
 //
 // The string belongs to dashnet and stays valid until the next dashnet call on the

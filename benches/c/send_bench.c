@@ -42,6 +42,29 @@ static void on_headers(void *ud, const DashnetHeaders *h) {
   atomic_fetch_add(&w->messages, 1);
 }
 
+/* Header sync through the C callback: requests the next batch from inside it. */
+typedef struct sync_run {
+  peer_wait w;
+  DashnetClient *c;
+  uint8_t *headers; /* 80 bytes each */
+  size_t count, target;
+  uint8_t tip[32];
+  atomic_int done;
+} sync_run;
+
+static void on_sync_headers(void *ud, const DashnetHeaders *h) {
+  sync_run *s = ud;
+  for (size_t i = 0; i < h->count && s->count < s->target; i++) {
+    memcpy(s->headers + 80 * s->count, h->headers[i].header, 80);
+    memcpy(s->tip, h->headers[i].hash, 32);
+    s->count++;
+  }
+  if (s->count < s->target && h->count > 0) dashnet_request_headers(s->c, s->tip, 1, NULL, NULL);
+  else atomic_store(&s->done, 1);
+}
+
+static void on_sync_peer(void *ud, const DashnetPeerEvent *ev) { on_peer(&((sync_run *)ud)->w, ev); }
+
 static DashnetClient *connect_to(const char *address, peer_wait *w, int with_headers) {
   DashnetConfig cfg;
   dashnet_config_init(&cfg, DASHNET_NETWORK_REGTEST);
@@ -178,6 +201,65 @@ int main(int argc, char **argv) {
   printf("| messages reaching the C callback | %.0f /s | %.0f..%.0f |\n", a[0], a[1], a[2]);
   printf("| messages the client read (baseline) | %.0f /s | %.0f..%.0f |\n", b[0], b[1], b[2]);
   printf("| callback rate / read rate | %.3f | %.3f..%.3f |\n", c[0], c[1], c[2]);
+  /* headers2 sync through the C callback, against bare X11 (dashnet_x11) of the same headers. */
+  size_t target = quick ? 20000 : 200000;
+  char tip_arg[16];
+  snprintf(tip_arg, sizeof tip_arg, "%zu", target);
+  sim_process chain;
+  const char *chain_args[] = {"--tip", tip_arg, NULL};
+  if (sim_start(&chain, chain_args)) return 1;
+  double ours[16], bare[16], rel[16];
+  for (int r = 0; r < rounds; r++) {
+    sync_run *s = calloc(1, sizeof *s);
+    pthread_mutex_init(&s->w.mu, NULL);
+    s->headers = malloc(80 * target);
+    s->target = target;
+    const char *g = "000008ca1832a4baf228eb1553c03d3a2c8e02399550dd6ea8d65cec3ef23d2e";
+    for (int i = 0; i < 32; i++) {
+      unsigned v;
+      sscanf(g + 2 * i, "%2x", &v);
+      s->tip[31 - i] = (uint8_t)v;
+    }
+    DashnetConfig cfg;
+    dashnet_config_init(&cfg, DASHNET_NETWORK_REGTEST);
+    cfg.exclusive = true;
+    cfg.dns_seeds = false;
+    DashnetCallbacks cb;
+    dashnet_callbacks_init(&cb);
+    cb.user_data = s;
+    cb.on_peer = on_sync_peer;
+    cb.on_headers = on_sync_headers;
+    s->c = dashnet_client_new(&cfg, &cb);
+    dashnet_client_connect(s->c, chain.address);
+    while (1) {
+      pthread_mutex_lock(&s->w.mu);
+      uint64_t p = s->w.peer;
+      pthread_mutex_unlock(&s->w.mu);
+      if (p) break;
+      usleep(1000);
+    }
+    double t0 = now_ns();
+    dashnet_request_headers(s->c, s->tip, 1, NULL, NULL);
+    while (!atomic_load(&s->done)) usleep(500);
+    ours[r] = s->count / ((now_ns() - t0) / 1e9);
+    dashnet_client_free(s->c);
+    uint8_t out[32];
+    t0 = now_ns();
+    for (size_t i = 0; i < s->count; i++) dashnet_x11(s->headers + 80 * i, 80, out);
+    bare[r] = s->count / ((now_ns() - t0) / 1e9);
+    rel[r] = ours[r] / bare[r];
+    free(s->headers);
+    free(s);
+  }
+  median3(ours, rounds, a);
+  median3(bare, rounds, b);
+  median3(rel, rounds, c);
+  printf("| headers2 sync through the C callback, %zu headers | %.1f k headers/s | %.1f..%.1f |\n", target, a[0] / 1e3,
+         a[1] / 1e3, a[2] / 1e3);
+  printf("| bare X11 of the same headers, dashnet_x11 from C (baseline) | %.1f k headers/s | %.1f..%.1f |\n",
+         b[0] / 1e3, b[1] / 1e3, b[2] / 1e3);
+  printf("| C callback sync rate / bare X11 rate | %.3f | %.3f..%.3f |\n", c[0], c[1], c[2]);
+  sim_stop(&chain);
   sim_stop(&sink);
   sim_stop(&stalled);
   sim_stop(&flood);

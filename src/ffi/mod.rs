@@ -4,7 +4,7 @@
 //! One file per C type: [`status`] (status codes and the thread-local last error),
 //! [`config`] (`DashnetConfig`), [`client`] (`DashnetClient`: create, free, connect,
 //! send, stats, lifecycle), [`event`] (`DashnetEvent` and its views, callbacks and
-//! poll), [`builders`] (requests a wallet sends most). `include/dashnet.h` is generated
+//! poll), [`builders`] (requests a wallet sends most), [`hash`] (X11 and SHA256d). `include/dashnet.h` is generated
 //! from these files by cbindgen in `build.rs`.
 //!
 //! Every exported function catches panics (nothing unwinds into C), checks every
@@ -15,6 +15,7 @@ pub mod builders;
 pub mod client;
 pub mod config;
 pub mod event;
+pub mod hash;
 pub mod status;
 
 use std::ffi::c_char;

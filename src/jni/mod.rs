@@ -264,6 +264,20 @@ fn jbytes(env: &mut JNIEnv, b: &JByteArray) -> Option<Vec<u8>> {
     env.convert_byte_array(b).ok()
 }
 
+/// The client, command and payload of a send-like call; None for any bad argument.
+fn message_args<'a>(
+    env: &mut JNIEnv,
+    handle: jlong,
+    command: &JString,
+    payload: &JByteArray,
+) -> Option<(&'a JniClient, Command, Vec<u8>)> {
+    // SAFETY: see `client`.
+    let c = unsafe { client(handle) }?;
+    let cmd = jstring(env, command).and_then(|s| Command::new(&s))?;
+    let bytes = jbytes(env, payload)?;
+    Some((c, cmd, bytes))
+}
+
 /// `int nativeConnect(long handle, String address)`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_dashnet_DashnetClient_nativeConnect<'l>(
@@ -296,14 +310,7 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeSend<'l>(
     tag: jlong,
 ) -> jint {
     guarded(&mut env, INVALID_ARGUMENT, |env| {
-        // SAFETY: see `client`.
-        let Some(c) = (unsafe { client(handle) }) else {
-            return INVALID_ARGUMENT;
-        };
-        let Some(cmd) = jstring(env, &command).and_then(|s| Command::new(&s)) else {
-            return INVALID_ARGUMENT;
-        };
-        let Some(bytes) = jbytes(env, &payload) else {
+        let Some((c, cmd, bytes)) = message_args(env, handle, &command, &payload) else {
             return INVALID_ARGUMENT;
         };
         c.client
@@ -357,14 +364,7 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeSendBest<'l>(
     tag: jlong,
 ) -> jlong {
     guarded(&mut env, -(INVALID_ARGUMENT as jlong), |env| {
-        // SAFETY: see `client`.
-        let Some(c) = (unsafe { client(handle) }) else {
-            return -(INVALID_ARGUMENT as jlong);
-        };
-        let Some(cmd) = jstring(env, &command).and_then(|s| Command::new(&s)) else {
-            return -(INVALID_ARGUMENT as jlong);
-        };
-        let Some(bytes) = jbytes(env, &payload) else {
+        let Some((c, cmd, bytes)) = message_args(env, handle, &command, &payload) else {
             return -(INVALID_ARGUMENT as jlong);
         };
         match c.client.send_best(cmd, bytes, tag as u64) {
@@ -386,14 +386,7 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeBroadcast<'l>(
     tag: jlong,
 ) -> jint {
     guarded(&mut env, -INVALID_ARGUMENT, |env| {
-        // SAFETY: see `client`.
-        let Some(c) = (unsafe { client(handle) }) else {
-            return -INVALID_ARGUMENT;
-        };
-        let Some(cmd) = jstring(env, &command).and_then(|s| Command::new(&s)) else {
-            return -INVALID_ARGUMENT;
-        };
-        let Some(bytes) = jbytes(env, &payload) else {
+        let Some((c, cmd, bytes)) = message_args(env, handle, &command, &payload) else {
             return -INVALID_ARGUMENT;
         };
         match c.client.broadcast(cmd, bytes, tag as u64) {

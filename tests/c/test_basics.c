@@ -1,5 +1,6 @@
 /* The C ABI without a network: create/free cycles, config versions, and misuse
  * (NULLs, bad strings, unknown networks and peers, oversize payloads). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,5 +136,23 @@ int main(void) {
   CHECK(dashnet_client_free(d) == DASHNET_STATUS_OK, "free");
   CHECK(dashnet_client_free(NULL) == DASHNET_STATUS_OK, "free(NULL)");
   CHECK(strcmp(dashnet_status_name(DASHNET_STATUS_QUEUE_FULL), "queue full") == 0, "status name");
+
+  /* X11 of the mainnet genesis header is the mainnet genesis hash; SHA256d of "" is known. */
+  const char *header_hex =
+      "010000000000000000000000000000000000000000000000000000000000000000000000c762a6567f3cc092"
+      "f0684bb62b7e00a84890b990f07cc71a6bb58d64b98e02e0022ddb52f0ff0f1ec23fb901";
+  uint8_t header[80], hash[32];
+  for (int i = 0; i < 80; i++) {
+    unsigned v;
+    sscanf(header_hex + 2 * i, "%2x", &v);
+    header[i] = (uint8_t)v;
+  }
+  CHECK(dashnet_x11(header, 80, hash) == DASHNET_STATUS_OK, "x11");
+  char shown[65];
+  for (int i = 0; i < 32; i++) sprintf(shown + 2 * i, "%02x", hash[31 - i]);
+  CHECK(strcmp(shown, "00000ffd590b1485b3caadc19b22e6379c733355108f107a430458cdf3407ab6") == 0, "genesis %s", shown);
+  CHECK(dashnet_x11(NULL, 80, hash) == DASHNET_STATUS_INVALID_ARGUMENT, "x11 NULL data");
+  CHECK(dashnet_x11(header, 80, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "x11 NULL out");
+  CHECK(dashnet_sha256d(NULL, 0, hash) == DASHNET_STATUS_OK && hash[0] == 0x5d && hash[3] == 0xe2, "sha256d of nothing");
   DONE();
 }

@@ -1,0 +1,55 @@
+//! Hash helpers for C: X11 (block hashes) and SHA256d (txids), so an app can check what
+//! it stores without a second hashing library.
+
+use super::status::{DashnetStatus, bytes_arg, fail, guard};
+
+/// Hashes `len` bytes at `data` with `f` into 32 bytes at `out`.
+///
+/// # Safety
+/// `data` has `len` readable bytes (or len is 0); `out` is NULL or has 32 writable bytes.
+unsafe fn hash_into(
+    data: *const u8,
+    len: usize,
+    out: *mut u8,
+    f: fn(&[u8]) -> crate::wire::Hash256,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promise above.
+        let bytes = match unsafe { bytes_arg(data, len, "data") } {
+            Ok(b) => b,
+            Err(s) => return s,
+        };
+        if out.is_null() {
+            return fail(DashnetStatus::InvalidArgument, "out is NULL");
+        }
+        let h = f(bytes);
+        // SAFETY: non-NULL, and the caller promises 32 writable bytes.
+        unsafe { std::ptr::copy_nonoverlapping(h.0.as_ptr(), out, 32) };
+        DashnetStatus::Ok
+    })
+}
+
+/// X11 of `len` bytes at `data` (a block header is 80 bytes) into `out` (32 bytes, wire
+/// order; it displays byte-reversed).
+///
+/// # Safety
+/// `data` has `len` readable bytes (or len is 0); `out` has 32 writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_x11(data: *const u8, len: usize, out: *mut u8) -> DashnetStatus {
+    // SAFETY: the same promises, passed on.
+    unsafe { hash_into(data, len, out, crate::wire::x11) }
+}
+
+/// SHA256(SHA256(data)) into `out` (32 bytes, wire order).
+///
+/// # Safety
+/// `data` has `len` readable bytes (or len is 0); `out` has 32 writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_sha256d(
+    data: *const u8,
+    len: usize,
+    out: *mut u8,
+) -> DashnetStatus {
+    // SAFETY: the same promises, passed on.
+    unsafe { hash_into(data, len, out, crate::wire::sha256d) }
+}
