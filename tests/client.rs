@@ -481,3 +481,36 @@ fn shutdown_with_busy_peers_reports_every_undelivered_message() {
         sims.stop(s);
     }
 }
+
+#[test]
+fn dropping_a_client_inside_a_tokio_runtime_does_not_panic() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = Client::new(config(&[])).unwrap();
+        assert!(client.next_event(Duration::from_millis(10)).is_none());
+        drop(client); // shuts down on a plain thread, not by blocking this runtime
+    });
+}
+
+#[test]
+fn dns_seeds_are_resolved_and_dialed() {
+    // The seed path end to end, on loopback: "localhost:PORT" resolves to the sim.
+    let sims = Sims::new();
+    let sim = sims.start("127.0.0.1", 0, SimConfig::default());
+    let mut cfg = config(&[]);
+    cfg.dns_seeds = true;
+    cfg.seed_hosts = vec![format!("localhost:{}", sim.addr().port())];
+    cfg.target_outbound = 1;
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(10), || {
+        connected_addrs(&client).contains(&sim.addr())
+    }));
+    assert!(client.stats().address_book >= 1);
+    client.shutdown();
+    drop(events);
+    sims.stop(sim);
+}

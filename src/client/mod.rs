@@ -486,13 +486,17 @@ impl Client {
         let _ = self.shared.control.send(Control::Resume);
     }
 
-    /// Waits up to `timeout` for the next event. Call it from the app's own thread (not
-    /// from inside the client's runtime). `None`: nothing came in time, or the client
+    /// Waits up to `timeout` for the next event. Call it from the app's own thread: from
+    /// inside a tokio runtime it does not wait, and returns only an event already queued. `None`: nothing came in time, or the client
     /// has shut down and every event has been taken.
     pub fn next_event(&self, timeout: Duration) -> Option<ClientEvent> {
         let mut rx = self.events.lock();
         if let Ok(ev) = rx.try_recv() {
             return Some(ev);
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Inside a runtime we must not block: only what is already there.
+            return None;
         }
         let handle = self.runtime.lock().as_ref()?.handle().clone();
         handle.block_on(async {
@@ -521,6 +525,19 @@ impl Client {
     /// if the app stops taking them, but their undelivered messages are in the report).
     /// Call it from the app's own thread. A second call returns an empty report.
     pub fn shutdown(&self) -> ShutdownReport {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Called (or dropped) from inside some tokio runtime, where blocking on ours
+            // would panic: do the blocking part on a plain thread.
+            return std::thread::scope(|s| {
+                s.spawn(|| self.shutdown_blocking())
+                    .join()
+                    .unwrap_or_default()
+            });
+        }
+        self.shutdown_blocking()
+    }
+
+    fn shutdown_blocking(&self) -> ShutdownReport {
         let Some(runtime) = self.runtime.lock().take() else {
             return ShutdownReport::default();
         };
