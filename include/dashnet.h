@@ -112,6 +112,16 @@ typedef enum DashnetLogLevel {
 // A client: its runtime, its peers, its delivery thread. Opaque; create it with
 // `dashnet_client_new`, free it with `dashnet_client_free`. Every function taking it is
 // safe to call from any thread, and from inside callbacks (except free).
+//
+// Functions: `dashnet_client_new`, `dashnet_client_free`, `dashnet_client_connect`,
+// `dashnet_client_disconnect`, `dashnet_send`, `dashnet_broadcast`, `dashnet_send_best`,
+// `dashnet_request_headers`, the request builders (`dashnet_send_getheaders`,
+// `dashnet_send_getdata`, `dashnet_send_filterload`, `dashnet_send_filteradd`,
+// `dashnet_send_filterclear`, `dashnet_send_tx`, `dashnet_send_mempool`,
+// `dashnet_send_getmnlistd`, `dashnet_send_getqrinfo`), `dashnet_peer_stats`,
+// `dashnet_client_stats`, `dashnet_address_book_export`, `dashnet_address_book_import`,
+// `dashnet_network_changed`, `dashnet_pause`, `dashnet_resume`,
+// `dashnet_client_set_log_level`, `dashnet_client_poll`.
 typedef struct DashnetClient DashnetClient;
 
 // One inventory entry (inv, getdata, notfound). `hash` is in wire byte order.
@@ -321,7 +331,8 @@ typedef struct DashnetClientStats {
   uint64_t bytes_out;
 } DashnetClientStats;
 
-// Any event. Only the member named by `kind` is meaningful.
+// Any event. Only the member named by `kind` is meaningful. Events from
+// `dashnet_client_poll` are owned by the caller: free them with `dashnet_event_free`.
 typedef struct DashnetEvent {
   // Which member to read.
   enum DashnetEventKind kind;

@@ -27,6 +27,16 @@ use crate::wire::{Command, Hash256};
 /// A client: its runtime, its peers, its delivery thread. Opaque; create it with
 /// `dashnet_client_new`, free it with `dashnet_client_free`. Every function taking it is
 /// safe to call from any thread, and from inside callbacks (except free).
+///
+/// Functions: `dashnet_client_new`, `dashnet_client_free`, `dashnet_client_connect`,
+/// `dashnet_client_disconnect`, `dashnet_send`, `dashnet_broadcast`, `dashnet_send_best`,
+/// `dashnet_request_headers`, the request builders (`dashnet_send_getheaders`,
+/// `dashnet_send_getdata`, `dashnet_send_filterload`, `dashnet_send_filteradd`,
+/// `dashnet_send_filterclear`, `dashnet_send_tx`, `dashnet_send_mempool`,
+/// `dashnet_send_getmnlistd`, `dashnet_send_getqrinfo`), `dashnet_peer_stats`,
+/// `dashnet_client_stats`, `dashnet_address_book_export`, `dashnet_address_book_import`,
+/// `dashnet_network_changed`, `dashnet_pause`, `dashnet_resume`,
+/// `dashnet_client_set_log_level`, `dashnet_client_poll`.
 pub struct DashnetClient {
     pub(crate) client: Arc<Client>,
     delivery: Mutex<Option<std::thread::JoinHandle<()>>>,

@@ -164,7 +164,8 @@ pub struct DashnetHeaders {
     pub compressed: bool,
 }
 
-/// Any event. Only the member named by `kind` is meaningful.
+/// Any event. Only the member named by `kind` is meaningful. Events from
+/// `dashnet_client_poll` are owned by the caller: free them with `dashnet_event_free`.
 #[repr(C)]
 #[derive(Debug)]
 pub struct DashnetEvent {
