@@ -364,14 +364,8 @@ pub(crate) unsafe fn hashes_arg(
     })?;
     // SAFETY: the caller's promise above.
     let bytes = unsafe { bytes_arg(hashes, len, what) }?;
-    Ok(bytes
-        .chunks_exact(32)
-        .map(|c| {
-            let mut h = [0u8; 32];
-            h.copy_from_slice(c);
-            Hash256(h)
-        })
-        .collect())
+    // The length is count * 32, so this always splits.
+    Ok(Hash256::list_from_bytes(bytes).unwrap_or_default())
 }
 
 /// Asks the best peer for headers after `locator` (`locator_count` hashes of 32 bytes in

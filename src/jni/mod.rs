@@ -335,17 +335,9 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeRequestHeaders<'l>(
         let Some(bytes) = jbytes(env, &locator) else {
             return -(INVALID_ARGUMENT as jlong);
         };
-        if bytes.is_empty() || bytes.len() % 32 != 0 {
+        let Some(hashes) = Hash256::list_from_bytes(&bytes).filter(|h| !h.is_empty()) else {
             return -(INVALID_ARGUMENT as jlong);
-        }
-        let hashes = bytes
-            .chunks_exact(32)
-            .map(|h| {
-                let mut a = [0u8; 32];
-                a.copy_from_slice(h);
-                Hash256(a)
-            })
-            .collect();
+        };
         match c.client.request_headers(hashes, Hash256::ZERO) {
             Ok(id) => id as jlong,
             Err(e) => -(status(&e) as jlong),

@@ -13,6 +13,23 @@ impl Hash256 {
     /// All zero bytes (the "no stop hash" / genesis-prev value).
     pub const ZERO: Hash256 = Hash256([0; 32]);
 
+    /// Concatenated 32-byte hashes (wire order); None unless the length is a multiple of 32.
+    pub fn list_from_bytes(bytes: &[u8]) -> Option<Vec<Hash256>> {
+        if !bytes.len().is_multiple_of(32) {
+            return None;
+        }
+        Some(
+            bytes
+                .chunks_exact(32)
+                .map(|c| {
+                    let mut h = [0u8; 32];
+                    h.copy_from_slice(c);
+                    Hash256(h)
+                })
+                .collect(),
+        )
+    }
+
     /// Parses the byte-reversed hex that Dash Core displays.
     pub fn from_display_hex(s: &str) -> Option<Hash256> {
         let mut bytes = [0u8; 32];
