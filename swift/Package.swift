@@ -8,7 +8,8 @@ let package = Package(
     platforms: [.iOS(.v15), .macOS(.v12)],
     products: [.library(name: "Dashnet", targets: ["Dashnet"])],
     targets: [
-        .binaryTarget(name: "CDashnet", path: "../target/ios/Dashnet.xcframework"),
+        // SwiftPM wants binary targets inside the package: the script copies it here.
+        .binaryTarget(name: "CDashnet", path: "Dashnet.xcframework"),
         .target(name: "Dashnet", dependencies: ["CDashnet"], path: "Sources/Dashnet"),
     ]
 )
