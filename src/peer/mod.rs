@@ -92,6 +92,39 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The state of a new connection, and its queue's receiving side (for the writer).
+    pub(crate) fn new(
+        id: PeerId,
+        info: PeerInfo,
+        config: Arc<PeerConfig>,
+    ) -> (Arc<Shared>, queue::QueueReceiver) {
+        let (queue_tx, queue_rx) = queue::queue(config.queue_max_messages, config.queue_max_bytes);
+        let connected_unix_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        let shared = Arc::new(Shared {
+            id,
+            info,
+            config,
+            counters: stats::Counters::default(),
+            queue: queue_tx,
+            reason: Mutex::new(None),
+            closing: watch::channel(false).0,
+            finished: watch::channel(false).0,
+            epoch: Instant::now(),
+            connected_unix_us,
+            ping_pending: AtomicBool::new(false),
+            ping_nonce: AtomicU64::new(0),
+            ping_sent_us: AtomicU64::new(0),
+            reader_parked: AtomicBool::new(false),
+            pong_received: Notify::new(),
+            probe: Notify::new(),
+            probe_timeout_us: AtomicU64::new(0),
+        });
+        (shared, queue_rx)
+    }
+
     /// Starts closing for `reason`; the first reason given wins.
     pub fn close(&self, reason: DisconnectReason) {
         let mut r = self.reason.lock();
@@ -173,30 +206,7 @@ impl Peer {
         config: Arc<PeerConfig>,
         events: mpsc::Sender<PeerEvent>,
     ) -> Peer {
-        let (queue_tx, queue_rx) = queue::queue(config.queue_max_messages, config.queue_max_bytes);
-        let connected_unix_us = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_micros() as u64)
-            .unwrap_or(0);
-        let shared = Arc::new(Shared {
-            id,
-            info: hs.info,
-            config: config.clone(),
-            counters: stats::Counters::default(),
-            queue: queue_tx,
-            reason: Mutex::new(None),
-            closing: watch::channel(false).0,
-            finished: watch::channel(false).0,
-            epoch: Instant::now(),
-            connected_unix_us,
-            ping_pending: AtomicBool::new(false),
-            ping_nonce: AtomicU64::new(0),
-            ping_sent_us: AtomicU64::new(0),
-            reader_parked: AtomicBool::new(false),
-            pong_received: Notify::new(),
-            probe: Notify::new(),
-            probe_timeout_us: AtomicU64::new(0),
-        });
+        let (shared, queue_rx) = Shared::new(id, hs.info, config.clone());
         shared
             .counters
             .bytes_in
