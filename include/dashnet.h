@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdbool.h>
 
+// Most base hashes in one getqrinfo: what fits in a 3 MiB payload with the rest of it.
+#define MAX_QRINFO_BASES ((MAX_PAYLOAD_LEN - 64) / 32)
+
 // Peer id meaning "the best peer" in the request builders.
 #define DASHNET_PEER_BEST 0
 
@@ -81,6 +84,11 @@ typedef enum DashnetEventKind {
   DASHNET_EVENT_KIND_HEADERS = 4,
   // The address book changed: see `address_book_size`.
   DASHNET_EVENT_KIND_ADDRESS_BOOK_CHANGED = 5,
+  // A dial or handshake failed (no peer id was given out): see `peer_failed`.
+  DASHNET_EVENT_KIND_PEER_FAILED = 6,
+  // A peer whose send got QUEUE_FULL has drained to half its queue bounds: sends fit
+  // again. See `queue_ready_peer`.
+  DASHNET_EVENT_KIND_QUEUE_READY = 7,
 } DashnetEventKind;
 
 // A Dash network.
@@ -132,9 +140,12 @@ typedef struct DashnetInventory {
   uint8_t hash[32];
 } DashnetInventory;
 
-// Client settings. Fill it with `dashnet_config_init` (which sets `struct_size` and
-// every default), then change what you need. Fields added in later versions go at the
-// end; a library reading an older, shorter struct uses defaults for the rest.
+// Client settings. Fill it with `dashnet_config_init(&cfg, sizeof cfg, network)` (which
+// sets `struct_size` and every default), then change what you need. Fields added in
+// later versions go at the end; a library reading an older, shorter struct uses
+// defaults for the rest, and `struct_size` must end on a field of some version (any
+// other value, or one from a newer dashnet, is INVALID_ARGUMENT). Flags are `uint8_t`:
+// 0 is false, anything else true.
 //
 // Strings are borrowed only during `dashnet_client_new`. Times are milliseconds.
 typedef struct DashnetConfig {
@@ -149,8 +160,8 @@ typedef struct DashnetConfig {
   const char *user_agent;
   // Services we advertise (default: HEADERS_COMPRESSED, 1 << 11).
   uint64_t services;
-  // Relay transactions before a bloom filter is loaded (default false).
-  bool relay;
+  // Relay transactions before a bloom filter is loaded (default 0: no).
+  uint8_t relay;
   // Protocol version we speak (default 70238).
   uint32_t protocol_version;
   // Peers below this version are refused (default 70216).
@@ -164,9 +175,9 @@ typedef struct DashnetConfig {
   // Most outbound connections (default 16).
   uint32_t max_outbound;
   // Dial only the peers given with `dashnet_client_connect` (no DNS, no learned addresses).
-  bool exclusive;
-  // Resolve the network's DNS seeds at start (default true; mainnet and testnet only).
-  bool dns_seeds;
+  uint8_t exclusive;
+  // Resolve the network's DNS seeds at start (default 1; mainnet and testnet only).
+  uint8_t dns_seeds;
   // TCP connect timeout (default 15000).
   uint32_t connect_timeout_ms;
   // version/verack timeout (default 10000).
@@ -189,6 +200,11 @@ typedef struct DashnetConfig {
   uint32_t ban_duration_s;
   // Events waiting for the app before readers stop reading (default 1024).
   uint32_t event_queue;
+  // Inbound bytes of one peer that may wait between its socket and the app before its
+  // reader stops reading (default 4 MiB; one larger message still goes through alone).
+  uint64_t inbound_peer_bytes;
+  // Inbound bytes of all peers together (default 16 MiB; same rule).
+  uint64_t inbound_client_bytes;
 } DashnetConfig;
 
 // A peer connected or disconnected. Strings and arrays are borrowed (see the callback).
@@ -262,15 +278,27 @@ typedef struct DashnetHeaders {
   bool compressed;
 } DashnetHeaders;
 
+// A dial or handshake that failed. Strings are borrowed (see the callback).
+typedef struct DashnetPeerFailed {
+  // The address dialed, "ip:port".
+  const char *address;
+  // A `DashnetFailStage` value.
+  uint32_t stage;
+  // Why, as text.
+  const char *reason_text;
+} DashnetPeerFailed;
+
 // `user_data` and the callbacks. Each callback runs on the client's delivery thread
 // only, never two at a time, with no dashnet lock held: it may call any dashnet
 // function except `dashnet_client_free` (which returns `DASHNET_STATUS_IN_CALLBACK`
 // there). Pointers passed to a callback are valid only until it returns.
 //
 // Fill it with `dashnet_callbacks_init`, then set what you need. With no event callback
-// set (`on_peer`, `on_message`, `on_headers`, `on_address_book` all NULL) the client
-// is in poll mode: events wait for `dashnet_client_poll`. Otherwise an event whose
-// callback is NULL is dropped.
+// set (`on_peer`, `on_message`, `on_headers`, `on_address_book`, `on_peer_failed` and
+// `on_queue_ready` all NULL) the client is in poll mode: events wait for
+// `dashnet_client_poll`. Otherwise an event whose callback is NULL is dropped. `on_log`
+// works in either mode. Callbacks must return normally: no `longjmp`, no C++ exception
+// out of them.
 typedef struct DashnetCallbacks {
   // `sizeof(DashnetCallbacks)` as the caller compiled it.
   size_t struct_size;
@@ -285,12 +313,42 @@ typedef struct DashnetCallbacks {
   void (*on_headers)(void *user_data, const struct DashnetHeaders *headers);
   // The address book changed; its size now.
   void (*on_address_book)(void *user_data, size_t size);
-  // A log line at `level` (see `dashnet_client_set_log_level`).
+  // A log line at `level` (see `dashnet_client_set_log_level`). Works in both modes:
+  // in poll mode a small thread of the client's calls it (and only it).
   void (*on_log)(void *user_data, uint32_t level, const char *text);
+  // A dial or handshake failed.
+  void (*on_peer_failed)(void *user_data, const struct DashnetPeerFailed *failed);
+  // A peer whose send got QUEUE_FULL has room again (drained to half its bounds).
+  void (*on_queue_ready)(void *user_data, uint64_t peer);
 } DashnetCallbacks;
 
-// One peer's statistics.
+// What shutting down left behind (`dashnet_client_free_with_report`). Set `struct_size`
+// to `sizeof` it before the call. The undelivered messages' tags reached the app in each
+// peer's PEER_DISCONNECTED; these are the totals.
+typedef struct DashnetShutdownReport {
+  // `sizeof(DashnetShutdownReport)` as the caller compiled it: set it before the call.
+  size_t struct_size;
+  // Peers the shutdown closed.
+  uint64_t peers_closed;
+  // Messages the app queued that were never written (summed over those peers).
+  uint64_t undelivered_messages;
+  // Inbound data events discarded at the flush deadline because the app had not taken
+  // them (PEER_* events are never discarded).
+  uint64_t events_discarded;
+  // Their bytes.
+  uint64_t bytes_discarded;
+  // Milliseconds from the start of the shutdown to the end of the free.
+  uint64_t elapsed_ms;
+  // Runtime tasks still alive when it was stopped (0 unless something leaked).
+  uint64_t tasks_left;
+} DashnetShutdownReport;
+
+// One peer's statistics. Set `struct_size` to `sizeof` it before the call: dashnet
+// writes only the fields that fit (a program built against an older header gets its
+// own, shorter struct filled).
 typedef struct DashnetPeerStats {
+  // `sizeof(DashnetPeerStats)` as the caller compiled it: set it before the call.
+  size_t struct_size;
   // Bytes received.
   uint64_t bytes_in;
   // Bytes written to the socket.
@@ -311,10 +369,15 @@ typedef struct DashnetPeerStats {
   uint64_t ping_avg_us;
   // When it connected, microseconds since the Unix epoch.
   uint64_t connected_since_unix_us;
+  // Its inbound bytes waiting between its socket and the app (its budget in use).
+  uint64_t inbound_bytes;
 } DashnetPeerStats;
 
-// Client-wide statistics.
+// Client-wide statistics. Set `struct_size` to `sizeof` it before the call, as for
+// `DashnetPeerStats`.
 typedef struct DashnetClientStats {
+  // `sizeof(DashnetClientStats)` as the caller compiled it: set it before the call.
+  size_t struct_size;
   // Connected peers.
   uint64_t peers;
   // Dials in progress.
@@ -329,6 +392,16 @@ typedef struct DashnetClientStats {
   uint64_t bytes_in;
   // Bytes sent by connected peers.
   uint64_t bytes_out;
+  // Inbound bytes waiting between the sockets and the app (the client budget in use).
+  uint64_t inbound_bytes;
+  // The client's inbound byte budget (`inbound_client_bytes`).
+  uint64_t inbound_budget;
+  // Events waiting for the app.
+  uint64_t events_queued;
+  // Inbound data events discarded at the shutdown deadline (never PEER_* events).
+  uint64_t events_discarded;
+  // Their bytes.
+  uint64_t bytes_discarded;
 } DashnetClientStats;
 
 // Any event. Only the member named by `kind` is meaningful. Events from
@@ -344,6 +417,10 @@ typedef struct DashnetEvent {
   struct DashnetHeaders headers;
   // For ADDRESS_BOOK_CHANGED: entries in the book.
   size_t address_book_size;
+  // For PEER_FAILED.
+  struct DashnetPeerFailed peer_failed;
+  // For QUEUE_READY: the peer whose queue has room again.
+  uint64_t queue_ready_peer;
 } DashnetEvent;
 
 #ifdef __cplusplus
@@ -366,7 +443,7 @@ enum DashnetStatus dashnet_send_getheaders(const struct DashnetClient *client,
                                            const uint8_t *locator,
                                            size_t count,
                                            const uint8_t *stop,
-                                           bool headers2);
+                                           uint8_t headers2);
 
 // getdata for `count` inventory entries (at most 50,000).
 //
@@ -441,7 +518,7 @@ enum DashnetStatus dashnet_send_getqrinfo(const struct DashnetClient *client,
                                           const uint8_t *base_hashes,
                                           size_t count,
                                           const uint8_t *block_request_hash,
-                                          bool extra_share);
+                                          uint8_t extra_share);
 
 // Creates a client and starts connecting.
 //
@@ -454,18 +531,54 @@ enum DashnetStatus dashnet_send_getqrinfo(const struct DashnetClient *client,
 struct DashnetClient *dashnet_client_new(const struct DashnetConfig *config,
                                          const struct DashnetCallbacks *callbacks);
 
-// Shuts the client down and frees it: every connection flushes its queue up to the
-// config's `flush_deadline_ms`, the callbacks receive the remaining events (each
-// PEER_DISCONNECTED with the tags of its undelivered messages), and then the threads
-// end. When it returns, no callback is running and none will run again, and
-// `user_data` is never touched again. Blocks for at most about the flush deadline.
+// Starts shutting the client down and returns at once (it never blocks). From then on
+// calls that would change anything return `DASHNET_STATUS_SHUTTING_DOWN` (stats and the
+// address-book export still work); dials and handshakes in flight are abandoned; every
+// connection flushes its queue up to `flush_deadline_ms` and closes; every peer's
+// PEER_DISCONNECTED (with the tags of its undelivered messages) is still delivered, to
+// the callbacks or to `dashnet_client_poll`, which returns SHUTTING_DOWN once everything
+// is out. Inbound data events the app has not taken by the flush deadline are discarded
+// and counted (`DashnetClientStats.events_discarded`).
+//
+// This is how other threads are told to stop before `dashnet_client_free`: shut down,
+// let every thread that polls or sends return, then free. Safe from any thread and from
+// inside a callback. A second call does nothing (OK).
+//
+// # Safety
+// `client` is NULL or a live handle.
+enum DashnetStatus dashnet_client_shutdown(const struct DashnetClient *client);
+
+// Shuts the client down if that has not begun (`dashnet_client_shutdown`), waits for it
+// to finish, and frees it. It returns within about `flush_deadline_ms` + 0.5 s plus the
+// time your callbacks take for the final events (each PEER_DISCONNECTED), whatever is in
+// flight: pending dials and handshakes are abandoned, and inbound data the app has not
+// taken by the deadline is discarded. In callback mode every remaining PEER_* event is
+// delivered before it returns; in poll mode, events not yet polled are freed with the
+// client (poll until SHUTTING_DOWN first to see them). When it returns, no callback is
+// running and none will run again, and `user_data` is never touched again.
+//
+// Like every C free, it must not race any other call on the same handle: tell other
+// threads to stop with `dashnet_client_shutdown`, let them return, then free. Do not
+// call it while holding a lock your callbacks take, and do not free two clients from
+// each other's callbacks.
 //
 // NULL is ignored (returns OK). From inside a callback it returns
 // `DASHNET_STATUS_IN_CALLBACK` and frees nothing.
 //
 // # Safety
-// `client` is NULL or a live handle; after OK it is freed and must not be used again.
+// `client` is NULL or a live handle that no other thread is using; after OK it is
+// freed and must not be used again.
 enum DashnetStatus dashnet_client_free(struct DashnetClient *client);
+
+// `dashnet_client_free`, and `*report` (if not NULL; set its `struct_size` first) gets
+// what the shutdown left behind. A bad `struct_size` is INVALID_ARGUMENT and frees
+// nothing.
+//
+// # Safety
+// As `dashnet_client_free`; `report` is NULL or a `DashnetShutdownReport` with its
+// `struct_size` set and that many writable bytes.
+enum DashnetStatus dashnet_client_free_with_report(struct DashnetClient *client,
+                                                   struct DashnetShutdownReport *report);
 
 // Keeps the node at `address` ("ip:port") connected, dialing it now (returns at once).
 //
@@ -532,7 +645,8 @@ enum DashnetStatus dashnet_request_headers(const struct DashnetClient *client,
                                            const uint8_t *stop,
                                            uint64_t *peer_out);
 
-// Fills `*out` with one peer's statistics (lock-free reads).
+// Fills `*out` with one peer's statistics (lock-free reads). Set `out->struct_size`
+// first.
 //
 // # Safety
 // `client` is a live handle; `out` is writable.
@@ -540,7 +654,7 @@ enum DashnetStatus dashnet_peer_stats(const struct DashnetClient *client,
                                       uint64_t peer,
                                       struct DashnetPeerStats *out);
 
-// Fills `*out` with client-wide statistics.
+// Fills `*out` with client-wide statistics. Set `out->struct_size` first.
 //
 // # Safety
 // `client` is a live handle; `out` is writable.
@@ -600,8 +714,10 @@ enum DashnetStatus dashnet_client_set_log_level(const struct DashnetClient *clie
 
 // Poll mode (no event callback installed): waits up to `timeout_ms` for the next event.
 // On OK, `*event` gets an event the caller owns, to free with `dashnet_event_free`.
-// TIMEOUT if none came; SHUTTING_DOWN once the client is shut down and drained;
-// WRONG_MODE if callbacks are installed. Call it from the app's own threads.
+// TIMEOUT if none came; SHUTTING_DOWN once the client is shut down and every event has
+// been taken; WRONG_MODE if callbacks are installed. It blocks only the calling thread:
+// several threads may poll at once, each with its own timeout. Call it from the app's
+// own threads.
 //
 // # Safety
 // `client` is a live handle; `event` is writable.
@@ -609,20 +725,27 @@ enum DashnetStatus dashnet_client_poll(const struct DashnetClient *client,
                                        uint32_t timeout_ms,
                                        struct DashnetEvent **event);
 
-// Fills `config` with the defaults for `network` (a `DashnetNetwork` value) and sets
-// `struct_size`.
+// Fills the first `struct_size` bytes of `config` (pass `sizeof *config`: the size your
+// program was built with) with the defaults for `network` (a `DashnetNetwork` value),
+// `struct_size` included. A program built against an older, shorter `DashnetConfig`
+// gets exactly its own fields written, never more.
 //
-// Returns `DASHNET_STATUS_INVALID_ARGUMENT` if `config` is NULL or the network unknown.
+// Returns `DASHNET_STATUS_INVALID_ARGUMENT` if `config` is NULL, the network unknown,
+// or `struct_size` not the size of any version of `DashnetConfig`.
 //
 // # Safety
-// `config` is NULL or points to a writable `DashnetConfig`.
-enum DashnetStatus dashnet_config_init(struct DashnetConfig *config, uint32_t network);
+// `config` is NULL or points to `struct_size` writable bytes.
+enum DashnetStatus dashnet_config_init(struct DashnetConfig *config,
+                                       size_t struct_size,
+                                       uint32_t network);
 
-// Fills `callbacks` with NULLs and sets `struct_size`.
+// Fills the first `struct_size` bytes of `callbacks` (pass `sizeof *callbacks`) with
+// NULLs, `struct_size` included. INVALID_ARGUMENT for NULL or a size that is not one of
+// a version of `DashnetCallbacks`.
 //
 // # Safety
-// `callbacks` is NULL or points to a writable `DashnetCallbacks`.
-enum DashnetStatus dashnet_callbacks_init(struct DashnetCallbacks *callbacks);
+// `callbacks` is NULL or points to `struct_size` writable bytes.
+enum DashnetStatus dashnet_callbacks_init(struct DashnetCallbacks *callbacks, size_t struct_size);
 
 // Frees an event returned by `dashnet_client_poll`. NULL is ignored.
 //
@@ -649,8 +772,10 @@ enum DashnetStatus dashnet_sha256d(const uint8_t *data, size_t len, uint8_t *out
 // same thread. Do not free it.
 const char *dashnet_last_error(void);
 
-// A short constant name for a status code, for example `"queue full"`. Static: do not free.
-const char *dashnet_status_name(enum DashnetStatus status);
+// A short constant name for a status code, for example `"queue full"`; any value
+// that is not a status (a newer library's, or garbage) gets `"unknown status"`.
+// Static: do not free. The status is taken as an integer, so any value is safe.
+const char *dashnet_status_name(uint32_t status);
 
 #ifdef __cplusplus
 }  // extern "C"

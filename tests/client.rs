@@ -380,12 +380,12 @@ fn network_changed_brings_peers_back_after_a_restart_and_pause_resume() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(client.peers().is_empty(), "still backing off");
     let t = Instant::now();
-    client.network_changed();
+    client.network_changed().unwrap();
     assert!(wait_until(Duration::from_secs(5), || client.peers().len() == 1));
     assert!(t.elapsed() < Duration::from_secs(5));
 
     // pause: connections close gracefully and nothing is dialed; resume: back at once.
-    client.pause();
+    client.pause().unwrap();
     assert!(wait_until(Duration::from_secs(5), || client
         .peers()
         .is_empty()));
@@ -401,7 +401,7 @@ fn network_changed_brings_peers_back_after_a_restart_and_pause_resume() {
             }
         )) >= 1
     );
-    client.resume();
+    client.resume().unwrap();
     assert!(wait_until(Duration::from_secs(5), || client.peers().len() == 1));
     client.shutdown();
     drop(events);

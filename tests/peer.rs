@@ -144,7 +144,9 @@ async fn eight_senders() {
                 } => {
                     return (n, reason, undelivered.len());
                 }
-                PeerEvent::Message { .. } | PeerEvent::Connected { .. } => {}
+                PeerEvent::Message { .. }
+                | PeerEvent::Connected { .. }
+                | PeerEvent::QueueReady { .. } => {}
             }
         }
         panic!("no Disconnected event");

@@ -67,14 +67,14 @@ static void on_sync_peer(void *ud, const DashnetPeerEvent *ev) { on_peer(&((sync
 
 static DashnetClient *connect_to(const char *address, peer_wait *w, int with_headers) {
   DashnetConfig cfg;
-  dashnet_config_init(&cfg, DASHNET_NETWORK_REGTEST);
+  dashnet_config_init(&cfg, sizeof cfg, DASHNET_NETWORK_REGTEST);
   cfg.exclusive = true;
   cfg.dns_seeds = false;
   cfg.flush_deadline_ms = 100;
   cfg.queue_max_messages = 1 << 20;
   cfg.queue_max_bytes = 64ull << 20;
   DashnetCallbacks cb;
-  dashnet_callbacks_init(&cb);
+  dashnet_callbacks_init(&cb, sizeof cb);
   cb.user_data = w;
   cb.on_peer = on_peer;
   if (with_headers) cb.on_headers = on_headers;
@@ -181,7 +181,7 @@ int main(int argc, char **argv) {
     peer_wait w = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
     DashnetClient *c = connect_to(flood.address, &w, 1);
     usleep(300000);
-    DashnetPeerStats s0, s1;
+    DashnetPeerStats s0 = {.struct_size = sizeof s0}, s1 = {.struct_size = sizeof s1};
     dashnet_peer_stats(c, w.peer, &s0);
     unsigned long long m0 = atomic_load(&w.messages);
     double t0 = now_ns();
@@ -221,11 +221,11 @@ int main(int argc, char **argv) {
       s->tip[31 - i] = (uint8_t)v;
     }
     DashnetConfig cfg;
-    dashnet_config_init(&cfg, DASHNET_NETWORK_REGTEST);
+    dashnet_config_init(&cfg, sizeof cfg, DASHNET_NETWORK_REGTEST);
     cfg.exclusive = true;
     cfg.dns_seeds = false;
     DashnetCallbacks cb;
-    dashnet_callbacks_init(&cb);
+    dashnet_callbacks_init(&cb, sizeof cb);
     cb.user_data = s;
     cb.on_peer = on_sync_peer;
     cb.on_headers = on_sync_headers;

@@ -264,11 +264,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   DashnetConfig cfg;
-  dashnet_config_init(&cfg, network);
+  dashnet_config_init(&cfg, sizeof cfg, network);
   cfg.exclusive = true;
   cfg.dns_seeds = false;
   DashnetCallbacks cb;
-  dashnet_callbacks_init(&cb);
+  dashnet_callbacks_init(&cb, sizeof cb);
   cb.user_data = &s;
   cb.on_peer = on_peer;
   cb.on_headers = on_headers;

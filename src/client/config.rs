@@ -33,6 +33,10 @@ pub struct ClientConfig {
     pub book: Policy,
     /// Events waiting for the app before readers stop reading.
     pub event_queue: usize,
+    /// Inbound bytes of all peers that may wait between the sockets and the app before
+    /// readers stop reading (the per-peer bound is `peer.inbound_peer_bytes`). One
+    /// message larger than this still goes through, alone.
+    pub inbound_client_bytes: usize,
     /// How long a connection check after `network_changed` may wait for its pong.
     pub probe_timeout: Duration,
     /// A wall-clock jump this much larger than the monotonic clock's counts as a network change.
@@ -55,6 +59,7 @@ impl ClientConfig {
             dns_timeout: Duration::from_secs(10),
             book: Policy::default(),
             event_queue: 1024,
+            inbound_client_bytes: 16 * 1024 * 1024,
             probe_timeout: Duration::from_secs(5),
             suspend_threshold: Duration::from_secs(30),
         }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{Control, PeerSlot, Shared, unix_now};
-use crate::peer::{DisconnectReason, Peer, PeerEvent, PeerId};
+use super::events::LogLevel;
+use super::{ClientEvent, Control, FailStage, PeerSlot, Shared, unix_now};
+use crate::peer::{ConnectError, DisconnectReason, PeerEvent, PeerId, PendingPeer};
 
 /// Misbehaviour points per disconnect reason (the ban threshold is 100 by default).
 pub(crate) fn misbehaviour_points(reason: &DisconnectReason) -> u32 {
@@ -29,7 +30,7 @@ struct Manager {
     connected: HashMap<SocketAddr, PeerId>,
     /// Peers whose end arrived before their dial result.
     gone_early: HashSet<PeerId>,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: bool,
     clock: (Instant, SystemTime),
     /// Dial and DNS tasks: reaped as they finish, awaited at shutdown.
     tasks: JoinSet<()>,
@@ -47,7 +48,7 @@ pub(crate) async fn run(
         dialing: HashSet::new(),
         connected: HashMap::new(),
         gone_early: HashSet::new(),
-        shutdown: None,
+        shutdown: false,
         clock: (Instant::now(), SystemTime::now()),
         tasks: JoinSet::new(),
     };
@@ -55,8 +56,8 @@ pub(crate) async fn run(
     loop {
         while m.tasks.try_join_next().is_some() {}
         m.check_clock();
-        if m.shutdown.is_some() {
-            if m.connected.is_empty() && m.dialing.is_empty() {
+        if m.shutdown {
+            if m.shared.peers.read().is_empty() {
                 break;
             }
         } else {
@@ -78,16 +79,13 @@ pub(crate) async fn run(
     }
     m.tasks.abort_all();
     while m.tasks.join_next().await.is_some() {}
-    if let Some(done) = m.shutdown.take() {
-        let _ = done.send(());
-    }
 }
 
 impl Manager {
     fn handle(&mut self, c: Control) {
         match c {
             Control::Dialed { addr, id, result } => self.dialed(addr, id, result),
-            Control::Gone { peer, reason } => self.gone(peer, reason),
+            Control::Gone { peer, addr, reason } => self.gone(peer, addr, reason),
             Control::AddFixed(addr) => {
                 if !self.fixed.contains(&addr) {
                     self.fixed.push(addr);
@@ -113,8 +111,20 @@ impl Manager {
                 }
             }
             Control::Resume => self.shared.book.lock().reset_backoff(),
-            Control::Shutdown(done) => {
-                self.shutdown = Some(done);
+            Control::Shutdown => {
+                self.shutdown = true;
+                // Dials and handshakes in flight hold no app data: abandon them now. A
+                // dial that already published its peer has started it; it is closed below
+                // with the others.
+                self.tasks.abort_all();
+                let abandoned = self.dialing.len();
+                self.dialing.clear();
+                self.shared.dialing.store(0, Ordering::Relaxed);
+                if abandoned > 0 {
+                    self.shared.events.log(LogLevel::Info, || {
+                        format!("shutdown: {abandoned} dials abandoned")
+                    });
+                }
                 for slot in self.shared.peers.read().values() {
                     slot.peer.close(DisconnectReason::Shutdown);
                 }
@@ -197,46 +207,68 @@ impl Manager {
         self.dialing.insert(addr);
         self.shared.dialing.fetch_add(1, Ordering::Relaxed);
         self.shared.dials.fetch_add(1, Ordering::Relaxed);
-        let config = self.shared.peer_config.clone();
+        let shared = self.shared.clone();
         let events = self.peer_events.clone();
-        let control = self.shared.control.clone();
         self.tasks.spawn(async move {
-            let result = Peer::connect(id, addr, config, events).await;
-            let _ = control.send(Control::Dialed { addr, id, result });
+            let result = match PendingPeer::connect(id, addr, shared.peer_config.clone()).await {
+                Ok(pending) => {
+                    // Publish the id before the peer's first event, so PeerConnected
+                    // never reaches the app before its id accepts sends.
+                    let peer = pending.peer();
+                    let slot = Arc::new(PeerSlot {
+                        height: AtomicI64::new(i64::from(peer.info().start_height)),
+                        addr,
+                        peer: peer.clone(),
+                    });
+                    shared.peers.write().insert(id, slot);
+                    if shared.shutting_down.load(Ordering::Acquire) {
+                        peer.close(DisconnectReason::Shutdown);
+                    } else if shared.paused.load(Ordering::Acquire) {
+                        peer.close(DisconnectReason::Requested);
+                    }
+                    pending.start(events);
+                    Ok(())
+                }
+                Err(e) => {
+                    let stage = match e {
+                        ConnectError::Handshake(_) => FailStage::Handshake,
+                        _ => FailStage::Connect,
+                    };
+                    let reason = e.to_string();
+                    shared.events.log(LogLevel::Warn, || {
+                        format!("dial {addr} failed at {stage:?}: {reason}")
+                    });
+                    let ev = ClientEvent::PeerFailed {
+                        addr,
+                        stage,
+                        reason,
+                    };
+                    shared.events.push(ev, None).await;
+                    Err(e)
+                }
+            };
+            let _ = shared.control.send(Control::Dialed { addr, id, result });
         });
     }
 
-    fn dialed(
-        &mut self,
-        addr: SocketAddr,
-        id: PeerId,
-        result: Result<Peer, crate::peer::ConnectError>,
-    ) {
-        self.dialing.remove(&addr);
+    fn dialed(&mut self, addr: SocketAddr, id: PeerId, result: Result<(), ConnectError>) {
+        if !self.dialing.remove(&addr) {
+            // Abandoned at shutdown; its peer (if any) was closed with the others.
+            return;
+        }
         self.shared.dialing.fetch_sub(1, Ordering::Relaxed);
         let now = unix_now();
         match result {
-            Ok(peer) => {
+            Ok(()) => {
                 self.shared.book.lock().dial_succeeded(&addr, now as u64);
-                if self.shutdown.is_some() {
-                    peer.close(DisconnectReason::Shutdown);
-                } else if self.shared.paused.load(Ordering::Acquire) {
-                    peer.close(DisconnectReason::Requested);
-                }
                 if self.gone_early.remove(&id) {
                     return;
                 }
-                let slot = Arc::new(PeerSlot {
-                    height: AtomicI64::new(i64::from(peer.info().start_height)),
-                    addr,
-                    peer,
-                });
-                self.shared.peers.write().insert(id, slot);
                 self.connected.insert(addr, id);
             }
             Err(e) => {
                 // A failed dial is never a ban: a phone without network must keep its book.
-                if let crate::peer::ConnectError::Handshake(reason) = &e {
+                if let ConnectError::Handshake(reason) = &e {
                     self.punish(addr, reason, now);
                 }
                 self.shared.book.lock().dial_failed(&addr, now);
@@ -247,6 +279,9 @@ impl Manager {
     fn punish(&self, addr: SocketAddr, reason: &DisconnectReason, now: f64) {
         let points = misbehaviour_points(reason);
         if points > 0 {
+            self.shared.events.log(LogLevel::Warn, || {
+                format!("{addr} misbehaved ({points} points): {reason}")
+            });
             self.shared
                 .book
                 .lock()
@@ -254,22 +289,16 @@ impl Manager {
         }
     }
 
-    fn gone(&mut self, peer: PeerId, reason: DisconnectReason) {
-        let slot = self.shared.peers.write().remove(&peer);
-        let Some(slot) = slot else {
+    fn gone(&mut self, peer: PeerId, addr: SocketAddr, reason: DisconnectReason) {
+        // The router has already retired the id.
+        if self.connected.get(&addr) == Some(&peer) {
+            self.connected.remove(&addr);
+        } else {
             self.gone_early.insert(peer);
-            return;
-        };
-        {
-            let mut best = self.shared.best.lock();
-            if *best == Some(peer) {
-                *best = None;
-            }
         }
-        self.connected.remove(&slot.addr);
         let now = unix_now();
-        self.punish(slot.addr, &reason, now);
-        self.shared.book.lock().connection_ended(&slot.addr, now);
+        self.punish(addr, &reason, now);
+        self.shared.book.lock().connection_ended(&addr, now);
     }
 
     fn resolve_seeds(&mut self) {

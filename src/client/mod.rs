@@ -13,6 +13,7 @@
 
 mod book;
 mod config;
+mod events;
 mod manager;
 mod router;
 
@@ -24,13 +25,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 use tokio::runtime::Runtime;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 pub use book::{AddressBook, BookEntry, Policy, backoff, dialable};
 pub use config::ClientConfig;
+pub use events::{LogLevel, Taken};
 
 use crate::peer::{
-    DisconnectReason, OutboundMessage, Peer, PeerConfig, PeerId, PeerInfo, PeerStats, SendError,
+    DisconnectReason, InboundBudget, OutboundMessage, Peer, PeerConfig, PeerId, PeerInfo,
+    PeerStats, SendError,
 };
 use crate::wire::{Command, Hash256, HashedHeader, Locator, Message};
 
@@ -79,6 +82,29 @@ pub enum ClientEvent {
         /// Its size now.
         size: usize,
     },
+    /// A dial or handshake failed (no peer id was given out for it).
+    PeerFailed {
+        /// The address dialed.
+        addr: SocketAddr,
+        /// Where it failed.
+        stage: FailStage,
+        /// Why, as text.
+        reason: String,
+    },
+    /// A peer whose send was refused with QueueFull has drained to half its queue bounds.
+    QueueReady {
+        /// The peer.
+        peer: PeerId,
+    },
+}
+
+/// Where a dial failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailStage {
+    /// The TCP connect (refused, unreachable, timed out).
+    Connect = 1,
+    /// The version/verack handshake.
+    Handshake = 2,
 }
 
 /// Why a client call failed.
@@ -137,15 +163,34 @@ pub struct ClientStats {
     pub messages_in: u64,
     /// Messages sent by connected peers.
     pub messages_out: u64,
+    /// Inbound bytes waiting between the sockets and the app (the client budget in use).
+    pub inbound_bytes: u64,
+    /// The client's inbound byte budget.
+    pub inbound_budget: u64,
+    /// Events waiting for the app.
+    pub events_queued: u64,
+    /// Inbound data events discarded at the shutdown deadline, and their bytes.
+    pub events_discarded: u64,
+    /// Bytes of those events.
+    pub bytes_discarded: u64,
 }
 
-/// What shutting down left behind.
+/// What shutting down left behind. The undelivered messages also reached the app, in
+/// each peer's `PeerDisconnected`.
 #[derive(Debug, Default)]
 pub struct ShutdownReport {
     /// For each peer that had messages the app queued and that were not written.
     pub undelivered: Vec<(PeerId, Vec<OutboundMessage>)>,
+    /// Peers closed by the shutdown.
+    pub peers_closed: usize,
+    /// Inbound data events discarded at the shutdown deadline (the app had not taken them).
+    pub events_discarded: u64,
+    /// Their bytes.
+    pub bytes_discarded: u64,
     /// Tasks still alive on the runtime when it was stopped (0 unless something leaked).
     pub tasks_left: usize,
+    /// How long the shutdown took.
+    pub elapsed: Duration,
 }
 
 pub(crate) struct PeerSlot {
@@ -159,10 +204,11 @@ pub(crate) enum Control {
     Dialed {
         addr: SocketAddr,
         id: PeerId,
-        result: Result<Peer, crate::peer::ConnectError>,
+        result: Result<(), crate::peer::ConnectError>,
     },
     Gone {
         peer: PeerId,
+        addr: SocketAddr,
         reason: DisconnectReason,
     },
     AddFixed(SocketAddr),
@@ -173,7 +219,7 @@ pub(crate) enum Control {
     NetworkChanged,
     Pause,
     Resume,
-    Shutdown(oneshot::Sender<()>),
+    Shutdown,
 }
 
 pub(crate) struct Shared {
@@ -189,6 +235,11 @@ pub(crate) struct Shared {
     pub dials: AtomicU64,
     pub control: mpsc::UnboundedSender<Control>,
     pub report: Mutex<Vec<(PeerId, Vec<OutboundMessage>)>>,
+    pub peers_closed: AtomicUsize,
+    /// The app's queue of events and log lines.
+    pub events: events::EventQueue,
+    /// Inbound bytes of every peer, waiting between the sockets and the app.
+    pub budget: InboundBudget,
 }
 
 pub(crate) fn unix_now() -> f64 {
@@ -202,9 +253,12 @@ pub(crate) fn unix_now() -> f64 {
 pub struct Client {
     shared: Arc<Shared>,
     runtime: Mutex<Option<Runtime>>,
-    events: Mutex<mpsc::Receiver<ClientEvent>>,
     router: Mutex<Option<tokio::task::JoinHandle<()>>>,
     manager: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// When shutdown began.
+    shutdown_at: Mutex<Option<std::time::Instant>>,
+    /// Wakes the router at the shutdown deadline if it waits for room.
+    deadline_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -217,15 +271,18 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Starts a client: its runtime, its manager (which starts dialing at once) and router.
-    pub fn new(config: ClientConfig) -> std::io::Result<Client> {
+    pub fn new(mut config: ClientConfig) -> std::io::Result<Client> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads.max(1))
             .thread_name("dashnet-rt")
             .enable_all()
             .build()?;
         let (control_tx, control_rx) = mpsc::unbounded_channel();
+        // Few events wait here: everything inbound is charged to the budgets anyway.
         let (peer_tx, peer_rx) = mpsc::channel(64);
-        let (app_tx, app_rx) = mpsc::channel(config.event_queue.max(1));
+        let budget = InboundBudget::new(config.inbound_client_bytes);
+        config.peer.client_budget = Some(budget.clone());
+        let events = events::EventQueue::new(config.event_queue);
         let mut book = AddressBook::new(config.book);
         let now = unix_now() as u64;
         for addr in &config.fixed_peers {
@@ -244,15 +301,19 @@ impl Client {
             dials: AtomicU64::new(0),
             control: control_tx,
             report: Mutex::new(Vec::new()),
+            peers_closed: AtomicUsize::new(0),
+            events,
+            budget,
         });
-        let router = runtime.spawn(router::run(shared.clone(), peer_rx, app_tx));
+        let router = runtime.spawn(router::run(shared.clone(), peer_rx));
         let manager = runtime.spawn(manager::run(shared.clone(), control_rx, peer_tx));
         Ok(Client {
             shared,
             runtime: Mutex::new(Some(runtime)),
-            events: Mutex::new(app_rx),
             router: Mutex::new(Some(router)),
             manager: Mutex::new(Some(manager)),
+            shutdown_at: Mutex::new(None),
+            deadline_task: Mutex::new(None),
         })
     }
 
@@ -403,6 +464,7 @@ impl Client {
     /// Disconnects a peer gracefully (its queue is flushed up to the flush deadline) and
     /// stops keeping its address connected.
     pub fn disconnect(&self, peer: PeerId) -> Result<(), ClientError> {
+        self.check_running()?;
         let slot = self.slot(peer)?;
         let _ = self.shared.control.send(Control::Forget(slot.addr));
         slot.peer.disconnect();
@@ -422,7 +484,8 @@ impl Client {
         v
     }
 
-    /// One peer's statistics.
+    /// One peer's statistics (`NotFound` once its `PeerDisconnected` is out: the final
+    /// statistics are in that event).
     pub fn peer_stats(&self, peer: PeerId) -> Result<PeerStats, ClientError> {
         Ok(self.slot(peer)?.peer.stats())
     }
@@ -430,9 +493,15 @@ impl Client {
     /// Client-wide statistics.
     pub fn stats(&self) -> ClientStats {
         let now = unix_now() as u64;
+        let (queued, discarded, discarded_bytes) = self.shared.events.counts();
         let mut s = ClientStats {
             dialing: self.shared.dialing.load(Ordering::Relaxed) as u64,
             dials: self.shared.dials.load(Ordering::Relaxed),
+            inbound_bytes: self.shared.budget.in_use() as u64,
+            inbound_budget: self.shared.budget.size() as u64,
+            events_queued: queued as u64,
+            events_discarded: discarded,
+            bytes_discarded: discarded_bytes,
             ..ClientStats::default()
         };
         {
@@ -458,6 +527,7 @@ impl Client {
 
     /// Adds addresses from [`Client::export_addresses`] bytes; returns how many were new.
     pub fn import_addresses(&self, bytes: &[u8]) -> Result<usize, ClientError> {
+        self.check_running()?;
         let n = self
             .shared
             .book
@@ -470,48 +540,58 @@ impl Client {
 
     /// The network changed (Wi-Fi to cellular, back online): every connection is checked
     /// at once with a short ping, dead ones are replaced, and backoff starts over.
-    pub fn network_changed(&self) {
+    pub fn network_changed(&self) -> Result<(), ClientError> {
+        self.check_running()?;
         let _ = self.shared.control.send(Control::NetworkChanged);
+        Ok(())
     }
 
     /// The app goes to the background: stop dialing and close connections gracefully.
-    pub fn pause(&self) {
+    pub fn pause(&self) -> Result<(), ClientError> {
+        self.check_running()?;
         self.shared.paused.store(true, Ordering::Release);
         let _ = self.shared.control.send(Control::Pause);
+        Ok(())
     }
 
     /// The app is back: dial again at once.
-    pub fn resume(&self) {
+    pub fn resume(&self) -> Result<(), ClientError> {
+        self.check_running()?;
         self.shared.paused.store(false, Ordering::Release);
         let _ = self.shared.control.send(Control::Resume);
+        Ok(())
     }
 
-    /// Waits up to `timeout` for the next event. Call it from the app's own thread: from
-    /// inside a tokio runtime it does not wait, and returns only an event already queued. `None`: nothing came in time, or the client
-    /// has shut down and every event has been taken.
+    /// Waits up to `timeout` for the next event. It blocks only the calling thread (on a
+    /// condition variable, never on the runtime), so several threads may wait at once,
+    /// each for its own timeout. `None`: nothing came in time, or the client has shut down
+    /// and every event has been taken (see [`Client::take`] to tell the two apart).
     pub fn next_event(&self, timeout: Duration) -> Option<ClientEvent> {
-        let mut rx = self.events.lock();
-        if let Ok(ev) = rx.try_recv() {
-            return Some(ev);
+        match self.take(true, false, Some(timeout)) {
+            Taken::Event(ev) => Some(ev),
+            _ => None,
         }
-        if tokio::runtime::Handle::try_current().is_ok() {
-            // Inside a runtime we must not block: only what is already there.
-            return None;
-        }
-        let handle = self.runtime.lock().as_ref()?.handle().clone();
-        handle.block_on(async {
-            tokio::time::timeout(timeout, rx.recv())
-                .await
-                .ok()
-                .flatten()
-        })
     }
 
     /// Waits for the next event with no timeout: for a thread whose only job is to take
-    /// events (such as the C API's delivery thread). `None` once the client has shut
-    /// down and every event has been taken. Never call it from inside the runtime.
+    /// events. `None` once the client has shut down and every event has been taken.
     pub fn wait_event(&self) -> Option<ClientEvent> {
-        self.events.lock().blocking_recv()
+        match self.take(true, false, None) {
+            Taken::Event(ev) => Some(ev),
+            _ => None,
+        }
+    }
+
+    /// Takes the next event (`events`), log line (`logs`), or either, waiting up to
+    /// `timeout` (`None`: no limit). `Taken::Closed` once the client has shut down and
+    /// everything asked for has been taken.
+    pub fn take(&self, events: bool, logs: bool, timeout: Option<Duration>) -> Taken {
+        self.shared.events.take(events, logs, timeout)
+    }
+
+    /// The most verbose [`LogLevel`] queued for [`Client::take`] (0: none; default Info).
+    pub fn set_log_level(&self, level: u32) {
+        self.shared.events.set_log_level(level);
     }
 
     /// True once `shutdown` has begun.
@@ -519,12 +599,36 @@ impl Client {
         self.shared.shutting_down.load(Ordering::Acquire)
     }
 
-    /// Shuts down: every connection flushes its queue up to its flush deadline and
-    /// closes, the remaining messages are reported, every task ends and the runtime
-    /// stops. Events keep flowing to the app until then (the last ones may be dropped
-    /// if the app stops taking them, but their undelivered messages are in the report).
-    /// Call it from the app's own thread. A second call returns an empty report.
+    /// Starts shutting down and returns at once. From then on calls that would change
+    /// anything return `ShuttingDown`; dials and handshakes in flight are abandoned;
+    /// every connection flushes its queue up to the flush deadline and closes; events keep
+    /// coming to the takers until the last peer's `PeerDisconnected`, and then takers get
+    /// `Taken::Closed`. Inbound data events the app has not taken by the flush deadline
+    /// are discarded and counted. Safe from any thread, a runtime, or an event handler.
+    pub fn begin_shutdown(&self) {
+        if self.shared.shutting_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let now = std::time::Instant::now();
+        *self.shutdown_at.lock() = Some(now);
+        let deadline = now + self.shared.peer_config.flush_deadline;
+        self.shared.events.set_deadline(deadline);
+        let _ = self.shared.control.send(Control::Shutdown);
+        if let Some(rt) = self.runtime.lock().as_ref() {
+            let shared = self.shared.clone();
+            *self.deadline_task.lock() = Some(rt.spawn(async move {
+                tokio::time::sleep_until(deadline.into()).await;
+                shared.events.discard_data();
+            }));
+        }
+    }
+
+    /// Shuts down ([`Client::begin_shutdown`]) and waits until every task has ended:
+    /// within about the flush deadline, whatever is in flight and whether or not anyone
+    /// takes events. The events still queued stay for the takers. Call it from the app's
+    /// own thread. A second call returns an empty report.
     pub fn shutdown(&self) -> ShutdownReport {
+        self.begin_shutdown();
         if tokio::runtime::Handle::try_current().is_ok() {
             // Called (or dropped) from inside some tokio runtime, where blocking on ours
             // would panic: do the blocking part on a plain thread.
@@ -541,13 +645,9 @@ impl Client {
         let Some(runtime) = self.runtime.lock().take() else {
             return ShutdownReport::default();
         };
-        self.shared.shutting_down.store(true, Ordering::Release);
-        let (tx, rx) = oneshot::channel();
-        let _ = self.shared.control.send(Control::Shutdown(tx));
         let manager = self.manager.lock().take();
         let router = self.router.lock().take();
         runtime.block_on(async move {
-            let _ = rx.await;
             if let Some(m) = manager {
                 let _ = m.await;
             }
@@ -555,18 +655,33 @@ impl Client {
                 let _ = r.await;
             }
         });
+        // No producer is left to wake; takers check the deadline themselves.
+        if let Some(t) = self.deadline_task.lock().take() {
+            t.abort();
+        }
         // Every task has been awaited or has dropped its last channel by now; give the
         // workers a moment to retire the ones that are just finishing.
         let metrics = runtime.metrics();
-        let end = std::time::Instant::now() + Duration::from_secs(1);
+        let end = std::time::Instant::now() + Duration::from_millis(100);
         while metrics.num_alive_tasks() > 0 && std::time::Instant::now() < end {
             std::thread::sleep(Duration::from_millis(1));
         }
         let tasks_left = metrics.num_alive_tasks();
-        runtime.shutdown_timeout(Duration::from_secs(1));
+        // Blocking-pool work (a DNS lookup in getaddrinfo) is not waited for.
+        runtime.shutdown_timeout(Duration::from_millis(100));
+        self.shared.events.close();
+        let (_, events_discarded, bytes_discarded) = self.shared.events.counts();
+        let started = self
+            .shutdown_at
+            .lock()
+            .unwrap_or_else(std::time::Instant::now);
         ShutdownReport {
             undelivered: std::mem::take(&mut *self.shared.report.lock()),
+            peers_closed: self.shared.peers_closed.load(Ordering::Relaxed),
+            events_discarded,
+            bytes_discarded,
             tasks_left,
+            elapsed: started.elapsed(),
         }
     }
 }

@@ -1,49 +1,67 @@
 //! The router task: every peer's events, in order, to the app's one queue.
+//!
+//! It waits while the app's queue is at its bound (and so, behind it, do the peers'
+//! dispatchers and readers). A `PeerDisconnected` is never held up and never dropped:
+//! before it is queued the peer's id is retired, so from the moment the app can see it
+//! every call with that id says `NotFound`. When the last peer is gone and the manager
+//! has ended, it closes the queue: takers get what is left, then "closed".
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::events::LogLevel;
 use super::{ClientEvent, Control, Shared, unix_now};
 use crate::peer::{PeerEvent, PeerId};
 use crate::wire::Message;
 
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    mut from_peers: mpsc::Receiver<PeerEvent>,
-    to_app: mpsc::Sender<ClientEvent>,
-) {
+pub(crate) async fn run(shared: Arc<Shared>, mut from_peers: mpsc::Receiver<PeerEvent>) {
     let mut addrs: HashMap<PeerId, SocketAddr> = HashMap::new();
+    let events = &shared.events;
     while let Some(ev) = from_peers.recv().await {
-        let mut extra = None;
-        let out = match ev {
+        match ev {
             PeerEvent::Connected { peer, info } => {
                 addrs.insert(peer, info.addr);
-                ClientEvent::PeerConnected { peer, info }
+                events.log(LogLevel::Info, || {
+                    format!(
+                        "peer {peer} connected: {} {} version {} height {}",
+                        info.addr, info.user_agent, info.version, info.start_height
+                    )
+                });
+                events
+                    .push(ClientEvent::PeerConnected { peer, info }, None)
+                    .await;
             }
-            PeerEvent::Message { peer, message } => {
+            PeerEvent::Message {
+                peer,
+                message,
+                charge,
+            } => {
                 let now = unix_now() as u64;
                 let changed = match &message {
                     Message::Addr(list) => shared.book.lock().add_addr(list, peer, now),
                     Message::AddrV2(list) => shared.book.lock().add_addrv2(list, peer, now),
                     _ => 0,
                 };
+                events
+                    .push(ClientEvent::Message { peer, message }, charge)
+                    .await;
                 if changed > 0 {
                     let _ = shared.control.send(Control::Wake);
-                    extra = Some(ClientEvent::AddressBookChanged {
-                        size: shared.book.lock().len(),
-                    });
+                    let size = shared.book.lock().len();
+                    events
+                        .push(ClientEvent::AddressBookChanged { size }, None)
+                        .await;
                 }
-                ClientEvent::Message { peer, message }
             }
             PeerEvent::Headers {
                 peer,
                 headers,
                 compressed,
+                charge,
             } => {
                 if let Some(slot) = shared.peers.read().get(&peer) {
                     // Headers it sends raise what we know of its height.
@@ -52,11 +70,18 @@ pub(crate) async fn run(
                         Ordering::Relaxed,
                     );
                 }
-                ClientEvent::Headers {
+                events.log(LogLevel::Debug, || {
+                    format!("{} headers from peer {peer}", headers.len())
+                });
+                let ev = ClientEvent::Headers {
                     peer,
                     headers,
                     compressed,
-                }
+                };
+                events.push(ev, charge).await;
+            }
+            PeerEvent::QueueReady { peer } => {
+                events.push(ClientEvent::QueueReady { peer }, None).await;
             }
             PeerEvent::Disconnected {
                 peer,
@@ -64,31 +89,51 @@ pub(crate) async fn run(
                 undelivered,
                 stats,
             } => {
+                // Retire the id first: once the app sees this event, the id is unknown.
+                let slot = shared.peers.write().remove(&peer);
+                {
+                    let mut best = shared.best.lock();
+                    if *best == Some(peer) {
+                        *best = None;
+                    }
+                }
+                let addr = addrs
+                    .remove(&peer)
+                    .or(slot.as_ref().map(|s| s.addr))
+                    .unwrap_or_else(|| ([0, 0, 0, 0], 0).into());
                 let _ = shared.control.send(Control::Gone {
                     peer,
+                    addr,
                     reason: reason.clone(),
                 });
-                if shared.shutting_down.load(Ordering::Acquire) && !undelivered.is_empty() {
-                    shared.report.lock().push((peer, undelivered.clone()));
+                if shared.shutting_down.load(Ordering::Acquire) {
+                    shared.peers_closed.fetch_add(1, Ordering::Relaxed);
+                    if !undelivered.is_empty() {
+                        shared.report.lock().push((peer, undelivered.clone()));
+                    }
                 }
-                ClientEvent::PeerDisconnected {
+                let level = if crate::client::manager::misbehaviour_points(&reason) > 0 {
+                    LogLevel::Warn
+                } else {
+                    LogLevel::Info
+                };
+                events.log(level, || {
+                    format!(
+                        "peer {peer} disconnected ({addr}): {reason}; {} undelivered",
+                        undelivered.len()
+                    )
+                });
+                let ev = ClientEvent::PeerDisconnected {
                     peer,
-                    addr: addrs
-                        .remove(&peer)
-                        .unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
+                    addr,
                     reason,
                     undelivered,
                     stats,
-                }
-            }
-        };
-        for ev in [Some(out), extra].into_iter().flatten() {
-            if shared.shutting_down.load(Ordering::Acquire) {
-                // The app may have stopped taking events: never wait on it for long.
-                let _ = tokio::time::timeout(Duration::from_millis(100), to_app.send(ev)).await;
-            } else if to_app.send(ev).await.is_err() {
-                return;
+                };
+                events.push(ev, None).await;
             }
         }
     }
+    // Every sender is gone: the manager has ended and so has every peer.
+    events.close();
 }

@@ -6,7 +6,7 @@
 //! `dashnet_send_filteradd`, `dashnet_send_filterclear`, `dashnet_send_tx`,
 //! `dashnet_send_mempool`, `dashnet_send_getmnlistd`, `dashnet_send_getqrinfo`.
 
-use super::client::{DashnetClient, handle, hashes_arg, tri};
+use super::client::{DashnetClient, handle, hash_list, hashes_arg, one_hash, tri};
 use super::event::DashnetInventory;
 use super::status::{DashnetStatus, bytes_arg, fail, from_client_error, guard};
 use crate::wire::payloads::{
@@ -14,6 +14,9 @@ use crate::wire::payloads::{
     MAX_FILTERADD_LEN, MAX_INV, MAX_LOCATOR_HASHES,
 };
 use crate::wire::{Hash256, MAX_PAYLOAD_LEN, Message};
+
+/// Most base hashes in one getqrinfo: what fits in a 3 MiB payload with the rest of it.
+pub const MAX_QRINFO_BASES: usize = (MAX_PAYLOAD_LEN - 64) / 32;
 
 fn queue(c: &DashnetClient, peer: u64, message: Message, tag: u64) -> DashnetStatus {
     let payload = message.payload();
@@ -46,7 +49,7 @@ pub unsafe extern "C" fn dashnet_send_getheaders(
     locator: *const u8,
     count: usize,
     stop: *const u8,
-    headers2: bool,
+    headers2: u8,
 ) -> DashnetStatus {
     guard(|| {
         // SAFETY: the caller's promises above.
@@ -57,20 +60,20 @@ pub unsafe extern "C" fn dashnet_send_getheaders(
                 "a locator has 1 to 101 hashes",
             );
         }
-        // SAFETY: as above.
-        let hashes = tri!(unsafe { hashes_arg(locator, count, "locator") });
+        // SAFETY: as above (the count is checked first).
+        let hashes = tri!(unsafe { hash_list(locator, count, "locator") });
         let stop = if stop.is_null() {
             Hash256::ZERO
         } else {
             // SAFETY: as above.
-            tri!(unsafe { hashes_arg(stop, 1, "stop") })[0]
+            tri!(unsafe { one_hash(stop, "stop") })
         };
         let l = Locator {
             version: crate::wire::network::PROTOCOL_VERSION,
             hashes,
             stop,
         };
-        let m = if headers2 {
+        let m = if headers2 != 0 {
             Message::GetHeaders2(l)
         } else {
             Message::GetHeaders(l)
@@ -207,10 +210,16 @@ pub unsafe extern "C" fn dashnet_send_tx(
     guard(|| {
         // SAFETY: the caller's promises above.
         let c = tri!(unsafe { handle(client) });
-        if len == 0 || len > MAX_PAYLOAD_LEN {
+        if len > MAX_PAYLOAD_LEN {
+            return fail(
+                DashnetStatus::TooLarge,
+                format!("a transaction of {len} bytes is over the 3 MiB protocol limit"),
+            );
+        }
+        if len == 0 {
             return fail(
                 DashnetStatus::InvalidArgument,
-                "a transaction is 1 byte to 3 MiB",
+                "a transaction has at least 1 byte",
             );
         }
         // SAFETY: as above.
@@ -251,9 +260,9 @@ pub unsafe extern "C" fn dashnet_send_getmnlistd(
         // SAFETY: the caller's promises above.
         let c = tri!(unsafe { handle(client) });
         // SAFETY: as above.
-        let base = tri!(unsafe { hashes_arg(base_block_hash, 1, "base_block_hash") })[0];
+        let base = tri!(unsafe { one_hash(base_block_hash, "base_block_hash") });
         // SAFETY: as above.
-        let block = tri!(unsafe { hashes_arg(block_hash, 1, "block_hash") })[0];
+        let block = tri!(unsafe { one_hash(block_hash, "block_hash") });
         queue(
             c,
             peer,
@@ -279,22 +288,31 @@ pub unsafe extern "C" fn dashnet_send_getqrinfo(
     base_hashes: *const u8,
     count: usize,
     block_request_hash: *const u8,
-    extra_share: bool,
+    extra_share: u8,
 ) -> DashnetStatus {
     guard(|| {
         // SAFETY: the caller's promises above.
         let c = tri!(unsafe { handle(client) });
+        // SAFETY: as above; the count is checked against what fits in one message
+        // before any byte is read.
+        let bases = tri!(unsafe {
+            hashes_arg(
+                base_hashes,
+                count,
+                MAX_QRINFO_BASES,
+                DashnetStatus::TooLarge,
+                "base_hashes",
+            )
+        });
         // SAFETY: as above.
-        let bases = tri!(unsafe { hashes_arg(base_hashes, count, "base_hashes") });
-        // SAFETY: as above.
-        let request = tri!(unsafe { hashes_arg(block_request_hash, 1, "block_request_hash") })[0];
+        let request = tri!(unsafe { one_hash(block_request_hash, "block_request_hash") });
         queue(
             c,
             peer,
             Message::GetQrInfo(GetQrInfo {
                 base_block_hashes: bases,
                 block_request_hash: request,
-                extra_share,
+                extra_share: extra_share != 0,
             }),
             0,
         )

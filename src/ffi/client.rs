@@ -10,7 +10,6 @@
 use std::ffi::c_char;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
 use std::thread::ThreadId;
 use std::time::Duration;
 
@@ -19,9 +18,10 @@ use parking_lot::Mutex;
 use super::config::DashnetConfig;
 use super::event::{DashnetCallbacks, DashnetEvent, Delivery, EventBox};
 use super::status::{
-    DashnetStatus, bytes_arg, fail, from_client_error, guard, guard_ptr, str_arg, write_out,
+    DashnetStatus, bytes_arg, check_struct_size, fail, field_ends, from_client_error, guard,
+    guard_ptr, str_arg, write_out, write_prefix,
 };
-use crate::client::Client;
+use crate::client::{Client, Taken};
 use crate::wire::{Command, Hash256};
 
 /// A client: its runtime, its peers, its delivery thread. Opaque; create it with
@@ -42,7 +42,7 @@ pub struct DashnetClient {
     delivery: Mutex<Option<std::thread::JoinHandle<()>>>,
     delivery_thread: Option<ThreadId>,
     poll_mode: bool,
-    log_level: Arc<AtomicU32>,
+    has_log: bool,
 }
 
 /// Peer id meaning "the best peer" in the request builders.
@@ -108,25 +108,30 @@ pub unsafe extern "C" fn dashnet_client_new(
                 return std::ptr::null_mut();
             }
         };
-        let log_level = Arc::new(AtomicU32::new(super::event::DashnetLogLevel::Info as u32));
         let poll_mode = !callbacks.has_event_callback();
-        let (delivery, delivery_thread) = if poll_mode {
+        let has_log = callbacks.on_log.is_some();
+        // Log lines are queued only for an app that takes them.
+        client.set_log_level(if has_log {
+            super::event::DashnetLogLevel::Info as u32
+        } else {
+            0
+        });
+        // The delivery thread: every callback in callback mode; only on_log in poll mode.
+        let (delivery, delivery_thread) = if poll_mode && !has_log {
             (None, None)
         } else {
-            let d = Delivery {
-                callbacks,
-                log_level: log_level.clone(),
-            };
+            let d = Delivery { callbacks };
             let c = client.clone();
             match std::thread::Builder::new()
                 .name("dashnet-delivery".into())
-                .spawn(move || d.run(c))
+                .spawn(move || d.run(c, !poll_mode))
             {
                 Ok(t) => {
                     let id = t.thread().id();
                     (Some(t), Some(id))
                 }
                 Err(e) => {
+                    client.shutdown();
                     fail(
                         DashnetStatus::Internal,
                         format!("cannot start the delivery thread: {e}"),
@@ -140,25 +145,115 @@ pub unsafe extern "C" fn dashnet_client_new(
             delivery: Mutex::new(delivery),
             delivery_thread,
             poll_mode,
-            log_level,
+            has_log,
         }))
     })
 }
 
-/// Shuts the client down and frees it: every connection flushes its queue up to the
-/// config's `flush_deadline_ms`, the callbacks receive the remaining events (each
-/// PEER_DISCONNECTED with the tags of its undelivered messages), and then the threads
-/// end. When it returns, no callback is running and none will run again, and
-/// `user_data` is never touched again. Blocks for at most about the flush deadline.
+/// Starts shutting the client down and returns at once (it never blocks). From then on
+/// calls that would change anything return `DASHNET_STATUS_SHUTTING_DOWN` (stats and the
+/// address-book export still work); dials and handshakes in flight are abandoned; every
+/// connection flushes its queue up to `flush_deadline_ms` and closes; every peer's
+/// PEER_DISCONNECTED (with the tags of its undelivered messages) is still delivered, to
+/// the callbacks or to `dashnet_client_poll`, which returns SHUTTING_DOWN once everything
+/// is out. Inbound data events the app has not taken by the flush deadline are discarded
+/// and counted (`DashnetClientStats.events_discarded`).
+///
+/// This is how other threads are told to stop before `dashnet_client_free`: shut down,
+/// let every thread that polls or sends return, then free. Safe from any thread and from
+/// inside a callback. A second call does nothing (OK).
+///
+/// # Safety
+/// `client` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_client_shutdown(client: *const DashnetClient) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promise above.
+        let c = tri!(unsafe { handle(client) });
+        c.client.begin_shutdown();
+        DashnetStatus::Ok
+    })
+}
+
+/// What shutting down left behind (`dashnet_client_free_with_report`). Set `struct_size`
+/// to `sizeof` it before the call. The undelivered messages' tags reached the app in each
+/// peer's PEER_DISCONNECTED; these are the totals.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DashnetShutdownReport {
+    /// `sizeof(DashnetShutdownReport)` as the caller compiled it: set it before the call.
+    pub struct_size: usize,
+    /// Peers the shutdown closed.
+    pub peers_closed: u64,
+    /// Messages the app queued that were never written (summed over those peers).
+    pub undelivered_messages: u64,
+    /// Inbound data events discarded at the flush deadline because the app had not taken
+    /// them (PEER_* events are never discarded).
+    pub events_discarded: u64,
+    /// Their bytes.
+    pub bytes_discarded: u64,
+    /// Milliseconds from the start of the shutdown to the end of the free.
+    pub elapsed_ms: u64,
+    /// Runtime tasks still alive when it was stopped (0 unless something leaked).
+    pub tasks_left: u64,
+}
+
+fn shutdown_report_field_ends() -> [usize; 7] {
+    field_ends!(DashnetShutdownReport; struct_size, peers_closed, undelivered_messages,
+        events_discarded, bytes_discarded, elapsed_ms, tasks_left)
+}
+
+/// Shuts the client down if that has not begun (`dashnet_client_shutdown`), waits for it
+/// to finish, and frees it. It returns within about `flush_deadline_ms` + 0.5 s plus the
+/// time your callbacks take for the final events (each PEER_DISCONNECTED), whatever is in
+/// flight: pending dials and handshakes are abandoned, and inbound data the app has not
+/// taken by the deadline is discarded. In callback mode every remaining PEER_* event is
+/// delivered before it returns; in poll mode, events not yet polled are freed with the
+/// client (poll until SHUTTING_DOWN first to see them). When it returns, no callback is
+/// running and none will run again, and `user_data` is never touched again.
+///
+/// Like every C free, it must not race any other call on the same handle: tell other
+/// threads to stop with `dashnet_client_shutdown`, let them return, then free. Do not
+/// call it while holding a lock your callbacks take, and do not free two clients from
+/// each other's callbacks.
 ///
 /// NULL is ignored (returns OK). From inside a callback it returns
 /// `DASHNET_STATUS_IN_CALLBACK` and frees nothing.
 ///
 /// # Safety
-/// `client` is NULL or a live handle; after OK it is freed and must not be used again.
+/// `client` is NULL or a live handle that no other thread is using; after OK it is
+/// freed and must not be used again.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dashnet_client_free(client: *mut DashnetClient) -> DashnetStatus {
+    // SAFETY: the same promises, passed on; a NULL report is allowed.
+    unsafe { dashnet_client_free_with_report(client, std::ptr::null_mut()) }
+}
+
+/// `dashnet_client_free`, and `*report` (if not NULL; set its `struct_size` first) gets
+/// what the shutdown left behind. A bad `struct_size` is INVALID_ARGUMENT and frees
+/// nothing.
+///
+/// # Safety
+/// As `dashnet_client_free`; `report` is NULL or a `DashnetShutdownReport` with its
+/// `struct_size` set and that many writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_client_free_with_report(
+    client: *mut DashnetClient,
+    report: *mut DashnetShutdownReport,
+) -> DashnetStatus {
     guard(|| {
+        let n = if report.is_null() {
+            None
+        } else {
+            // SAFETY: the caller's promise above.
+            Some(tri!(unsafe {
+                out_struct_size(
+                    report,
+                    &shutdown_report_field_ends(),
+                    "DashnetShutdownReport",
+                )
+            }))
+        };
         if client.is_null() {
             return DashnetStatus::Ok;
         }
@@ -170,12 +265,25 @@ pub unsafe extern "C" fn dashnet_client_free(client: *mut DashnetClient) -> Dash
                 "dashnet_client_free cannot be called from inside a callback",
             );
         }
-        c.client.shutdown();
+        let r = c.client.shutdown();
         if let Some(t) = c.delivery.lock().take() {
             let _ = t.join();
         }
+        if let Some(n) = n {
+            let v = DashnetShutdownReport {
+                struct_size: n,
+                peers_closed: r.peers_closed as u64,
+                undelivered_messages: r.undelivered.iter().map(|(_, m)| m.len() as u64).sum(),
+                events_discarded: r.events_discarded,
+                bytes_discarded: r.bytes_discarded,
+                elapsed_ms: r.elapsed.as_millis() as u64,
+                tasks_left: r.tasks_left as u64,
+            };
+            // SAFETY: `report` is non-NULL with `n` writable bytes, n a field boundary.
+            unsafe { write_prefix(report, &v, n) };
+        }
         // SAFETY: the pointer came from Box::into_raw in dashnet_client_new; the delivery
-        // thread has ended, so nothing else uses it.
+        // thread has ended and the caller promises no other thread uses the handle.
         drop(unsafe { Box::from_raw(client) });
         DashnetStatus::Ok
     })
@@ -347,15 +455,24 @@ pub unsafe extern "C" fn dashnet_send_best(
     })
 }
 
-/// Reads `count` 32-byte hashes.
+/// Reads `count` 32-byte hashes, refusing a count over `max` before touching memory
+/// (`too_many` says with which status).
 ///
 /// # Safety
-/// `hashes` has `count * 32` readable bytes (or count is 0).
+/// When `count <= max`, `hashes` has `count * 32` readable bytes (or count is 0).
 pub(crate) unsafe fn hashes_arg(
     hashes: *const u8,
     count: usize,
+    max: usize,
+    too_many: DashnetStatus,
     what: &str,
 ) -> Result<Vec<Hash256>, DashnetStatus> {
+    if count > max {
+        return Err(fail(
+            too_many,
+            format!("{what}: {count} hashes, at most {max} allowed"),
+        ));
+    }
     let len = count.checked_mul(32).ok_or_else(|| {
         fail(
             DashnetStatus::InvalidArgument,
@@ -366,6 +483,39 @@ pub(crate) unsafe fn hashes_arg(
     let bytes = unsafe { bytes_arg(hashes, len, what) }?;
     // The length is count * 32, so this always splits.
     Ok(Hash256::list_from_bytes(bytes).unwrap_or_default())
+}
+
+/// Reads a locator-sized list of hashes (at most 101).
+///
+/// # Safety
+/// As [`hashes_arg`].
+pub(crate) unsafe fn hash_list(
+    hashes: *const u8,
+    count: usize,
+    what: &str,
+) -> Result<Vec<Hash256>, DashnetStatus> {
+    // SAFETY: the caller's promise.
+    unsafe {
+        hashes_arg(
+            hashes,
+            count,
+            crate::wire::MAX_LOCATOR_HASHES,
+            DashnetStatus::InvalidArgument,
+            what,
+        )
+    }
+}
+
+/// Reads one 32-byte hash.
+///
+/// # Safety
+/// `p` is NULL or has 32 readable bytes.
+pub(crate) unsafe fn one_hash(p: *const u8, what: &str) -> Result<Hash256, DashnetStatus> {
+    // SAFETY: the caller's promise.
+    let bytes = unsafe { bytes_arg(p, 32, what) }?;
+    let mut h = [0u8; 32];
+    h.copy_from_slice(bytes);
+    Ok(Hash256(h))
 }
 
 /// Asks the best peer for headers after `locator` (`locator_count` hashes of 32 bytes in
@@ -388,12 +538,19 @@ pub unsafe extern "C" fn dashnet_request_headers(
         // SAFETY: the caller's promises above.
         let c = tri!(unsafe { handle(client) });
         // SAFETY: as above.
-        let hashes = tri!(unsafe { hashes_arg(locator, locator_count, "locator") });
+        if locator_count == 0 || locator_count > crate::wire::MAX_LOCATOR_HASHES {
+            return fail(
+                DashnetStatus::InvalidArgument,
+                format!("a locator has 1 to 101 hashes, not {locator_count}"),
+            );
+        }
+        // SAFETY: as above (the count is checked first).
+        let hashes = tri!(unsafe { hash_list(locator, locator_count, "locator") });
         let stop = if stop.is_null() {
             Hash256::ZERO
         } else {
             // SAFETY: as above: 32 readable bytes.
-            tri!(unsafe { hashes_arg(stop, 1, "stop") })[0]
+            tri!(unsafe { one_hash(stop, "stop") })
         };
         match c.client.request_headers(hashes, stop) {
             Ok(id) => {
@@ -406,10 +563,14 @@ pub unsafe extern "C" fn dashnet_request_headers(
     })
 }
 
-/// One peer's statistics.
+/// One peer's statistics. Set `struct_size` to `sizeof` it before the call: dashnet
+/// writes only the fields that fit (a program built against an older header gets its
+/// own, shorter struct filled).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DashnetPeerStats {
+    /// `sizeof(DashnetPeerStats)` as the caller compiled it: set it before the call.
+    pub struct_size: usize,
     /// Bytes received.
     pub bytes_in: u64,
     /// Bytes written to the socket.
@@ -430,12 +591,17 @@ pub struct DashnetPeerStats {
     pub ping_avg_us: u64,
     /// When it connected, microseconds since the Unix epoch.
     pub connected_since_unix_us: u64,
+    /// Its inbound bytes waiting between its socket and the app (its budget in use).
+    pub inbound_bytes: u64,
 }
 
-/// Client-wide statistics.
+/// Client-wide statistics. Set `struct_size` to `sizeof` it before the call, as for
+/// `DashnetPeerStats`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DashnetClientStats {
+    /// `sizeof(DashnetClientStats)` as the caller compiled it: set it before the call.
+    pub struct_size: usize,
     /// Connected peers.
     pub peers: u64,
     /// Dials in progress.
@@ -450,9 +616,55 @@ pub struct DashnetClientStats {
     pub bytes_in: u64,
     /// Bytes sent by connected peers.
     pub bytes_out: u64,
+    /// Inbound bytes waiting between the sockets and the app (the client budget in use).
+    pub inbound_bytes: u64,
+    /// The client's inbound byte budget (`inbound_client_bytes`).
+    pub inbound_budget: u64,
+    /// Events waiting for the app.
+    pub events_queued: u64,
+    /// Inbound data events discarded at the shutdown deadline (never PEER_* events).
+    pub events_discarded: u64,
+    /// Their bytes.
+    pub bytes_discarded: u64,
 }
 
-/// Fills `*out` with one peer's statistics (lock-free reads).
+fn peer_stats_field_ends() -> [usize; 12] {
+    field_ends!(DashnetPeerStats; struct_size, bytes_in, bytes_out, messages_in,
+        messages_out, queued_messages, queued_bytes, ping_last_us, ping_min_us, ping_avg_us,
+        connected_since_unix_us, inbound_bytes)
+}
+
+fn client_stats_field_ends() -> [usize; 13] {
+    field_ends!(DashnetClientStats; struct_size, peers, dialing, dials, address_book,
+        banned, bytes_in, bytes_out, inbound_bytes, inbound_budget, events_queued,
+        events_discarded, bytes_discarded)
+}
+
+/// Reads and checks the `struct_size` a caller set in an out-struct.
+///
+/// # Safety
+/// `out` is NULL or points to a struct whose first field is a readable `size_t`.
+unsafe fn out_struct_size<T>(
+    out: *mut T,
+    ends: &[usize],
+    what: &str,
+) -> Result<usize, DashnetStatus> {
+    if out.is_null() {
+        return Err(fail(DashnetStatus::InvalidArgument, "out is NULL"));
+    }
+    // SAFETY: non-NULL; the caller promises a struct whose first field is struct_size.
+    let size = unsafe { out.cast::<usize>().read_unaligned() };
+    check_struct_size(
+        size,
+        ends,
+        std::mem::size_of::<T>(),
+        std::mem::size_of::<usize>(),
+        what,
+    )
+}
+
+/// Fills `*out` with one peer's statistics (lock-free reads). Set `out->struct_size`
+/// first.
 ///
 /// # Safety
 /// `client` is a live handle; `out` is writable.
@@ -465,12 +677,12 @@ pub unsafe extern "C" fn dashnet_peer_stats(
     guard(|| {
         // SAFETY: the caller's promise above.
         let c = tri!(unsafe { handle(client) });
-        if out.is_null() {
-            return fail(DashnetStatus::InvalidArgument, "out is NULL");
-        }
+        // SAFETY: the caller's promise above.
+        let n = tri!(unsafe { out_struct_size(out, &peer_stats_field_ends(), "DashnetPeerStats") });
         match c.client.peer_stats(peer) {
             Ok(s) => {
                 let v = DashnetPeerStats {
+                    struct_size: n,
                     bytes_in: s.bytes_in,
                     bytes_out: s.bytes_out,
                     messages_in: s.messages_in,
@@ -481,9 +693,11 @@ pub unsafe extern "C" fn dashnet_peer_stats(
                     ping_min_us: s.ping_min_us,
                     ping_avg_us: s.ping_avg_us,
                     connected_since_unix_us: s.connected_since_unix_us,
+                    inbound_bytes: s.inbound_bytes,
                 };
-                // SAFETY: as above.
-                unsafe { write_out(out, v) };
+                // SAFETY: the caller promises `struct_size` (= n) writable bytes, and n
+                // ends on one of our fields.
+                unsafe { write_prefix(out, &v, n) };
                 DashnetStatus::Ok
             }
             Err(e) => from_client_error(e),
@@ -491,7 +705,7 @@ pub unsafe extern "C" fn dashnet_peer_stats(
     })
 }
 
-/// Fills `*out` with client-wide statistics.
+/// Fills `*out` with client-wide statistics. Set `out->struct_size` first.
 ///
 /// # Safety
 /// `client` is a live handle; `out` is writable.
@@ -503,11 +717,12 @@ pub unsafe extern "C" fn dashnet_client_stats(
     guard(|| {
         // SAFETY: the caller's promise above.
         let c = tri!(unsafe { handle(client) });
-        if out.is_null() {
-            return fail(DashnetStatus::InvalidArgument, "out is NULL");
-        }
+        // SAFETY: the caller's promise above.
+        let n =
+            tri!(unsafe { out_struct_size(out, &client_stats_field_ends(), "DashnetClientStats") });
         let s = c.client.stats();
         let v = DashnetClientStats {
+            struct_size: n,
             peers: s.peers,
             dialing: s.dialing,
             dials: s.dials,
@@ -515,9 +730,15 @@ pub unsafe extern "C" fn dashnet_client_stats(
             banned: s.banned,
             bytes_in: s.bytes_in,
             bytes_out: s.bytes_out,
+            inbound_bytes: s.inbound_bytes,
+            inbound_budget: s.inbound_budget,
+            events_queued: s.events_queued,
+            events_discarded: s.events_discarded,
+            bytes_discarded: s.bytes_discarded,
         };
-        // SAFETY: as above.
-        unsafe { write_out(out, v) };
+        // SAFETY: the caller promises `struct_size` (= n) writable bytes, and n ends on
+        // one of our fields.
+        unsafe { write_prefix(out, &v, n) };
         DashnetStatus::Ok
     })
 }
@@ -604,8 +825,10 @@ pub unsafe extern "C" fn dashnet_address_book_import(
 pub unsafe extern "C" fn dashnet_network_changed(client: *const DashnetClient) -> DashnetStatus {
     guard(|| {
         // SAFETY: the caller's promise above.
-        tri!(unsafe { handle(client) }).client.network_changed();
-        DashnetStatus::Ok
+        tri!(unsafe { handle(client) })
+            .client
+            .network_changed()
+            .map_or_else(from_client_error, |_| DashnetStatus::Ok)
     })
 }
 
@@ -617,8 +840,10 @@ pub unsafe extern "C" fn dashnet_network_changed(client: *const DashnetClient) -
 pub unsafe extern "C" fn dashnet_pause(client: *const DashnetClient) -> DashnetStatus {
     guard(|| {
         // SAFETY: the caller's promise above.
-        tri!(unsafe { handle(client) }).client.pause();
-        DashnetStatus::Ok
+        tri!(unsafe { handle(client) })
+            .client
+            .pause()
+            .map_or_else(from_client_error, |_| DashnetStatus::Ok)
     })
 }
 
@@ -630,8 +855,10 @@ pub unsafe extern "C" fn dashnet_pause(client: *const DashnetClient) -> DashnetS
 pub unsafe extern "C" fn dashnet_resume(client: *const DashnetClient) -> DashnetStatus {
     guard(|| {
         // SAFETY: the caller's promise above.
-        tri!(unsafe { handle(client) }).client.resume();
-        DashnetStatus::Ok
+        tri!(unsafe { handle(client) })
+            .client
+            .resume()
+            .map_or_else(from_client_error, |_| DashnetStatus::Ok)
     })
 }
 
@@ -653,16 +880,19 @@ pub unsafe extern "C" fn dashnet_client_set_log_level(
                 format!("unknown log level {level}"),
             );
         }
-        c.log_level
-            .store(level, std::sync::atomic::Ordering::Relaxed);
+        if c.has_log {
+            c.client.set_log_level(level);
+        }
         DashnetStatus::Ok
     })
 }
 
 /// Poll mode (no event callback installed): waits up to `timeout_ms` for the next event.
 /// On OK, `*event` gets an event the caller owns, to free with `dashnet_event_free`.
-/// TIMEOUT if none came; SHUTTING_DOWN once the client is shut down and drained;
-/// WRONG_MODE if callbacks are installed. Call it from the app's own threads.
+/// TIMEOUT if none came; SHUTTING_DOWN once the client is shut down and every event has
+/// been taken; WRONG_MODE if callbacks are installed. It blocks only the calling thread:
+/// several threads may poll at once, each with its own timeout. Call it from the app's
+/// own threads.
 ///
 /// # Safety
 /// `client` is a live handle; `event` is writable.
@@ -684,20 +914,22 @@ pub unsafe extern "C" fn dashnet_client_poll(
                 "callbacks are installed: events go to them, not to poll",
             );
         }
-        match c
-            .client
-            .next_event(Duration::from_millis(u64::from(timeout_ms)))
-        {
-            Some(ev) => {
+        match c.client.take(
+            true,
+            false,
+            Some(Duration::from_millis(u64::from(timeout_ms))),
+        ) {
+            Taken::Event(ev) => {
                 let p = Box::into_raw(EventBox::new(ev)).cast::<DashnetEvent>();
                 // SAFETY: checked non-NULL and writable per the caller.
                 unsafe { event.write(p) };
                 DashnetStatus::Ok
             }
-            None if c.client.is_shut_down() => {
-                fail(DashnetStatus::ShuttingDown, "the client is shut down")
-            }
-            None => fail(DashnetStatus::Timeout, "no event before the timeout"),
+            Taken::Closed => fail(
+                DashnetStatus::ShuttingDown,
+                "the client has shut down and every event has been taken",
+            ),
+            _ => fail(DashnetStatus::Timeout, "no event before the timeout"),
         }
     })
 }

@@ -3,7 +3,10 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
-use super::status::{DashnetStatus, fail, guard, str_arg};
+use super::client::tri;
+use super::status::{
+    DashnetStatus, check_struct_size, fail, field_ends, guard, str_arg, write_prefix,
+};
 use crate::client::ClientConfig;
 use crate::wire::Network;
 
@@ -21,9 +24,12 @@ pub enum DashnetNetwork {
     Devnet = 3,
 }
 
-/// Client settings. Fill it with `dashnet_config_init` (which sets `struct_size` and
-/// every default), then change what you need. Fields added in later versions go at the
-/// end; a library reading an older, shorter struct uses defaults for the rest.
+/// Client settings. Fill it with `dashnet_config_init(&cfg, sizeof cfg, network)` (which
+/// sets `struct_size` and every default), then change what you need. Fields added in
+/// later versions go at the end; a library reading an older, shorter struct uses
+/// defaults for the rest, and `struct_size` must end on a field of some version (any
+/// other value, or one from a newer dashnet, is INVALID_ARGUMENT). Flags are `uint8_t`:
+/// 0 is false, anything else true.
 ///
 /// Strings are borrowed only during `dashnet_client_new`. Times are milliseconds.
 #[repr(C)]
@@ -40,8 +46,8 @@ pub struct DashnetConfig {
     pub user_agent: *const c_char,
     /// Services we advertise (default: HEADERS_COMPRESSED, 1 << 11).
     pub services: u64,
-    /// Relay transactions before a bloom filter is loaded (default false).
-    pub relay: bool,
+    /// Relay transactions before a bloom filter is loaded (default 0: no).
+    pub relay: u8,
     /// Protocol version we speak (default 70238).
     pub protocol_version: u32,
     /// Peers below this version are refused (default 70216).
@@ -55,9 +61,9 @@ pub struct DashnetConfig {
     /// Most outbound connections (default 16).
     pub max_outbound: u32,
     /// Dial only the peers given with `dashnet_client_connect` (no DNS, no learned addresses).
-    pub exclusive: bool,
-    /// Resolve the network's DNS seeds at start (default true; mainnet and testnet only).
-    pub dns_seeds: bool,
+    pub exclusive: u8,
+    /// Resolve the network's DNS seeds at start (default 1; mainnet and testnet only).
+    pub dns_seeds: u8,
     /// TCP connect timeout (default 15000).
     pub connect_timeout_ms: u32,
     /// version/verack timeout (default 10000).
@@ -80,6 +86,11 @@ pub struct DashnetConfig {
     pub ban_duration_s: u32,
     /// Events waiting for the app before readers stop reading (default 1024).
     pub event_queue: u32,
+    /// Inbound bytes of one peer that may wait between its socket and the app before its
+    /// reader stops reading (default 4 MiB; one larger message still goes through alone).
+    pub inbound_peer_bytes: u64,
+    /// Inbound bytes of all peers together (default 16 MiB; same rule).
+    pub inbound_client_bytes: u64,
 }
 
 impl DashnetNetwork {
@@ -109,15 +120,15 @@ impl DashnetConfig {
             devnet_name: std::ptr::null(),
             user_agent: std::ptr::null(),
             services: c.peer.services,
-            relay: c.peer.relay,
+            relay: u8::from(c.peer.relay),
             protocol_version: c.peer.protocol_version,
             min_protocol_version: c.peer.min_protocol_version,
             start_height: c.peer.start_height,
             worker_threads: c.worker_threads as u32,
             target_outbound: c.target_outbound as u32,
             max_outbound: c.max_outbound as u32,
-            exclusive: c.exclusive,
-            dns_seeds: c.dns_seeds,
+            exclusive: u8::from(c.exclusive),
+            dns_seeds: u8::from(c.dns_seeds),
             connect_timeout_ms: ms(c.peer.connect_timeout),
             handshake_timeout_ms: ms(c.peer.handshake_timeout),
             ping_interval_ms: ms(c.peer.ping_interval),
@@ -129,6 +140,8 @@ impl DashnetConfig {
             queue_max_bytes: c.peer.queue_max_bytes as u64,
             ban_duration_s: c.book.ban_duration.as_secs() as u32,
             event_queue: c.event_queue as u32,
+            inbound_peer_bytes: c.peer.inbound_peer_bytes as u64,
+            inbound_client_bytes: c.inbound_client_bytes as u64,
         }
     }
 
@@ -144,14 +157,13 @@ impl DashnetConfig {
         // SAFETY: non-NULL; struct_size is the first field, which every version has.
         let size = unsafe { p.cast::<usize>().read_unaligned() };
         let min = std::mem::offset_of!(DashnetConfig, network) + std::mem::size_of::<u32>();
-        if size < min || size > (1 << 16) {
-            return Err(fail(
-                DashnetStatus::InvalidArgument,
-                format!(
-                    "config struct_size {size} is not a DashnetConfig (call dashnet_config_init)"
-                ),
-            ));
-        }
+        let size = check_struct_size(
+            size,
+            &config_field_ends(),
+            std::mem::size_of::<DashnetConfig>(),
+            min,
+            "DashnetConfig",
+        )?;
         // SAFETY: as above, the network field exists in every accepted size.
         let raw_network = unsafe {
             p.cast::<u8>()
@@ -161,12 +173,13 @@ impl DashnetConfig {
         };
         let network = DashnetNetwork::from_raw(raw_network)?;
         let mut out = DashnetConfig::defaults(network);
-        let n = size.min(std::mem::size_of::<DashnetConfig>());
-        // SAFETY: the caller's struct has `size` readable bytes; we copy at most that many
-        // into our own, fully initialized value of the same layout (a prefix of it).
+        // SAFETY: the caller's struct has `size` readable bytes, and `size` ends on one of
+        // our fields, so we copy whole fields into our own value of the same layout. Every
+        // field is an integer or a raw pointer, valid for any bits the caller stored.
         unsafe {
-            std::ptr::copy_nonoverlapping(p.cast::<u8>(), (&raw mut out).cast::<u8>(), n);
+            std::ptr::copy_nonoverlapping(p.cast::<u8>(), (&raw mut out).cast::<u8>(), size);
         }
+        out.struct_size = std::mem::size_of::<DashnetConfig>();
         Ok(out)
     }
 
@@ -196,15 +209,15 @@ impl DashnetConfig {
         }
         let ms = |v: u32| Duration::from_millis(u64::from(v.max(1)));
         c.peer.services = self.services;
-        c.peer.relay = self.relay;
+        c.peer.relay = self.relay != 0;
         c.peer.protocol_version = self.protocol_version;
         c.peer.min_protocol_version = self.min_protocol_version;
         c.peer.start_height = self.start_height;
         c.worker_threads = self.worker_threads.clamp(1, 64) as usize;
         c.target_outbound = self.target_outbound as usize;
         c.max_outbound = self.max_outbound.max(self.target_outbound) as usize;
-        c.exclusive = self.exclusive;
-        c.dns_seeds = self.dns_seeds;
+        c.exclusive = self.exclusive != 0;
+        c.dns_seeds = self.dns_seeds != 0;
         c.peer.connect_timeout = ms(self.connect_timeout_ms);
         c.peer.handshake_timeout = ms(self.handshake_timeout_ms);
         c.peer.ping_interval = ms(self.ping_interval_ms);
@@ -216,6 +229,9 @@ impl DashnetConfig {
         c.peer.queue_max_bytes = self.queue_max_bytes.max(1) as usize;
         c.book.ban_duration = Duration::from_secs(u64::from(self.ban_duration_s.max(1)));
         c.event_queue = self.event_queue.max(1) as usize;
+        let clamp = |v: u64| v.clamp(1, u64::from(u32::MAX)) as usize;
+        c.peer.inbound_peer_bytes = clamp(self.inbound_peer_bytes);
+        c.inbound_client_bytes = clamp(self.inbound_client_bytes);
         Ok(c)
     }
 }
@@ -232,28 +248,50 @@ fn to_network(n: DashnetNetwork, devnet: Option<String>) -> Network {
     }
 }
 
-/// Fills `config` with the defaults for `network` (a `DashnetNetwork` value) and sets
-/// `struct_size`.
+/// Where each field of `DashnetConfig` ends: the sizes older versions may have.
+fn config_field_ends() -> [usize; 27] {
+    field_ends!(DashnetConfig; struct_size, network, devnet_name, user_agent, services,
+        relay, protocol_version, min_protocol_version, start_height, worker_threads,
+        target_outbound, max_outbound, exclusive, dns_seeds, connect_timeout_ms,
+        handshake_timeout_ms, ping_interval_ms, pong_timeout_ms, write_stall_timeout_ms,
+        inactivity_timeout_ms, flush_deadline_ms, queue_max_messages, queue_max_bytes,
+        ban_duration_s, event_queue, inbound_peer_bytes, inbound_client_bytes)
+}
+
+/// Fills the first `struct_size` bytes of `config` (pass `sizeof *config`: the size your
+/// program was built with) with the defaults for `network` (a `DashnetNetwork` value),
+/// `struct_size` included. A program built against an older, shorter `DashnetConfig`
+/// gets exactly its own fields written, never more.
 ///
-/// Returns `DASHNET_STATUS_INVALID_ARGUMENT` if `config` is NULL or the network unknown.
+/// Returns `DASHNET_STATUS_INVALID_ARGUMENT` if `config` is NULL, the network unknown,
+/// or `struct_size` not the size of any version of `DashnetConfig`.
 ///
 /// # Safety
-/// `config` is NULL or points to a writable `DashnetConfig`.
+/// `config` is NULL or points to `struct_size` writable bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dashnet_config_init(
     config: *mut DashnetConfig,
+    struct_size: usize,
     network: u32,
 ) -> DashnetStatus {
     guard(|| {
         if config.is_null() {
             return fail(DashnetStatus::InvalidArgument, "config is NULL");
         }
-        let network = match DashnetNetwork::from_raw(network) {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
-        // SAFETY: non-NULL, and the caller promises a writable DashnetConfig.
-        unsafe { config.write(DashnetConfig::defaults(network)) };
+        let min = std::mem::offset_of!(DashnetConfig, network) + std::mem::size_of::<u32>();
+        let n = tri!(check_struct_size(
+            struct_size,
+            &config_field_ends(),
+            std::mem::size_of::<DashnetConfig>(),
+            min,
+            "DashnetConfig",
+        ));
+        let network = tri!(DashnetNetwork::from_raw(network));
+        let mut value = DashnetConfig::defaults(network);
+        value.struct_size = n;
+        // SAFETY: non-NULL; the caller promises `struct_size` (= n) writable bytes, and
+        // n is a field boundary of our layout.
+        unsafe { write_prefix(config, &value, n) };
         DashnetStatus::Ok
     })
 }

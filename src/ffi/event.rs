@@ -7,9 +7,10 @@
 
 use std::ffi::{CString, c_char, c_void};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::client::{Client, ClientEvent};
+use super::client::tri;
+use super::status::{DashnetStatus, check_struct_size, fail, field_ends, guard, write_prefix};
+use crate::client::{Client, ClientEvent, LogLevel, Taken};
 use crate::peer::{DisconnectReason, PeerInfo};
 use crate::wire::Message;
 
@@ -27,6 +28,33 @@ pub enum DashnetEventKind {
     Headers = 4,
     /// The address book changed: see `address_book_size`.
     AddressBookChanged = 5,
+    /// A dial or handshake failed (no peer id was given out): see `peer_failed`.
+    PeerFailed = 6,
+    /// A peer whose send got QUEUE_FULL has drained to half its queue bounds: sends fit
+    /// again. See `queue_ready_peer`.
+    QueueReady = 7,
+}
+
+/// Where a dial failed (`DashnetPeerFailed.stage`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashnetFailStage {
+    /// The TCP connect (refused, unreachable, timed out).
+    Connect = 1,
+    /// The version/verack handshake (timed out, refused, too old a version).
+    Handshake = 2,
+}
+
+/// A dial or handshake that failed. Strings are borrowed (see the callback).
+#[repr(C)]
+#[derive(Debug)]
+pub struct DashnetPeerFailed {
+    /// The address dialed, "ip:port".
+    pub address: *const c_char,
+    /// A `DashnetFailStage` value.
+    pub stage: u32,
+    /// Why, as text.
+    pub reason_text: *const c_char,
 }
 
 /// Why a connection ended.
@@ -179,6 +207,10 @@ pub struct DashnetEvent {
     pub headers: DashnetHeaders,
     /// For ADDRESS_BOOK_CHANGED: entries in the book.
     pub address_book_size: usize,
+    /// For PEER_FAILED.
+    pub peer_failed: DashnetPeerFailed,
+    /// For QUEUE_READY: the peer whose queue has room again.
+    pub queue_ready_peer: u64,
 }
 
 /// An event and the storage its pointers point into. `ev` is first, so a pointer to the
@@ -258,6 +290,12 @@ impl EventBox {
                     compressed: false,
                 },
                 address_book_size: 0,
+                peer_failed: DashnetPeerFailed {
+                    address: EMPTY.as_ptr(),
+                    stage: 0,
+                    reason_text: EMPTY.as_ptr(),
+                },
+                queue_ready_peer: 0,
             },
             strings: Vec::new(),
             payload: Vec::new(),
@@ -336,6 +374,24 @@ impl EventBox {
                 b.ev.kind = DashnetEventKind::AddressBookChanged;
                 b.ev.address_book_size = size;
             }
+            ClientEvent::PeerFailed {
+                addr,
+                stage,
+                reason,
+            } => {
+                b.ev.kind = DashnetEventKind::PeerFailed;
+                let address = b.keep(addr.to_string());
+                let text = b.keep(reason);
+                b.ev.peer_failed = DashnetPeerFailed {
+                    address,
+                    stage: stage as u32,
+                    reason_text: text,
+                };
+            }
+            ClientEvent::QueueReady { peer } => {
+                b.ev.kind = DashnetEventKind::QueueReady;
+                b.ev.queue_ready_peer = peer;
+            }
         }
         b
     }
@@ -368,9 +424,11 @@ impl EventBox {
 /// there). Pointers passed to a callback are valid only until it returns.
 ///
 /// Fill it with `dashnet_callbacks_init`, then set what you need. With no event callback
-/// set (`on_peer`, `on_message`, `on_headers`, `on_address_book` all NULL) the client
-/// is in poll mode: events wait for `dashnet_client_poll`. Otherwise an event whose
-/// callback is NULL is dropped.
+/// set (`on_peer`, `on_message`, `on_headers`, `on_address_book`, `on_peer_failed` and
+/// `on_queue_ready` all NULL) the client is in poll mode: events wait for
+/// `dashnet_client_poll`. Otherwise an event whose callback is NULL is dropped. `on_log`
+/// works in either mode. Callbacks must return normally: no `longjmp`, no C++ exception
+/// out of them.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct DashnetCallbacks {
@@ -390,9 +448,15 @@ pub struct DashnetCallbacks {
         Option<unsafe extern "C" fn(user_data: *mut c_void, headers: *const DashnetHeaders)>,
     /// The address book changed; its size now.
     pub on_address_book: Option<unsafe extern "C" fn(user_data: *mut c_void, size: usize)>,
-    /// A log line at `level` (see `dashnet_client_set_log_level`).
+    /// A log line at `level` (see `dashnet_client_set_log_level`). Works in both modes:
+    /// in poll mode a small thread of the client's calls it (and only it).
     pub on_log:
         Option<unsafe extern "C" fn(user_data: *mut c_void, level: u32, text: *const c_char)>,
+    /// A dial or handshake failed.
+    pub on_peer_failed:
+        Option<unsafe extern "C" fn(user_data: *mut c_void, failed: *const DashnetPeerFailed)>,
+    /// A peer whose send got QUEUE_FULL has room again (drained to half its bounds).
+    pub on_queue_ready: Option<unsafe extern "C" fn(user_data: *mut c_void, peer: u64)>,
 }
 
 impl DashnetCallbacks {
@@ -405,6 +469,8 @@ impl DashnetCallbacks {
             on_headers: None,
             on_address_book: None,
             on_log: None,
+            on_peer_failed: None,
+            on_queue_ready: None,
         }
     }
 
@@ -413,6 +479,8 @@ impl DashnetCallbacks {
             || self.on_message.is_some()
             || self.on_headers.is_some()
             || self.on_address_book.is_some()
+            || self.on_peer_failed.is_some()
+            || self.on_queue_ready.is_some()
     }
 
     /// Reads a caller's callbacks of any version (the fields past its `struct_size` are NULL).
@@ -421,52 +489,66 @@ impl DashnetCallbacks {
     /// `p` is NULL or points to at least `struct_size` readable bytes.
     pub(crate) unsafe fn read(
         p: *const DashnetCallbacks,
-    ) -> Result<DashnetCallbacks, super::status::DashnetStatus> {
+    ) -> Result<DashnetCallbacks, DashnetStatus> {
         let mut out = DashnetCallbacks::none();
         if p.is_null() {
             return Ok(out);
         }
         // SAFETY: non-NULL; struct_size is the first field of every version.
         let size = unsafe { p.cast::<usize>().read_unaligned() };
-        if size < std::mem::size_of::<usize>() * 2 || size > (1 << 16) {
-            return Err(super::status::fail(
-                super::status::DashnetStatus::InvalidArgument,
-                format!(
-                    "callbacks struct_size {size} is not a DashnetCallbacks (call dashnet_callbacks_init)"
-                ),
-            ));
-        }
-        let n = size.min(std::mem::size_of::<DashnetCallbacks>());
-        // SAFETY: the caller's struct has `size` readable bytes; we copy a prefix of at most
-        // that many into our own value of the same layout. Every field is a pointer or an
-        // Option of a function pointer, for which any bit pattern the C side can store
-        // (NULL or a function) is valid.
+        let size = check_struct_size(
+            size,
+            &callbacks_field_ends(),
+            std::mem::size_of::<DashnetCallbacks>(),
+            std::mem::size_of::<usize>() * 2,
+            "DashnetCallbacks",
+        )?;
+        // SAFETY: the caller's struct has `size` readable bytes, and `size` ends on one of
+        // our fields, so we copy whole fields into our own value of the same layout. Every
+        // field is a raw pointer or an Option of a function pointer, for which any bits the
+        // C side can store (NULL or an address) are valid.
         unsafe {
-            std::ptr::copy_nonoverlapping(p.cast::<u8>(), (&raw mut out).cast::<u8>(), n);
+            std::ptr::copy_nonoverlapping(p.cast::<u8>(), (&raw mut out).cast::<u8>(), size);
         }
         out.struct_size = std::mem::size_of::<DashnetCallbacks>();
         Ok(out)
     }
 }
 
-/// Fills `callbacks` with NULLs and sets `struct_size`.
+/// Where each field of `DashnetCallbacks` ends: the sizes older versions may have.
+fn callbacks_field_ends() -> [usize; 9] {
+    field_ends!(DashnetCallbacks; struct_size, user_data, on_peer, on_message, on_headers,
+        on_address_book, on_log, on_peer_failed, on_queue_ready)
+}
+
+/// Fills the first `struct_size` bytes of `callbacks` (pass `sizeof *callbacks`) with
+/// NULLs, `struct_size` included. INVALID_ARGUMENT for NULL or a size that is not one of
+/// a version of `DashnetCallbacks`.
 ///
 /// # Safety
-/// `callbacks` is NULL or points to a writable `DashnetCallbacks`.
+/// `callbacks` is NULL or points to `struct_size` writable bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dashnet_callbacks_init(
     callbacks: *mut DashnetCallbacks,
-) -> super::status::DashnetStatus {
-    super::status::guard(|| {
+    struct_size: usize,
+) -> DashnetStatus {
+    guard(|| {
         if callbacks.is_null() {
-            return super::status::fail(
-                super::status::DashnetStatus::InvalidArgument,
-                "callbacks is NULL",
-            );
+            return fail(DashnetStatus::InvalidArgument, "callbacks is NULL");
         }
-        // SAFETY: non-NULL, and the caller promises a writable DashnetCallbacks.
-        unsafe { callbacks.write(DashnetCallbacks::none()) };
-        super::status::DashnetStatus::Ok
+        let n = tri!(check_struct_size(
+            struct_size,
+            &callbacks_field_ends(),
+            std::mem::size_of::<DashnetCallbacks>(),
+            std::mem::size_of::<usize>() * 2,
+            "DashnetCallbacks",
+        ));
+        let mut value = DashnetCallbacks::none();
+        value.struct_size = n;
+        // SAFETY: non-NULL; the caller promises `struct_size` (= n) writable bytes, and n
+        // is a field boundary of our layout.
+        unsafe { write_prefix(callbacks, &value, n) };
+        DashnetStatus::Ok
     })
 }
 
@@ -476,20 +558,19 @@ pub unsafe extern "C" fn dashnet_callbacks_init(
 /// `event` is NULL or came from `dashnet_client_poll` and was not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dashnet_event_free(event: *mut DashnetEvent) {
-    let _ = super::status::guard(|| {
+    let _ = guard(|| {
         if !event.is_null() {
             // SAFETY: the pointer came from Box::into_raw of an EventBox (whose first
             // field is the event) in dashnet_client_poll, and is freed only once.
             drop(unsafe { Box::from_raw(event.cast::<EventBox>()) });
         }
-        super::status::DashnetStatus::Ok
+        DashnetStatus::Ok
     });
 }
 
 /// The callbacks, made sendable to the delivery thread.
 pub(crate) struct Delivery {
     pub callbacks: DashnetCallbacks,
-    pub log_level: Arc<AtomicU32>,
 }
 
 // SAFETY: the callbacks and user_data are only ever used on the delivery thread; the
@@ -497,10 +578,7 @@ pub(crate) struct Delivery {
 unsafe impl Send for Delivery {}
 
 impl Delivery {
-    fn log(&self, level: DashnetLogLevel, text: &str) {
-        if (level as u32) > self.log_level.load(Ordering::Relaxed) {
-            return;
-        }
+    fn log(&self, level: LogLevel, text: &str) {
         if let Some(f) = self.callbacks.on_log {
             let c = cstring(text);
             // SAFETY: a callback the app installed, called on the delivery thread with
@@ -513,70 +591,71 @@ impl Delivery {
         let b = EventBox::new(event);
         let cb = &self.callbacks;
         let ud = cb.user_data;
+        // SAFETY (every call below): a callback the app installed, called on the delivery
+        // thread with its user_data; the data it points to lives in `b` until after the
+        // call returns.
         match b.ev.kind {
             DashnetEventKind::PeerConnected | DashnetEventKind::PeerDisconnected => {
-                let pe = &b.ev.peer_event;
-                let connected = b.ev.kind == DashnetEventKind::PeerConnected;
-                let level = match pe.reason {
-                    DashnetDisconnectReason::Protocol | DashnetDisconnectReason::InvalidHeaders => {
-                        DashnetLogLevel::Warn
-                    }
-                    _ => DashnetLogLevel::Info,
-                };
-                // SAFETY: these strings were built by EventBox::new and live in `b`.
-                let (addr, why) = unsafe {
-                    (
-                        std::ffi::CStr::from_ptr(pe.address).to_string_lossy(),
-                        std::ffi::CStr::from_ptr(pe.reason_text).to_string_lossy(),
-                    )
-                };
-                if connected {
-                    self.log(level, &format!("peer {} connected: {addr}", pe.peer));
-                } else {
-                    self.log(
-                        level,
-                        &format!("peer {} disconnected ({addr}): {why}", pe.peer),
-                    );
-                }
                 if let Some(f) = cb.on_peer {
-                    // SAFETY: the app's callback on the delivery thread; the event lives
-                    // in `b` until after the call returns.
+                    // SAFETY: see above.
                     unsafe { f(ud, &b.ev.peer_event) };
                 }
             }
             DashnetEventKind::Message => {
                 if let Some(f) = cb.on_message {
-                    // SAFETY: as above.
+                    // SAFETY: see above.
                     unsafe { f(ud, &b.ev.message) };
                 }
             }
             DashnetEventKind::Headers => {
-                self.log(
-                    DashnetLogLevel::Debug,
-                    &format!(
-                        "{} headers from peer {}",
-                        b.ev.headers.count, b.ev.headers.peer
-                    ),
-                );
                 if let Some(f) = cb.on_headers {
-                    // SAFETY: as above.
+                    // SAFETY: see above.
                     unsafe { f(ud, &b.ev.headers) };
                 }
             }
             DashnetEventKind::AddressBookChanged => {
                 if let Some(f) = cb.on_address_book {
-                    // SAFETY: as above.
+                    // SAFETY: see above.
                     unsafe { f(ud, b.ev.address_book_size) };
+                }
+            }
+            DashnetEventKind::PeerFailed => {
+                if let Some(f) = cb.on_peer_failed {
+                    // SAFETY: see above.
+                    unsafe { f(ud, &b.ev.peer_failed) };
+                }
+            }
+            DashnetEventKind::QueueReady => {
+                if let Some(f) = cb.on_queue_ready {
+                    // SAFETY: see above.
+                    unsafe { f(ud, b.ev.queue_ready_peer) };
                 }
             }
         }
     }
 
-    /// The delivery thread's loop: sleeps until an event comes (no polling) and ends once
-    /// the client has shut down and every event is out.
-    pub fn run(self, client: Arc<Client>) {
-        while let Some(ev) = client.wait_event() {
-            self.deliver(ev);
+    /// The delivery thread's loop: sleeps until an event or log line comes (no polling)
+    /// and ends once the client has shut down and everything is out. `events` is false
+    /// for the log-only thread of a poll-mode client. A panic inside dashnet while
+    /// delivering one event is caught and logged, and delivery goes on.
+    pub fn run(self, client: Arc<Client>, events: bool) {
+        let logs = self.callbacks.on_log.is_some();
+        loop {
+            match client.take(events, logs, None) {
+                Taken::Event(ev) => {
+                    let r =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.deliver(ev)));
+                    if r.is_err() {
+                        self.log(
+                            LogLevel::Error,
+                            "internal error: an event was lost to a panic",
+                        );
+                    }
+                }
+                Taken::Log(level, text) => self.log(level, &text),
+                Taken::Timeout => {}
+                Taken::Closed => return,
+            }
         }
     }
 }

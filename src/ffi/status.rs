@@ -58,24 +58,79 @@ pub extern "C" fn dashnet_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
 }
 
-/// A short constant name for a status code, for example `"queue full"`. Static: do not free.
+/// A short constant name for a status code, for example `"queue full"`; any value
+/// that is not a status (a newer library's, or garbage) gets `"unknown status"`.
+/// Static: do not free. The status is taken as an integer, so any value is safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn dashnet_status_name(status: DashnetStatus) -> *const c_char {
+pub extern "C" fn dashnet_status_name(status: u32) -> *const c_char {
     let s: &'static CStr = match status {
-        DashnetStatus::Ok => c"ok",
-        DashnetStatus::InvalidArgument => c"invalid argument",
-        DashnetStatus::NotFound => c"not found",
-        DashnetStatus::QueueFull => c"queue full",
-        DashnetStatus::Disconnected => c"disconnected",
-        DashnetStatus::TooLarge => c"too large",
-        DashnetStatus::NoPeer => c"no peer",
-        DashnetStatus::Timeout => c"timeout",
-        DashnetStatus::InCallback => c"not allowed in a callback",
-        DashnetStatus::ShuttingDown => c"shutting down",
-        DashnetStatus::Internal => c"internal error",
-        DashnetStatus::WrongMode => c"wrong mode",
+        0 => c"ok",
+        1 => c"invalid argument",
+        2 => c"not found",
+        3 => c"queue full",
+        4 => c"disconnected",
+        5 => c"too large",
+        6 => c"no peer",
+        7 => c"timeout",
+        8 => c"not allowed in a callback",
+        9 => c"shutting down",
+        10 => c"internal error",
+        11 => c"wrong mode",
+        _ => c"unknown status",
     };
     s.as_ptr()
+}
+
+/// The size of a field, for [`field_ends`].
+pub(crate) fn field_size<T, F>(_: fn(&T) -> &F) -> usize {
+    std::mem::size_of::<F>()
+}
+
+/// Where each named field of a `#[repr(C)]` struct ends: the `struct_size` values a
+/// caller built against an older, shorter version of it may pass.
+macro_rules! field_ends {
+    ($t:ty; $($f:ident),+ $(,)?) => {
+        [$(std::mem::offset_of!($t, $f) + $crate::ffi::status::field_size(|s: &$t| &s.$f)),+]
+    };
+}
+pub(crate) use field_ends;
+
+/// Checks a caller's `struct_size` for a versioned struct: it must end on a field
+/// boundary (`ends`, or the whole struct with its padding) and cover at least `min`
+/// bytes. A size past ours (built against a newer dashnet) is refused too: we cannot
+/// honour fields we do not know.
+pub(crate) fn check_struct_size(
+    size: usize,
+    ends: &[usize],
+    full: usize,
+    min: usize,
+    what: &str,
+) -> Result<usize, DashnetStatus> {
+    if size >= min && (size == full || ends.contains(&size)) {
+        return Ok(size);
+    }
+    Err(fail(
+        DashnetStatus::InvalidArgument,
+        if size > full {
+            format!("{what} struct_size {size} is from a newer dashnet than this one ({full})")
+        } else {
+            format!(
+                "{what} struct_size {size} is not the size of any version of {what} (use sizeof)"
+            )
+        },
+    ))
+}
+
+/// Copies the first `n` bytes of `value` to `out` (a caller's struct of an older or the
+/// same version, `n` already checked to be one of its field boundaries).
+///
+/// # Safety
+/// `out` points to at least `n` writable bytes, and `n <= size_of::<T>()`.
+pub(crate) unsafe fn write_prefix<T>(out: *mut T, value: &T, n: usize) {
+    debug_assert!(n <= std::mem::size_of::<T>());
+    // SAFETY: `value` has size_of::<T>() >= n readable bytes; the caller promises `n`
+    // writable bytes at `out`; the two cannot overlap (one is our own local).
+    unsafe { std::ptr::copy_nonoverlapping((value as *const T).cast::<u8>(), out.cast::<u8>(), n) };
 }
 
 /// Runs `body` behind the panic boundary: a panic becomes `Internal`, never an unwind into C.

@@ -171,6 +171,32 @@ fn deliver(env: &mut JNIEnv, listener: &JObject, ev: ClientEvent) -> jni::errors
             )?;
         }
         ClientEvent::AddressBookChanged { .. } => {}
+        ClientEvent::PeerFailed {
+            addr,
+            stage,
+            reason,
+        } => {
+            let a = env.new_string(addr.to_string())?;
+            let text = env.new_string(reason)?;
+            env.call_method(
+                listener,
+                "onPeerFailed",
+                "(Ljava/lang/String;ILjava/lang/String;)V",
+                &[
+                    JValue::Object(&a),
+                    JValue::Int(stage as jint),
+                    JValue::Object(&text),
+                ],
+            )?;
+        }
+        ClientEvent::QueueReady { peer } => {
+            env.call_method(
+                listener,
+                "onQueueReady",
+                "(J)V",
+                &[JValue::Long(peer as jlong)],
+            )?;
+        }
     }
     Ok(())
 }
@@ -435,12 +461,12 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeLifecycle<'l>(
     guarded(&mut env, (), |_| {
         // SAFETY: see `client`.
         if let Some(c) = unsafe { client(handle) } {
-            match what {
+            let _ = match what {
                 0 => c.client.network_changed(),
                 1 => c.client.pause(),
                 2 => c.client.resume(),
-                _ => {}
-            }
+                _ => Ok(()),
+            };
         }
     })
 }

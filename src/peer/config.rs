@@ -44,6 +44,11 @@ pub struct PeerConfig {
     pub max_payload: usize,
     /// How long a graceful close may spend flushing the queue.
     pub flush_deadline: Duration,
+    /// Inbound bytes of this peer that may wait between its socket and the owner before
+    /// its reader stops reading (one message larger than this still goes through alone).
+    pub inbound_peer_bytes: usize,
+    /// A budget shared with other peers (a client's), charged as well, if any.
+    pub client_budget: Option<super::InboundBudget>,
 }
 
 impl PeerConfig {
@@ -67,6 +72,8 @@ impl PeerConfig {
             queue_max_bytes: 8 * 1024 * 1024,
             max_payload: MAX_PAYLOAD_LEN,
             flush_deadline: Duration::from_secs(2),
+            inbound_peer_bytes: 4 * 1024 * 1024,
+            client_budget: None,
         }
     }
 }

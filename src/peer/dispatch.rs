@@ -7,10 +7,11 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Shared;
+use super::budget::{Charge, InboundBudget};
 use super::event::{DisconnectReason, PeerEvent};
 use crate::wire::network::HEADERS2_8000_VERSION;
 use crate::wire::{HashedHeader, Message, RawMessage, header};
@@ -20,8 +21,8 @@ const INLINE_DECODE_MAX: usize = 16 * 1024;
 
 pub(crate) async fn run(
     shared: Arc<Shared>,
-    mut from_reader: mpsc::UnboundedReceiver<(RawMessage, OwnedSemaphorePermit)>,
-    budget: Arc<Semaphore>,
+    mut from_reader: mpsc::UnboundedReceiver<(RawMessage, Charge)>,
+    budget: InboundBudget,
     events: mpsc::Sender<PeerEvent>,
     reader: JoinHandle<()>,
     writer: JoinHandle<Vec<crate::peer::OutboundMessage>>,
@@ -32,6 +33,7 @@ pub(crate) async fn run(
         peer,
         info: Box::new(shared.info.clone()),
     };
+    // An event to send before taking the next message (Connected, then QueueReady).
     let mut first = Some(connected);
     loop {
         if let Some(ev) = first.take() {
@@ -46,11 +48,16 @@ pub(crate) async fn run(
         }
         let next = tokio::select! {
             biased;
-            m = from_reader.recv() => m,
             _ = closing.wait_for(|c| *c) => None,
+            // The app's sends fit again: say so, in order with this peer's events.
+            _ = shared.queue.ready.notified() => {
+                first = Some(PeerEvent::QueueReady { peer });
+                continue;
+            }
+            m = from_reader.recv() => m,
         };
-        let Some((raw, permit)) = next else { break };
-        let event = match decode(&shared, raw).await {
+        let Some((raw, charge)) = next else { break };
+        let event = match decode(&shared, raw, charge).await {
             Ok(Some(event)) => event,
             Ok(None) => continue,
             Err(reason) => {
@@ -58,14 +65,13 @@ pub(crate) async fn run(
                 break;
             }
         };
-        // Inbound backpressure: this waits while the owner's queue is full, and the
-        // reader waits on the byte budget held by `permit` until then.
+        // Inbound backpressure: this waits while the owner's queue is full; the event's
+        // charge goes with it and holds the byte budgets until the app takes it.
         let sent = tokio::select! {
             biased;
             r = events.send(event) => r.is_ok(),
             _ = closing.wait_for(|c| *c) => false,
         };
-        drop(permit);
         if !sent {
             break;
         }
@@ -95,6 +101,7 @@ pub(crate) async fn run(
 async fn decode(
     shared: &Arc<Shared>,
     raw: RawMessage,
+    charge: Charge,
 ) -> Result<Option<PeerEvent>, DisconnectReason> {
     let peer = shared.id;
     let cmd = raw.command.as_str();
@@ -120,11 +127,16 @@ async fn decode(
             peer,
             headers,
             compressed,
+            charge: Some(charge),
         }));
     }
     match Message::from_raw(&raw) {
         Ok(Message::Verack | Message::Version(_) | Message::SendAddrV2) => Ok(None),
-        Ok(message) => Ok(Some(PeerEvent::Message { peer, message })),
+        Ok(message) => Ok(Some(PeerEvent::Message {
+            peer,
+            message,
+            charge: Some(charge),
+        })),
         Err(e) => Err(DisconnectReason::Protocol(format!("{}: {e}", raw.command))),
     }
 }

@@ -131,6 +131,8 @@ pub enum PeerEvent {
         peer: PeerId,
         /// The message.
         message: Message,
+        /// Its bytes in the inbound budgets, released when this is dropped.
+        charge: Option<super::Charge>,
     },
     /// Inbound headers or headers2, already hashed, proof-of-work checked and linked
     /// to each other (not yet to the app's chain).
@@ -141,6 +143,14 @@ pub enum PeerEvent {
         headers: Vec<HashedHeader>,
         /// True when they came as headers2.
         compressed: bool,
+        /// Their bytes in the inbound budgets, released when this is dropped.
+        charge: Option<super::Charge>,
+    },
+    /// The peer's outbound queue, after a send was refused as full, has drained to half
+    /// its bounds: sends fit again.
+    QueueReady {
+        /// This peer.
+        peer: PeerId,
     },
     /// The connection ended: the last event of a peer.
     Disconnected {

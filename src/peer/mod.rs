@@ -14,6 +14,7 @@
 //! lost silently: what was not written comes back in the `Disconnected` event.
 //! Nothing polls: a quiet peer wakes only for its own ping timer.
 
+mod budget;
 mod config;
 mod dispatch;
 mod event;
@@ -30,9 +31,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::timeout;
 
+pub use budget::{Charge, InboundBudget};
 pub use config::{PeerConfig, default_user_agent};
 pub use event::{DisconnectReason, OutboundMessage, PeerEvent, PeerId, SendError};
 pub use handshake::{PeerInfo, our_version};
@@ -71,6 +73,8 @@ pub(crate) struct Shared {
     pub config: Arc<PeerConfig>,
     pub counters: stats::Counters,
     pub queue: queue::QueueSender,
+    /// Inbound bytes of this peer waiting anywhere between its socket and the app.
+    pub budget: InboundBudget,
     reason: Mutex<Option<DisconnectReason>>,
     closing: watch::Sender<bool>,
     finished: watch::Sender<bool>,
@@ -99,6 +103,7 @@ impl Shared {
         config: Arc<PeerConfig>,
     ) -> (Arc<Shared>, queue::QueueReceiver) {
         let (queue_tx, queue_rx) = queue::queue(config.queue_max_messages, config.queue_max_bytes);
+        let budget = InboundBudget::new(config.inbound_peer_bytes);
         let connected_unix_us = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_micros() as u64)
@@ -109,6 +114,7 @@ impl Shared {
             config,
             counters: stats::Counters::default(),
             queue: queue_tx,
+            budget,
             reason: Mutex::new(None),
             closing: watch::channel(false).0,
             finished: watch::channel(false).0,
@@ -150,6 +156,120 @@ impl Shared {
     pub fn micros(&self) -> u64 {
         self.epoch.elapsed().as_micros() as u64
     }
+
+    pub fn stats(&self) -> PeerStats {
+        let mut s = self
+            .counters
+            .snapshot(self.queue.counts.depth(), self.connected_unix_us);
+        s.inbound_bytes = self.budget.in_use() as u64;
+        s
+    }
+}
+
+/// A connection whose handshake is done but whose tasks have not started: its
+/// [`Peer`] handle already accepts sends (they are written once it starts), and nothing
+/// is read from it, so an owner can publish the handle before the first event.
+pub struct PendingPeer {
+    shared: Arc<Shared>,
+    queue_rx: queue::QueueReceiver,
+    stream: TcpStream,
+    decoder: crate::wire::FrameDecoder,
+    leftover: Vec<u8>,
+}
+
+impl std::fmt::Debug for PendingPeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingPeer")
+            .field("id", &self.shared.id)
+            .field("addr", &self.shared.info.addr)
+            .finish()
+    }
+}
+
+impl PendingPeer {
+    /// Connects to `addr` (bounded by the connect timeout), sets TCP_NODELAY and runs the
+    /// handshake (bounded by the handshake timeout). Dropping the result closes it.
+    pub async fn connect(
+        id: PeerId,
+        addr: SocketAddr,
+        config: Arc<PeerConfig>,
+    ) -> Result<PendingPeer, ConnectError> {
+        let mut stream = match timeout(config.connect_timeout, TcpStream::connect(addr)).await {
+            Err(_) => return Err(ConnectError::Timeout),
+            Ok(Err(e)) => return Err(ConnectError::Io(e.kind())),
+            Ok(Ok(s)) => s,
+        };
+        stream
+            .set_nodelay(true)
+            .map_err(|e| ConnectError::Io(e.kind()))?;
+        let hs = match timeout(
+            config.handshake_timeout,
+            handshake::handshake(&mut stream, addr, &config),
+        )
+        .await
+        {
+            Err(_) => return Err(ConnectError::Handshake(DisconnectReason::HandshakeTimeout)),
+            Ok(Err(reason)) => return Err(ConnectError::Handshake(reason)),
+            Ok(Ok(hs)) => hs,
+        };
+        let (shared, queue_rx) = Shared::new(id, hs.info, config);
+        shared
+            .counters
+            .bytes_in
+            .fetch_add(hs.bytes_in, Ordering::Relaxed);
+        shared
+            .counters
+            .bytes_out
+            .fetch_add(hs.bytes_out, Ordering::Relaxed);
+        Ok(PendingPeer {
+            shared,
+            queue_rx,
+            stream,
+            decoder: hs.decoder,
+            leftover: hs.leftover,
+        })
+    }
+
+    /// The handle (sends queue now, and are written once started).
+    pub fn peer(&self) -> Peer {
+        Peer {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Splits the socket and starts the reader, dispatcher and writer tasks on the
+    /// current runtime. Events go to `events` (bounded: when it is full the reader stops
+    /// reading). The first event is `Connected`.
+    pub fn start(self, events: mpsc::Sender<PeerEvent>) -> Peer {
+        let PendingPeer {
+            shared,
+            queue_rx,
+            stream,
+            decoder,
+            leftover,
+        } = self;
+        let (read_half, write_half) = stream.into_split();
+        let (to_dispatch, from_reader) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(reader::run(
+            shared.clone(),
+            read_half,
+            decoder,
+            leftover,
+            to_dispatch,
+            shared.budget.clone(),
+        ));
+        let writer = tokio::spawn(writer::run(shared.clone(), write_half, queue_rx));
+        // The dispatcher outlives the other two: it awaits both before its last event.
+        tokio::spawn(dispatch::run(
+            shared.clone(),
+            from_reader,
+            shared.budget.clone(),
+            events,
+            reader,
+            writer,
+        ));
+        Peer { shared }
+    }
 }
 
 /// A handle to one connection. Cheap to clone; every method returns at once.
@@ -178,68 +298,7 @@ impl Peer {
         config: Arc<PeerConfig>,
         events: mpsc::Sender<PeerEvent>,
     ) -> Result<Peer, ConnectError> {
-        let mut stream = match timeout(config.connect_timeout, TcpStream::connect(addr)).await {
-            Err(_) => return Err(ConnectError::Timeout),
-            Ok(Err(e)) => return Err(ConnectError::Io(e.kind())),
-            Ok(Ok(s)) => s,
-        };
-        stream
-            .set_nodelay(true)
-            .map_err(|e| ConnectError::Io(e.kind()))?;
-        let hs = match timeout(
-            config.handshake_timeout,
-            handshake::handshake(&mut stream, addr, &config),
-        )
-        .await
-        {
-            Err(_) => return Err(ConnectError::Handshake(DisconnectReason::HandshakeTimeout)),
-            Ok(Err(reason)) => return Err(ConnectError::Handshake(reason)),
-            Ok(Ok(hs)) => hs,
-        };
-        Ok(Peer::start(id, stream, hs, config, events))
-    }
-
-    fn start(
-        id: PeerId,
-        stream: TcpStream,
-        hs: handshake::Handshaken,
-        config: Arc<PeerConfig>,
-        events: mpsc::Sender<PeerEvent>,
-    ) -> Peer {
-        let (shared, queue_rx) = Shared::new(id, hs.info, config.clone());
-        shared
-            .counters
-            .bytes_in
-            .fetch_add(hs.bytes_in, Ordering::Relaxed);
-        shared
-            .counters
-            .bytes_out
-            .fetch_add(hs.bytes_out, Ordering::Relaxed);
-        let (read_half, write_half) = stream.into_split();
-        // Inbound bytes read but not yet taken by the owner. Kept small: everything
-        // queued here sits ahead of the next pong, and costs memory per peer. A frame
-        // larger than the budget takes all of it, so it goes through alone.
-        let budget = Arc::new(Semaphore::new(reader::INBOUND_BUDGET));
-        let (to_dispatch, from_reader) = mpsc::unbounded_channel();
-        let reader = tokio::spawn(reader::run(
-            shared.clone(),
-            read_half,
-            hs.decoder,
-            hs.leftover,
-            to_dispatch,
-            budget.clone(),
-        ));
-        let writer = tokio::spawn(writer::run(shared.clone(), write_half, queue_rx));
-        // The dispatcher outlives the other two: it awaits both before its last event.
-        tokio::spawn(dispatch::run(
-            shared.clone(),
-            from_reader,
-            budget,
-            events,
-            reader,
-            writer,
-        ));
-        Peer { shared }
+        Ok(PendingPeer::connect(id, addr, config).await?.start(events))
     }
 
     /// This peer's id.
@@ -274,10 +333,7 @@ impl Peer {
 
     /// A statistics snapshot (lock-free).
     pub fn stats(&self) -> PeerStats {
-        self.shared.counters.snapshot(
-            self.shared.queue.counts.depth(),
-            self.shared.connected_unix_us,
-        )
+        self.shared.stats()
     }
 
     /// Closes gracefully: the queue is flushed up to the flush deadline, then the socket

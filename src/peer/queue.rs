@@ -6,9 +6,12 @@
 //! receiving ends; when it closes them, later pushes fail with `Disconnected`, and
 //! everything pushed before is still there for it to hand back.
 
-use std::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed,
+    Ordering::Release,
+};
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use super::event::{OutboundMessage, SendError};
 
@@ -24,6 +27,10 @@ pub(crate) struct QueueSender {
     pub(crate) counts: QueueCounts,
     max_messages: usize,
     max_bytes: usize,
+    /// A data send was refused as full: tell the owner when it has drained to half.
+    wants_ready: AtomicBool,
+    /// Notified (once) when that happens.
+    pub(crate) ready: Notify,
 }
 
 /// Reservation counters.
@@ -81,6 +88,8 @@ pub(crate) fn queue(max_messages: usize, max_bytes: usize) -> (QueueSender, Queu
             counts: QueueCounts::default(),
             max_messages,
             max_bytes,
+            wants_ready: AtomicBool::new(false),
+            ready: Notify::new(),
         },
         QueueReceiver {
             priority: prx,
@@ -119,7 +128,7 @@ impl QueueSender {
             return Err(SendError::Disconnected);
         }
         if !reserve(msgs, 1, max_msgs) {
-            return Err(SendError::QueueFull);
+            return Err(self.full(lane));
         }
         // A single message larger than the byte bound still goes through an empty queue,
         // so that a maximum-size payload can always be sent.
@@ -130,7 +139,7 @@ impl QueueSender {
         };
         if !reserve(bytes, len, max_bytes) && !reserve(bytes, len, len) {
             msgs.fetch_sub(1, AcqRel);
-            return Err(SendError::QueueFull);
+            return Err(self.full(lane));
         }
         if tx.send(msg).is_err() {
             msgs.fetch_sub(1, AcqRel);
@@ -140,7 +149,15 @@ impl QueueSender {
         Ok(())
     }
 
-    /// Releases the reservation of a message the writer took out of `lane`.
+    fn full(&self, lane: Lane) -> SendError {
+        if lane == Lane::Data {
+            self.wants_ready.store(true, Release);
+        }
+        SendError::QueueFull
+    }
+
+    /// Releases the reservation of a message the writer took out of `lane`, and says
+    /// "ready" once if a refused sender is waiting and the data lane is at half its bounds.
     pub fn release(&self, msg: &OutboundMessage, lane: Lane) {
         let (msgs, bytes) = match lane {
             Lane::Priority => (&self.counts.priority_messages, &self.counts.priority_bytes),
@@ -148,5 +165,13 @@ impl QueueSender {
         };
         msgs.fetch_sub(1, AcqRel);
         bytes.fetch_sub(msg.wire_len(), AcqRel);
+        if lane == Lane::Data
+            && self.wants_ready.load(Acquire)
+            && self.counts.data_messages.load(Acquire) <= self.max_messages / 2
+            && self.counts.data_bytes.load(Acquire) <= self.max_bytes / 2
+            && self.wants_ready.swap(false, AcqRel)
+        {
+            self.ready.notify_one();
+        }
     }
 }

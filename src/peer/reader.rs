@@ -6,10 +6,11 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 use super::Shared;
+use super::budget::{Charge, InboundBudget};
 use super::event::{DisconnectReason, OutboundMessage};
 use super::queue::Lane;
 use crate::wire::message::commands;
@@ -19,23 +20,39 @@ use crate::wire::{FrameDecoder, RawMessage};
 /// copied straight into their exactly-sized buffer by the frame decoder.
 const READ_BUF: usize = 8 * 1024;
 
-/// Inbound bytes (payloads, at least 64 per message) held between the reader and the
-/// owner before the reader stops reading.
-pub(crate) const INBOUND_BUDGET: usize = 512 * 1024;
+/// The least a message is charged, so a flood of empty messages is bounded too.
+const MIN_CHARGE: usize = 64;
+
+/// What a message of `command` with a `len`-byte payload will hold once decoded (at
+/// least its payload): headers2 packs a header in as few as 39 bytes, plain headers in
+/// 81, and each becomes a header with its hash.
+pub(crate) fn decoded_cost(command: &str, len: usize) -> usize {
+    let per = std::mem::size_of::<crate::wire::HashedHeader>();
+    let decoded = match command {
+        "headers2" => len / 39 * per,
+        "headers" => len / 81 * per,
+        "addr" | "addrv2" => len * 2,
+        _ => len,
+    };
+    decoded.max(len).max(MIN_CHARGE)
+}
 
 pub(crate) async fn run(
     shared: Arc<Shared>,
     mut socket: OwnedReadHalf,
     mut decoder: FrameDecoder,
     leftover: Vec<u8>,
-    to_dispatch: mpsc::UnboundedSender<(RawMessage, OwnedSemaphorePermit)>,
-    budget: Arc<Semaphore>,
+    to_dispatch: mpsc::UnboundedSender<(RawMessage, Charge)>,
+    budget: InboundBudget,
 ) {
     let mut closing = shared.closing();
+    let client_budget = shared.config.client_budget.clone();
     let mut reader = Reader {
         shared: &shared,
         to_dispatch,
         budget,
+        client_budget,
+        charge: None,
     };
     if let Err(reason) = reader.feed(&mut decoder, &leftover).await {
         shared.close(reason);
@@ -74,8 +91,11 @@ pub(crate) async fn run(
 
 struct Reader<'a> {
     shared: &'a Shared,
-    to_dispatch: mpsc::UnboundedSender<(RawMessage, OwnedSemaphorePermit)>,
-    budget: Arc<Semaphore>,
+    to_dispatch: mpsc::UnboundedSender<(RawMessage, Charge)>,
+    budget: InboundBudget,
+    client_budget: Option<InboundBudget>,
+    /// The charge for the frame being read (taken once its header is in).
+    charge: Option<Charge>,
 }
 
 impl Reader<'_> {
@@ -85,8 +105,21 @@ impl Reader<'_> {
         mut input: &[u8],
     ) -> Result<(), DisconnectReason> {
         while !input.is_empty() {
+            let header = decoder
+                .decode_header(&mut input)
+                .map_err(|e| DisconnectReason::Protocol(e.to_string()))?;
+            let Some(len) = header else { continue };
+            if self.charge.is_none() {
+                // Charged before any payload byte is buffered: while a budget is full
+                // the reader waits here and reads nothing more.
+                let cost = decoded_cost(decoder.pending_command().unwrap_or(""), len);
+                self.charge = Some(self.charge(cost).await?);
+            }
             match decoder.decode(&mut input) {
-                Ok(Some(raw)) => self.handle(raw).await?,
+                Ok(Some(raw)) => {
+                    let charge = self.charge.take().expect("charged at the header");
+                    self.handle(raw, charge)?
+                }
                 Ok(None) => {}
                 Err(e) => return Err(DisconnectReason::Protocol(e.to_string())),
             }
@@ -94,7 +127,18 @@ impl Reader<'_> {
         Ok(())
     }
 
-    async fn handle(&mut self, raw: RawMessage) -> Result<(), DisconnectReason> {
+    async fn charge(&self, cost: usize) -> Result<Charge, DisconnectReason> {
+        let client = self.client_budget.as_ref();
+        if let Some(c) = Charge::try_new(&self.budget, client, cost) {
+            return Ok(c);
+        }
+        self.shared.reader_parked.store(true, Release);
+        let c = Charge::new(&self.budget, client, cost).await;
+        self.shared.reader_parked.store(false, Release);
+        c.ok_or(DisconnectReason::Shutdown)
+    }
+
+    fn handle(&mut self, raw: RawMessage, charge: Charge) -> Result<(), DisconnectReason> {
         let shared = self.shared;
         shared.counters.msgs_in.fetch_add(1, Relaxed);
         if raw.command == commands::PING || raw.command == commands::PONG {
@@ -123,19 +167,8 @@ impl Reader<'_> {
             }
             return Ok(());
         }
-        // Inbound backpressure: wait for room (in bytes) before taking more.
-        let cost = raw.payload.len().clamp(64, INBOUND_BUDGET) as u32;
-        let permit = match self.budget.clone().try_acquire_many_owned(cost) {
-            Ok(p) => p,
-            Err(_) => {
-                shared.reader_parked.store(true, Release);
-                let p = self.budget.clone().acquire_many_owned(cost).await;
-                shared.reader_parked.store(false, Release);
-                p.map_err(|_| DisconnectReason::Shutdown)?
-            }
-        };
         self.to_dispatch
-            .send((raw, permit))
+            .send((raw, charge))
             .map_err(|_| DisconnectReason::Shutdown)
     }
 }

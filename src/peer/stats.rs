@@ -53,6 +53,9 @@ pub struct PeerStats {
     pub pings_answered: u64,
     /// When the connection was made, microseconds since the Unix epoch.
     pub connected_since_unix_us: u64,
+    /// Inbound bytes of this peer waiting between its socket and the app (its budget
+    /// in use).
+    pub inbound_bytes: u64,
 }
 
 impl Counters {
@@ -74,6 +77,7 @@ impl Counters {
                 .unwrap_or(0),
             pings_answered: count,
             connected_since_unix_us: since_unix_us,
+            inbound_bytes: 0,
         }
     }
 }

@@ -290,22 +290,16 @@ impl FrameDecoder {
     /// Call it again while `input` is not empty: it consumes no more than the current
     /// frame needs. After an error the stream is unusable (the connection should close).
     pub fn decode(&mut self, input: &mut &[u8]) -> Result<Option<RawMessage>, FrameError> {
-        if self.header.is_none() {
-            let want = FRAME_HEADER_LEN - self.header_len;
-            let n = want.min(input.len());
-            self.header_buf[self.header_len..self.header_len + n].copy_from_slice(&input[..n]);
-            self.header_len += n;
-            *input = &input[n..];
-            if self.header_len < FRAME_HEADER_LEN {
-                return Ok(None);
-            }
-            let header = parse_header(&self.header_buf, self.magic, self.max_payload)?;
-            self.payload = Vec::with_capacity(header.len);
-            self.header = Some(header);
+        if self.decode_header(input)?.is_none() {
+            return Ok(None);
         }
         let Some(header) = self.header else {
             return Ok(None);
         };
+        if self.payload.capacity() < header.len {
+            // Sized from the checked length, once the first payload byte is here.
+            self.payload.reserve_exact(header.len);
+        }
         let n = (header.len - self.payload.len()).min(input.len());
         self.payload.extend_from_slice(&input[..n]);
         *input = &input[n..];
@@ -315,6 +309,34 @@ impl FrameDecoder {
         self.header = None;
         self.header_len = 0;
         verify(&header, std::mem::take(&mut self.payload)).map(Some)
+    }
+
+    /// Consumes only frame-header bytes from `input`: `Some(payload length)` once the
+    /// current frame's header is in and valid (then it consumes nothing more), `None`
+    /// while more header bytes are needed. Lets a reader charge a frame's payload to a
+    /// byte budget before any of it is buffered; `decode` then goes on from here.
+    pub fn decode_header(&mut self, input: &mut &[u8]) -> Result<Option<usize>, FrameError> {
+        if self.header.is_none() {
+            let want = FRAME_HEADER_LEN - self.header_len;
+            let n = want.min(input.len());
+            self.header_buf[self.header_len..self.header_len + n].copy_from_slice(&input[..n]);
+            self.header_len += n;
+            *input = &input[n..];
+            if self.header_len < FRAME_HEADER_LEN {
+                return Ok(None);
+            }
+            self.header = Some(parse_header(
+                &self.header_buf,
+                self.magic,
+                self.max_payload,
+            )?);
+        }
+        Ok(self.header.map(|h| h.len))
+    }
+
+    /// The command of the frame whose header is in and whose payload is not complete.
+    pub fn pending_command(&self) -> Option<&str> {
+        self.header.as_ref().map(|h| h.command.as_str())
     }
 
     /// Bytes of a partial frame held right now.

@@ -8,7 +8,7 @@
 #include "harness.h"
 
 static void quiet_config(DashnetConfig *c) {
-  dashnet_config_init(c, DASHNET_NETWORK_REGTEST);
+  dashnet_config_init(c, sizeof *c, DASHNET_NETWORK_REGTEST);
   c->dns_seeds = false;
   c->flush_deadline_ms = 100;
 }
@@ -20,11 +20,11 @@ static void on_peer(void *ud, const DashnetPeerEvent *ev) {
 
 int main(void) {
   CHECK(strlen(dashnet_version()) > 0, "version");
-  CHECK(dashnet_config_init(NULL, DASHNET_NETWORK_MAINNET) == DASHNET_STATUS_INVALID_ARGUMENT, "NULL config");
+  CHECK(dashnet_config_init(NULL, sizeof(DashnetConfig), DASHNET_NETWORK_MAINNET) == DASHNET_STATUS_INVALID_ARGUMENT, "NULL config");
   DashnetConfig cfg;
-  CHECK(dashnet_config_init(&cfg, 9) == DASHNET_STATUS_INVALID_ARGUMENT, "unknown network");
+  CHECK(dashnet_config_init(&cfg, sizeof cfg, 9) == DASHNET_STATUS_INVALID_ARGUMENT, "unknown network");
   CHECK(strstr(dashnet_last_error(), "unknown network") != NULL, "last error names it");
-  CHECK(dashnet_config_init(&cfg, DASHNET_NETWORK_TESTNET) == DASHNET_STATUS_OK, "init");
+  CHECK(dashnet_config_init(&cfg, sizeof cfg, DASHNET_NETWORK_TESTNET) == DASHNET_STATUS_OK, "init");
   CHECK(cfg.struct_size == sizeof(DashnetConfig), "struct_size set");
   CHECK(cfg.protocol_version == 70238 && cfg.min_protocol_version == 70216, "versions");
   CHECK(cfg.ping_interval_ms == 120000 && cfg.pong_timeout_ms == 60000, "keepalive defaults");
@@ -61,7 +61,7 @@ int main(void) {
   for (int i = 0; i < 1000; i++) {
     quiet_config(&cfg);
     DashnetCallbacks cb;
-    dashnet_callbacks_init(&cb);
+    dashnet_callbacks_init(&cb, sizeof cb);
     cb.on_peer = on_peer;
     DashnetClient *c = dashnet_client_new(&cfg, (i & 1) ? &cb : NULL);
     if (c) created++;
@@ -84,7 +84,7 @@ int main(void) {
   CHECK(dashnet_send(c, 1, "tx", NULL, 5, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "NULL payload with length");
   CHECK(dashnet_send(c, 1, "tx", small, (size_t)3 * 1024 * 1024 + 1, 0) == DASHNET_STATUS_TOO_LARGE,
         "oversize payload refused at the call");
-  CHECK(dashnet_send_tx(c, 0, small, (size_t)3 * 1024 * 1024 + 1, 0) == DASHNET_STATUS_INVALID_ARGUMENT,
+  CHECK(dashnet_send_tx(c, 0, small, (size_t)3 * 1024 * 1024 + 1, 0) == DASHNET_STATUS_TOO_LARGE,
         "oversize tx");
   size_t accepted = 99;
   CHECK(dashnet_broadcast(c, "tx", small, 8, 0, &accepted) == DASHNET_STATUS_OK && accepted == 0,
@@ -100,10 +100,10 @@ int main(void) {
   CHECK(dashnet_client_connect(c, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "NULL address");
   CHECK(dashnet_client_connect(c, "0.0.0.0:9999") == DASHNET_STATUS_INVALID_ARGUMENT, "undialable");
   CHECK(dashnet_client_disconnect(c, 77) == DASHNET_STATUS_NOT_FOUND, "disconnect unknown");
-  DashnetPeerStats ps;
+  DashnetPeerStats ps = {.struct_size = sizeof(DashnetPeerStats)};
   CHECK(dashnet_peer_stats(c, 1, &ps) == DASHNET_STATUS_NOT_FOUND, "stats unknown");
   CHECK(dashnet_peer_stats(c, 1, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "stats NULL out");
-  DashnetClientStats cs;
+  DashnetClientStats cs = {.struct_size = sizeof(DashnetClientStats)};
   CHECK(dashnet_client_stats(c, &cs) == DASHNET_STATUS_OK && cs.peers == 0, "client stats");
   CHECK(dashnet_client_set_log_level(c, 9) == DASHNET_STATUS_INVALID_ARGUMENT, "bad log level");
   DashnetEvent *ev = NULL;
@@ -125,7 +125,7 @@ int main(void) {
 
   quiet_config(&cfg);
   DashnetCallbacks cb;
-  dashnet_callbacks_init(&cb);
+  dashnet_callbacks_init(&cb, sizeof cb);
   cb.on_peer = on_peer;
   DashnetClient *d = dashnet_client_new(&cfg, &cb);
   CHECK(dashnet_address_book_import(d, book, book_len, &added) == DASHNET_STATUS_OK && added == 1, "import");

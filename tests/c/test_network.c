@@ -142,7 +142,7 @@ static void *send_thread(void *arg) {
 }
 
 static void config(DashnetConfig *c) {
-  dashnet_config_init(c, DASHNET_NETWORK_REGTEST);
+  dashnet_config_init(c, sizeof *c, DASHNET_NETWORK_REGTEST);
   c->dns_seeds = false;
   c->exclusive = true;
   c->flush_deadline_ms = 300;
@@ -168,7 +168,7 @@ int main(void) {
   DashnetConfig cfg;
   config(&cfg);
   DashnetCallbacks cb;
-  dashnet_callbacks_init(&cb);
+  dashnet_callbacks_init(&cb, sizeof cb);
   cb.user_data = &s;
   cb.on_peer = on_peer;
   cb.on_headers = on_headers;
@@ -200,7 +200,7 @@ int main(void) {
   CHECK(s.request_status == DASHNET_STATUS_OK, "requests from inside the callback");
   CHECK(s.free_status == DASHNET_STATUS_IN_CALLBACK, "free inside a callback refused (%d)", s.free_status);
   CHECK(sent == 16000 && errors == 0, "8 threads sent %d (errors %d)", sent, errors);
-  DashnetPeerStats ps;
+  DashnetPeerStats ps = {.struct_size = sizeof(DashnetPeerStats)};
   double end = now_s() + 10;
   do {
     dashnet_peer_stats(s.client, s.peer, &ps);

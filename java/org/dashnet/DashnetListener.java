@@ -24,4 +24,13 @@ public interface DashnetListener {
      * {@code count} 80-byte headers back to back, and their 32-byte X11 hashes (wire order).
      */
     void onHeaders(long peer, byte[] headers, byte[] hashes, int count);
+
+    /**
+     * A dial or handshake failed (no peer id was given out): {@code stage} is
+     * {@link DashnetClient#STAGE_CONNECT} or {@link DashnetClient#STAGE_HANDSHAKE}.
+     */
+    default void onPeerFailed(String address, int stage, String reason) {}
+
+    /** A peer whose send returned QUEUE_FULL has drained to half its queue bounds. */
+    default void onQueueReady(long peer) {}
 }

@@ -1,0 +1,272 @@
+/* The C ABI against a careless or hostile caller: every exported function with NULL,
+ * counts over their limits (checked before any byte is read: run it under ASan and
+ * valgrind), integers that are not enum values, and every struct_size from 0 to
+ * sizeof + 16 for each versioned struct. Needs no network. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dashnet.h"
+#include "harness.h"
+
+#define CANARY 0xAB
+
+/* Field ends of every version of a struct, computed from the header's layout. */
+static int is_end(size_t size, const size_t *ends, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (ends[i] == size) return 1;
+  return 0;
+}
+
+static void quiet_config(DashnetConfig *c) {
+  dashnet_config_init(c, sizeof *c, DASHNET_NETWORK_REGTEST);
+  c->dns_seeds = 0;
+  c->flush_deadline_ms = 50;
+}
+
+static void on_peer(void *ud, const DashnetPeerEvent *ev) {
+  (void)ud;
+  (void)ev;
+}
+
+#define END(T, f) (offsetof(T, f) + sizeof(((T *)0)->f))
+
+int main(void) {
+  /* Status names: every integer is safe; unknown values get a name too. */
+  for (uint32_t s = 0; s <= 11; s++)
+    CHECK(strcmp(dashnet_status_name(s), "unknown status") != 0, "status %u has a name", s);
+  uint32_t odd[] = {12, 13, 255, 0x7fffffffu, 0x80000000u, 0xffffffffu};
+  for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
+    CHECK(strcmp(dashnet_status_name(odd[i]), "unknown status") == 0, "status %u is unknown", odd[i]);
+
+  /* dashnet_config_init: every size from 0 to sizeof + 16; only field ends (from the
+   * network field on) are accepted, and nothing past the size is ever written. */
+  const size_t cfg_ends[] = {
+      END(DashnetConfig, network), END(DashnetConfig, devnet_name), END(DashnetConfig, user_agent),
+      END(DashnetConfig, services), END(DashnetConfig, relay), END(DashnetConfig, protocol_version),
+      END(DashnetConfig, min_protocol_version), END(DashnetConfig, start_height),
+      END(DashnetConfig, worker_threads), END(DashnetConfig, target_outbound),
+      END(DashnetConfig, max_outbound), END(DashnetConfig, exclusive), END(DashnetConfig, dns_seeds),
+      END(DashnetConfig, connect_timeout_ms), END(DashnetConfig, handshake_timeout_ms),
+      END(DashnetConfig, ping_interval_ms), END(DashnetConfig, pong_timeout_ms),
+      END(DashnetConfig, write_stall_timeout_ms), END(DashnetConfig, inactivity_timeout_ms),
+      END(DashnetConfig, flush_deadline_ms), END(DashnetConfig, queue_max_messages),
+      END(DashnetConfig, queue_max_bytes), END(DashnetConfig, ban_duration_s),
+      END(DashnetConfig, event_queue), END(DashnetConfig, inbound_peer_bytes),
+      END(DashnetConfig, inbound_client_bytes), sizeof(DashnetConfig)};
+  const size_t n_cfg_ends = sizeof cfg_ends / sizeof cfg_ends[0];
+  int accepted_sizes = 0;
+  for (size_t size = 0; size <= sizeof(DashnetConfig) + 16; size++) {
+    unsigned char buf[sizeof(DashnetConfig) + 64];
+    memset(buf, CANARY, sizeof buf);
+    DashnetStatus st = dashnet_config_init((DashnetConfig *)(void *)buf, size, DASHNET_NETWORK_REGTEST);
+    int want = is_end(size, cfg_ends, n_cfg_ends);
+    CHECK((st == DASHNET_STATUS_OK) == want, "config_init size %zu: %s", size, dashnet_status_name(st));
+    int intact = 1;
+    for (size_t i = (st == DASHNET_STATUS_OK ? size : 0); i < sizeof buf; i++)
+      if (buf[i] != CANARY) intact = 0;
+    CHECK(intact, "config_init size %zu wrote only its own bytes", size);
+    if (st == DASHNET_STATUS_OK) {
+      size_t written;
+      memcpy(&written, buf, sizeof written);
+      CHECK(written == size, "struct_size is the caller's (%zu, not %zu)", size, written);
+      accepted_sizes++;
+    }
+  }
+  CHECK(accepted_sizes == (int)n_cfg_ends - (sizeof(DashnetConfig) == END(DashnetConfig, inbound_client_bytes)),
+        "every version's size is accepted (%d)", accepted_sizes);
+
+  /* dashnet_client_new with a config of every struct_size: only field ends create a client. */
+  for (size_t size = 0; size <= sizeof(DashnetConfig) + 16; size++) {
+    DashnetConfig cfg;
+    quiet_config(&cfg);
+    cfg.struct_size = size;
+    DashnetClient *c = dashnet_client_new(&cfg, NULL);
+    int want = is_end(size, cfg_ends, n_cfg_ends);
+    CHECK((c != NULL) == want, "client_new with config struct_size %zu", size);
+    CHECK(dashnet_client_free(c) == DASHNET_STATUS_OK, "free");
+  }
+
+  /* Flags with any byte value are read as "nonzero is true", never as a Rust bool. */
+  {
+    DashnetConfig cfg;
+    quiet_config(&cfg);
+    memset(&cfg.relay, 0xff, sizeof cfg.relay);
+    memset(&cfg.exclusive, 0x7f, sizeof cfg.exclusive);
+    memset(&cfg.dns_seeds, 0xfe, sizeof cfg.dns_seeds);
+    DashnetClient *c = dashnet_client_new(&cfg, NULL);
+    CHECK(c != NULL, "flags of 0xff / 0x7f / 0xfe accepted");
+    CHECK(dashnet_client_free(c) == DASHNET_STATUS_OK, "free");
+    quiet_config(&cfg);
+    cfg.network = 0xffffffffu;
+    CHECK(dashnet_client_new(&cfg, NULL) == NULL, "network 0xffffffff refused");
+    CHECK(dashnet_config_init(&cfg, sizeof cfg, 0xffffffffu) == DASHNET_STATUS_INVALID_ARGUMENT,
+          "config_init with network 0xffffffff");
+    CHECK(dashnet_config_init(&cfg, sizeof cfg, 4) == DASHNET_STATUS_INVALID_ARGUMENT,
+          "config_init with network 4");
+  }
+
+  /* Callbacks: every struct_size, for init and for client_new. */
+  const size_t cb_ends[] = {END(DashnetCallbacks, user_data), END(DashnetCallbacks, on_peer),
+                            END(DashnetCallbacks, on_message), END(DashnetCallbacks, on_headers),
+                            END(DashnetCallbacks, on_address_book), END(DashnetCallbacks, on_log),
+                            END(DashnetCallbacks, on_peer_failed), END(DashnetCallbacks, on_queue_ready),
+                            sizeof(DashnetCallbacks)};
+  const size_t n_cb_ends = sizeof cb_ends / sizeof cb_ends[0];
+  for (size_t size = 0; size <= sizeof(DashnetCallbacks) + 16; size++) {
+    unsigned char buf[sizeof(DashnetCallbacks) + 64];
+    memset(buf, CANARY, sizeof buf);
+    DashnetStatus st = dashnet_callbacks_init((DashnetCallbacks *)(void *)buf, size);
+    int want = is_end(size, cb_ends, n_cb_ends);
+    CHECK((st == DASHNET_STATUS_OK) == want, "callbacks_init size %zu", size);
+    int intact = 1;
+    for (size_t i = (st == DASHNET_STATUS_OK ? size : 0); i < sizeof buf; i++)
+      if (buf[i] != CANARY) intact = 0;
+    CHECK(intact, "callbacks_init size %zu wrote only its own bytes", size);
+
+    DashnetConfig cfg;
+    quiet_config(&cfg);
+    DashnetCallbacks cb;
+    dashnet_callbacks_init(&cb, sizeof cb);
+    cb.on_peer = on_peer;
+    cb.struct_size = size;
+    DashnetClient *c = dashnet_client_new(&cfg, &cb);
+    CHECK((c != NULL) == want, "client_new with callbacks struct_size %zu", size);
+    CHECK(dashnet_client_free(c) == DASHNET_STATUS_OK, "free");
+  }
+  CHECK(dashnet_callbacks_init(NULL, sizeof(DashnetCallbacks)) == DASHNET_STATUS_INVALID_ARGUMENT,
+        "callbacks_init NULL");
+
+  DashnetConfig cfg;
+  quiet_config(&cfg);
+  DashnetClient *c = dashnet_client_new(&cfg, NULL);
+  CHECK(c != NULL, "a poll-mode client");
+
+  /* Stats out-structs: every struct_size; only field ends are filled, nothing past them. */
+  const size_t cs_ends[] = {END(DashnetClientStats, struct_size), END(DashnetClientStats, peers),
+                            END(DashnetClientStats, dialing), END(DashnetClientStats, dials),
+                            END(DashnetClientStats, address_book), END(DashnetClientStats, banned),
+                            END(DashnetClientStats, bytes_in), END(DashnetClientStats, bytes_out),
+                            END(DashnetClientStats, inbound_bytes), END(DashnetClientStats, inbound_budget),
+                            END(DashnetClientStats, events_queued), END(DashnetClientStats, events_discarded),
+                            END(DashnetClientStats, bytes_discarded), sizeof(DashnetClientStats)};
+  for (size_t size = 0; size <= sizeof(DashnetClientStats) + 16; size++) {
+    unsigned char buf[sizeof(DashnetClientStats) + 64];
+    memset(buf, CANARY, sizeof buf);
+    memcpy(buf, &size, sizeof size);
+    DashnetStatus st = dashnet_client_stats(c, (DashnetClientStats *)(void *)buf);
+    int want = is_end(size, cs_ends, sizeof cs_ends / sizeof cs_ends[0]);
+    CHECK((st == DASHNET_STATUS_OK) == want, "client_stats struct_size %zu", size);
+    int intact = 1;
+    for (size_t i = (st == DASHNET_STATUS_OK ? size : sizeof size); i < sizeof buf; i++)
+      if (buf[i] != CANARY) intact = 0;
+    CHECK(intact, "client_stats struct_size %zu wrote only its own bytes", size);
+  }
+  for (size_t size = 0; size <= sizeof(DashnetPeerStats) + 16; size++) {
+    unsigned char buf[sizeof(DashnetPeerStats) + 64];
+    memset(buf, CANARY, sizeof buf);
+    memcpy(buf, &size, sizeof size);
+    DashnetStatus st = dashnet_peer_stats(c, 1, (DashnetPeerStats *)(void *)buf);
+    /* No peer 1: a good size gets NOT_FOUND, a bad one INVALID_ARGUMENT; nothing written. */
+    CHECK(st == DASHNET_STATUS_NOT_FOUND || st == DASHNET_STATUS_INVALID_ARGUMENT, "peer_stats %zu", size);
+    int intact = 1;
+    for (size_t i = sizeof size; i < sizeof buf; i++)
+      if (buf[i] != CANARY) intact = 0;
+    CHECK(intact, "peer_stats struct_size %zu wrote nothing", size);
+  }
+
+  /* Counts over their limits are refused before the buffer is read: a 32-byte buffer
+   * with counts of 102, 2^40 and SIZE_MAX (ASan / valgrind would see any over-read). */
+  uint8_t *one = malloc(32);
+  memset(one, 1, 32);
+  size_t counts[] = {102, (size_t)1 << 40, SIZE_MAX, SIZE_MAX / 32 + 1};
+  for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+    size_t n = counts[i];
+    CHECK(dashnet_request_headers(c, one, n, NULL, NULL) == DASHNET_STATUS_INVALID_ARGUMENT,
+          "request_headers count %zu", n);
+    CHECK(dashnet_send_getheaders(c, 0, one, n, NULL, 1) == DASHNET_STATUS_INVALID_ARGUMENT,
+          "getheaders count %zu", n);
+    if (n > 50000)
+      CHECK(dashnet_send_getdata(c, 0, (const DashnetInventory *)(const void *)one, n) ==
+                DASHNET_STATUS_INVALID_ARGUMENT,
+            "getdata count %zu", n);
+  }
+  size_t big_counts[] = {(size_t)1 << 40, SIZE_MAX, (3u << 20) / 32};
+  for (size_t i = 0; i < sizeof big_counts / sizeof big_counts[0]; i++)
+    CHECK(dashnet_send_getqrinfo(c, 0, one, big_counts[i], one, 0) == DASHNET_STATUS_TOO_LARGE,
+          "getqrinfo count %zu", big_counts[i]);
+  CHECK(dashnet_send_getdata(c, 0, (const DashnetInventory *)(const void *)one, 50001) ==
+            DASHNET_STATUS_INVALID_ARGUMENT, "getdata 50,001");
+  CHECK(dashnet_send_getdata(c, 0, NULL, 1) == DASHNET_STATUS_INVALID_ARGUMENT, "getdata NULL");
+
+  /* Oversize payloads: TOO_LARGE everywhere, never read. */
+  size_t over = (size_t)3 * 1024 * 1024 + 1;
+  CHECK(dashnet_send(c, 1, "tx", one, over, 0) == DASHNET_STATUS_TOO_LARGE, "send");
+  CHECK(dashnet_send(c, 1, "tx", one, SIZE_MAX, 0) == DASHNET_STATUS_TOO_LARGE, "send SIZE_MAX");
+  CHECK(dashnet_send_tx(c, 0, one, over, 0) == DASHNET_STATUS_TOO_LARGE, "send_tx");
+  CHECK(dashnet_send_tx(c, 0, one, SIZE_MAX, 0) == DASHNET_STATUS_TOO_LARGE, "send_tx SIZE_MAX");
+  CHECK(dashnet_broadcast(c, "tx", one, over, 0, NULL) == DASHNET_STATUS_TOO_LARGE, "broadcast");
+  CHECK(dashnet_send_best(c, "tx", one, over, 0, NULL) == DASHNET_STATUS_TOO_LARGE, "send_best");
+  CHECK(dashnet_send_filterload(c, 0, one, 36001, 1, 0, 0) == DASHNET_STATUS_TOO_LARGE, "filterload");
+  CHECK(dashnet_send_filteradd(c, 0, one, 521) == DASHNET_STATUS_TOO_LARGE, "filteradd");
+  CHECK(dashnet_address_book_import(c, one, SIZE_MAX, NULL) == DASHNET_STATUS_INVALID_ARGUMENT,
+        "import SIZE_MAX");
+  CHECK(dashnet_x11(one, SIZE_MAX, one) == DASHNET_STATUS_INVALID_ARGUMENT, "x11 SIZE_MAX");
+
+  /* Integers that are not enum values. */
+  CHECK(dashnet_client_set_log_level(c, 5) == DASHNET_STATUS_INVALID_ARGUMENT, "log level 5");
+  CHECK(dashnet_client_set_log_level(c, 0xffffffffu) == DASHNET_STATUS_INVALID_ARGUMENT, "log level max");
+
+  /* NULL for every pointer of every function. */
+  CHECK(dashnet_client_connect(NULL, "127.0.0.1:1") == DASHNET_STATUS_INVALID_ARGUMENT, "connect NULL");
+  CHECK(dashnet_client_disconnect(NULL, 1) == DASHNET_STATUS_INVALID_ARGUMENT, "disconnect NULL");
+  CHECK(dashnet_send(NULL, 1, "tx", one, 1, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "send NULL client");
+  CHECK(dashnet_send(c, 1, NULL, one, 1, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "send NULL command");
+  CHECK(dashnet_send(c, 1, "tx", NULL, 1, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "send NULL payload");
+  CHECK(dashnet_broadcast(NULL, "tx", one, 1, 0, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "broadcast NULL");
+  CHECK(dashnet_send_best(NULL, "tx", one, 1, 0, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "send_best NULL");
+  CHECK(dashnet_request_headers(NULL, one, 1, NULL, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "rh NULL");
+  CHECK(dashnet_request_headers(c, NULL, 1, NULL, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "rh NULL loc");
+  CHECK(dashnet_peer_stats(NULL, 1, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "peer_stats NULL");
+  CHECK(dashnet_client_stats(c, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "client_stats NULL");
+  CHECK(dashnet_client_stats(NULL, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "client_stats NULL");
+  CHECK(dashnet_address_book_export(NULL, NULL, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "export NULL");
+  CHECK(dashnet_address_book_import(NULL, one, 1, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "import NULL");
+  CHECK(dashnet_address_book_import(c, NULL, 5, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "import NULL bytes");
+  CHECK(dashnet_network_changed(NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "network_changed NULL");
+  CHECK(dashnet_pause(NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "pause NULL");
+  CHECK(dashnet_resume(NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "resume NULL");
+  CHECK(dashnet_client_set_log_level(NULL, 1) == DASHNET_STATUS_INVALID_ARGUMENT, "log level NULL");
+  CHECK(dashnet_client_poll(NULL, 0, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "poll NULL");
+  CHECK(dashnet_client_shutdown(NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "shutdown NULL");
+  CHECK(dashnet_send_getheaders(NULL, 0, one, 1, NULL, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "gh NULL");
+  CHECK(dashnet_send_getheaders(c, 0, NULL, 1, NULL, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "gh NULL loc");
+  CHECK(dashnet_send_getdata(NULL, 0, NULL, 1) == DASHNET_STATUS_INVALID_ARGUMENT, "getdata NULL");
+  CHECK(dashnet_send_filterload(NULL, 0, one, 1, 1, 0, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "fl NULL");
+  CHECK(dashnet_send_filterload(c, 0, NULL, 1, 1, 0, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "fl NULL data");
+  CHECK(dashnet_send_filteradd(NULL, 0, one, 1) == DASHNET_STATUS_INVALID_ARGUMENT, "fa NULL");
+  CHECK(dashnet_send_filteradd(c, 0, NULL, 1) == DASHNET_STATUS_INVALID_ARGUMENT, "fa NULL data");
+  CHECK(dashnet_send_filterclear(NULL, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "fc NULL");
+  CHECK(dashnet_send_tx(NULL, 0, one, 1, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "tx NULL");
+  CHECK(dashnet_send_tx(c, 0, NULL, 1, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "tx NULL data");
+  CHECK(dashnet_send_mempool(NULL, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "mempool NULL");
+  CHECK(dashnet_send_getmnlistd(NULL, 0, one, one) == DASHNET_STATUS_INVALID_ARGUMENT, "mnlistd NULL");
+  CHECK(dashnet_send_getmnlistd(c, 0, NULL, one) == DASHNET_STATUS_INVALID_ARGUMENT, "mnlistd NULL base");
+  CHECK(dashnet_send_getmnlistd(c, 0, one, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "mnlistd NULL block");
+  CHECK(dashnet_send_getqrinfo(NULL, 0, one, 1, one, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "qrinfo NULL");
+  CHECK(dashnet_send_getqrinfo(c, 0, NULL, 1, one, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "qrinfo NULL bases");
+  CHECK(dashnet_send_getqrinfo(c, 0, one, 1, NULL, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "qrinfo NULL req");
+  CHECK(dashnet_x11(NULL, 1, one) == DASHNET_STATUS_INVALID_ARGUMENT, "x11 NULL data");
+  CHECK(dashnet_x11(one, 1, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "x11 NULL out");
+  CHECK(dashnet_sha256d(NULL, 1, one) == DASHNET_STATUS_INVALID_ARGUMENT, "sha256d NULL");
+  CHECK(dashnet_config_init(NULL, sizeof(DashnetConfig), 0) == DASHNET_STATUS_INVALID_ARGUMENT, "init NULL");
+  dashnet_event_free(NULL);
+  dashnet_bytes_free(NULL, 5);
+  CHECK(dashnet_client_free(NULL) == DASHNET_STATUS_OK, "free NULL");
+
+  free(one);
+  CHECK(dashnet_client_free(c) == DASHNET_STATUS_OK, "free");
+  DONE();
+}
