@@ -117,6 +117,14 @@ typedef enum DashnetLogLevel {
   DASHNET_LOG_LEVEL_DEBUG = 4,
 } DashnetLogLevel;
 
+// Where a dial failed (`DashnetPeerFailed.stage`).
+typedef enum DashnetFailStage {
+  // The TCP connect (refused, unreachable, timed out).
+  DASHNET_FAIL_STAGE_CONNECT = 1,
+  // The version/verack handshake (timed out, refused, too old a version).
+  DASHNET_FAIL_STAGE_HANDSHAKE = 2,
+} DashnetFailStage;
+
 // A client: its runtime, its peers, its delivery thread. Opaque; create it with
 // `dashnet_client_new`, free it with `dashnet_client_free`. Every function taking it is
 // safe to call from any thread, and from inside callbacks (except free).

@@ -12,6 +12,7 @@ use dashnet::sim::{Misbehavior, Sim, SimConfig};
 
 const USAGE: &str = "usage: dashnet-sim [--bind ADDR:PORT] [--port N] [--tip HEIGHT]
   [--flood-headers2 MSGS_PER_SEC (0 = full speed)] [--flood-batch N]
+  [--flood-kind headers2|big|inv (what the flood sends)]
   [--stop-reading-after BYTES] [--no-pong] [--protocol-version N] [--listeners N] [--sink]
   [--misbehave silent-handshake|close-mid-message|garbage|bad-checksum|oversize-length|
                bad-headers2-version-index|bad-pow-headers]
@@ -35,6 +36,11 @@ fn parse() -> Result<(SimConfig, Duration, bool), String> {
             "--tip" => config.tip = num(value()?)? as u32,
             "--flood-headers2" => config.flood_headers2 = Some(num(value()?)? as u32),
             "--flood-batch" => config.flood_batch = num(value()?)? as usize,
+            "--flood-kind" => {
+                let v = value()?;
+                config.flood_kind = dashnet::sim::FloodKind::from_name(&v)
+                    .ok_or(format!("unknown flood kind {v} (headers2, big, inv)"))?;
+            }
             "--stop-reading-after" => config.stop_reading_after = Some(num(value()?)?),
             "--no-pong" => config.no_pong = true,
             "--sink" => config.sink = true,

@@ -594,6 +594,11 @@ impl Client {
         self.shared.events.set_log_level(level);
     }
 
+    /// When shutdown began, if it has.
+    pub fn shutdown_started(&self) -> Option<std::time::Instant> {
+        *self.shutdown_at.lock()
+    }
+
     /// True once `shutdown` has begun.
     pub fn is_shut_down(&self) -> bool {
         self.shared.shutting_down.load(Ordering::Acquire)

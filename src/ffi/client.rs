@@ -270,13 +270,20 @@ pub unsafe extern "C" fn dashnet_client_free_with_report(
             let _ = t.join();
         }
         if let Some(n) = n {
+            // Read after the delivery thread has ended: it may have discarded data events
+            // it found past the deadline.
+            let stats = c.client.stats();
+            let elapsed = c
+                .client
+                .shutdown_started()
+                .map_or(r.elapsed, |t| t.elapsed());
             let v = DashnetShutdownReport {
                 struct_size: n,
                 peers_closed: r.peers_closed as u64,
                 undelivered_messages: r.undelivered.iter().map(|(_, m)| m.len() as u64).sum(),
-                events_discarded: r.events_discarded,
-                bytes_discarded: r.bytes_discarded,
-                elapsed_ms: r.elapsed.as_millis() as u64,
+                events_discarded: stats.events_discarded,
+                bytes_discarded: stats.bytes_discarded,
+                elapsed_ms: elapsed.as_millis() as u64,
                 tasks_left: r.tasks_left as u64,
             };
             // SAFETY: `report` is non-NULL with `n` writable bytes, n a field boundary.

@@ -48,13 +48,31 @@ impl SimShared {
     }
 
     fn flood_frames(&self) -> &[Vec<u8>] {
-        self.flood.get_or_init(|| {
-            let batch = self.config.flood_batch.max(1);
-            self.served()[1..]
-                .chunks(batch)
-                .take(8)
-                .map(|c| self.frame(&Message::Headers2(c.to_vec())))
-                .collect()
+        self.flood.get_or_init(|| match self.config.flood_kind {
+            super::FloodKind::Headers2 => {
+                let batch = self.config.flood_batch.max(1);
+                self.served()[1..]
+                    .chunks(batch)
+                    .take(8)
+                    .map(|c| self.frame(&Message::Headers2(c.to_vec())))
+                    .collect()
+            }
+            super::FloodKind::Big => {
+                let payload = vec![0x5a; crate::wire::MAX_PAYLOAD_LEN];
+                let mut frame = Vec::new();
+                let command = crate::wire::Command::new("dnbig").expect("a valid command");
+                crate::wire::frame::encode_frame(self.magic, &command, &payload, &mut frame);
+                vec![frame]
+            }
+            super::FloodKind::Inv => {
+                let list = (0..crate::wire::payloads::MAX_INV as u32)
+                    .map(|i| crate::wire::payloads::Inventory {
+                        kind: crate::wire::payloads::InvType(1),
+                        hash: crate::wire::Hash256(crate::wire::sha256d(&i.to_le_bytes()).0),
+                    })
+                    .collect();
+                vec![self.frame(&Message::Inv(list))]
+            }
         })
     }
 }

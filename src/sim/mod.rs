@@ -23,6 +23,30 @@ use tokio::task::JoinSet;
 use crate::wire::network::{PROTOCOL_VERSION, services};
 use crate::wire::{AddrV2Entry, Command};
 
+/// What a flood (`flood_headers2`, at its rate) sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FloodKind {
+    /// headers2 messages of `flood_batch` headers from the chain.
+    #[default]
+    Headers2,
+    /// Messages of an unknown command with a 3 MiB payload (the protocol maximum).
+    Big,
+    /// inv messages of 50,000 entries (the protocol maximum).
+    Inv,
+}
+
+impl FloodKind {
+    /// Parses the command-line name (`headers2`, `big`, `inv`).
+    pub fn from_name(name: &str) -> Option<FloodKind> {
+        Some(match name {
+            "headers2" => FloodKind::Headers2,
+            "big" => FloodKind::Big,
+            "inv" => FloodKind::Inv,
+            _ => return None,
+        })
+    }
+}
+
 /// A way to misbehave, once the handshake is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Misbehavior {
@@ -77,6 +101,8 @@ pub struct SimConfig {
     pub flood_headers2: Option<u32>,
     /// Headers per flood message.
     pub flood_batch: usize,
+    /// What the flood sends (headers2 by default).
+    pub flood_kind: FloodKind,
     /// Stop reading after this many bytes past the handshake (the socket stays open).
     pub stop_reading_after: Option<u64>,
     /// Never answer pings.
@@ -103,6 +129,7 @@ impl Default for SimConfig {
             addrs: Vec::new(),
             flood_headers2: None,
             flood_batch: 8000,
+            flood_kind: FloodKind::Headers2,
             stop_reading_after: None,
             no_pong: false,
             misbehavior: None,
