@@ -514,3 +514,98 @@ fn dns_seeds_are_resolved_and_dialed() {
     drop(events);
     sims.stop(sim);
 }
+
+/// A peer floods the biggest messages the protocol allows (3 MiB unknown commands, then
+/// 50,000-entry invs) into an app that takes one event every 20 ms and then none for a
+/// second. The event-count bound is set out of the way, so only the byte budgets can
+/// hold memory: the library's counters stay within them at every sample, and the events
+/// waiting when the app stops, measured by their own payload sizes, fit the client
+/// budget. The peer is not dropped for being slow to answer pings while parked.
+#[test]
+fn a_flooding_peer_into_a_slow_app_stays_within_the_byte_budgets() {
+    use dashnet::sim::FloodKind;
+    let sims = Sims::new();
+    for kind in [FloodKind::Big, FloodKind::Inv] {
+        let sim = sims.start(
+            "127.0.0.1",
+            0,
+            SimConfig {
+                flood_headers2: Some(0),
+                flood_kind: kind,
+                ..SimConfig::default()
+            },
+        );
+        const PEER_BUDGET: usize = 4 << 20;
+        const CLIENT_BUDGET: usize = 6 << 20;
+        let mut cfg = config(&[sim.addr()]);
+        cfg.exclusive = true;
+        cfg.event_queue = 1_000_000;
+        cfg.peer.inbound_peer_bytes = PEER_BUDGET;
+        cfg.inbound_client_bytes = CLIENT_BUDGET;
+        cfg.peer.ping_interval = Duration::from_millis(200);
+        cfg.peer.pong_timeout = Duration::from_millis(500);
+        let client = Client::new(cfg).unwrap();
+        let mut peer = None;
+        let (mut taken, mut max_client, mut max_peer) = (0usize, 0u64, 0u64);
+        let size = |m: &Message| m.payload().len();
+        let end = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < end {
+            match client.next_event(Duration::from_millis(20)) {
+                Some(ClientEvent::PeerConnected { peer: p, .. }) => peer = Some(p),
+                Some(ClientEvent::Message { message, .. }) => {
+                    assert!(size(&message) >= 1_000_000, "{kind:?}: a flood message");
+                    taken += 1;
+                }
+                Some(ClientEvent::PeerDisconnected { reason, .. }) => {
+                    panic!("{kind:?}: the flooding peer was dropped: {reason}")
+                }
+                _ => {}
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            let s = client.stats();
+            max_client = max_client.max(s.inbound_bytes);
+            assert_eq!(s.inbound_budget, CLIENT_BUDGET as u64);
+            if let Some(p) = peer {
+                max_peer = max_peer.max(client.peer_stats(p).unwrap().inbound_bytes);
+            }
+        }
+        assert!(taken >= 5, "{kind:?}: the app got the flood ({taken})");
+        assert!(
+            max_client > 0 && max_client <= CLIENT_BUDGET as u64,
+            "{kind:?}: client bytes {max_client}"
+        );
+        assert!(
+            max_peer > 0 && max_peer <= PEER_BUDGET as u64,
+            "{kind:?}: peer bytes {max_peer}"
+        );
+        // The app stops taking: what waits for it must fit the budget, by its own size.
+        std::thread::sleep(Duration::from_secs(1));
+        let waiting = client.stats().events_queued;
+        let mut held = 0usize;
+        for _ in 0..waiting {
+            match client.next_event(Duration::ZERO) {
+                Some(ClientEvent::Message { message, .. }) => held += size(&message),
+                Some(ClientEvent::PeerDisconnected { reason, .. }) => {
+                    panic!("{kind:?}: dropped while parked: {reason}")
+                }
+                _ => {}
+            }
+        }
+        assert!(waiting >= 1, "{kind:?}: the flood filled the app's side");
+        assert!(
+            held <= CLIENT_BUDGET && held <= PEER_BUDGET,
+            "{kind:?}: {held} bytes of events were waiting ({waiting} events)"
+        );
+        if client.peers().len() != 1 {
+            while let Some(ev) = client.next_event(Duration::from_millis(500)) {
+                if let ClientEvent::PeerDisconnected { reason, .. } = ev {
+                    panic!("{kind:?}: dropped: {reason}");
+                }
+            }
+        }
+        assert_eq!(client.peers().len(), 1, "{kind:?}: still connected");
+        let report = client.shutdown();
+        assert_eq!(report.peers_closed, 1);
+        sims.stop(sim);
+    }
+}

@@ -86,6 +86,9 @@ pub(crate) struct Shared {
     pub ping_sent_us: AtomicU64,
     /// The reader is waiting for the owner to take events (inbound backpressure).
     pub reader_parked: AtomicBool,
+    /// When the reader last stopped waiting for the owner (us since `epoch`): the pong
+    /// clock only runs while the reader reads.
+    pub reader_resumed_us: AtomicU64,
     /// The reader tells the writer that our ping was answered, so the writer re-arms
     /// its keepalive timer for the next ping instead of sleeping to the pong deadline.
     pub pong_received: Notify,
@@ -124,6 +127,7 @@ impl Shared {
             ping_nonce: AtomicU64::new(0),
             ping_sent_us: AtomicU64::new(0),
             reader_parked: AtomicBool::new(false),
+            reader_resumed_us: AtomicU64::new(0),
             pong_received: Notify::new(),
             probe: Notify::new(),
             probe_timeout_us: AtomicU64::new(0),

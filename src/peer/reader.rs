@@ -134,6 +134,9 @@ impl Reader<'_> {
         }
         self.shared.reader_parked.store(true, Release);
         let c = Charge::new(&self.budget, client, cost).await;
+        self.shared
+            .reader_resumed_us
+            .store(self.shared.micros(), Relaxed);
         self.shared.reader_parked.store(false, Release);
         c.ok_or(DisconnectReason::Shutdown)
     }

@@ -132,10 +132,17 @@ impl Writer {
         let config = &self.shared.config;
         if self.shared.ping_pending.load(Acquire) {
             if self.pong_deadline.is_some_and(|d| now >= d) {
+                // The pong may be sitting unread behind data the owner has not taken yet:
+                // that is the owner's backpressure, not a dead peer. So the pong clock
+                // runs only while the reader reads: it stops while the reader waits for
+                // the owner and starts again, in full, when it resumes.
+                let resumed = self.shared.reader_resumed_us.load(Relaxed);
+                let since_resume =
+                    Duration::from_micros(self.shared.micros().saturating_sub(resumed));
                 if self.shared.reader_parked.load(Acquire) {
-                    // The pong may be sitting unread behind events the owner has not
-                    // taken yet: that is the owner's backpressure, not a dead peer.
                     self.pong_deadline = Some(now + config.pong_timeout);
+                } else if resumed > 0 && since_resume < config.pong_timeout {
+                    self.pong_deadline = Some(now + (config.pong_timeout - since_resume));
                 } else {
                     return Err(DisconnectReason::PingTimeout);
                 }
