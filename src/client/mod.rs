@@ -13,6 +13,7 @@
 
 mod book;
 mod config;
+mod delivery;
 mod events;
 mod manager;
 mod router;
@@ -29,6 +30,7 @@ use tokio::sync::mpsc;
 
 pub use book::{AddressBook, BookEntry, Policy, backoff, dialable};
 pub use config::ClientConfig;
+pub use delivery::DeliveryThread;
 pub use events::{LogLevel, Taken};
 
 use crate::peer::{

@@ -10,10 +10,7 @@
 use std::ffi::c_char;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread::ThreadId;
 use std::time::Duration;
-
-use parking_lot::Mutex;
 
 use super::config::DashnetConfig;
 use super::event::{DashnetCallbacks, DashnetEvent, Delivery, EventBox};
@@ -21,7 +18,7 @@ use super::status::{
     DashnetStatus, bytes_arg, check_struct_size, fail, field_ends, from_client_error, guard,
     guard_ptr, str_arg, write_out, write_prefix,
 };
-use crate::client::{Client, Taken};
+use crate::client::{Client, DeliveryThread, Taken};
 use crate::wire::{Command, Hash256};
 
 /// A client: its runtime, its peers, its delivery thread. Opaque; create it with
@@ -39,8 +36,7 @@ use crate::wire::{Command, Hash256};
 /// `dashnet_client_set_log_level`, `dashnet_client_poll`.
 pub struct DashnetClient {
     pub(crate) client: Arc<Client>,
-    delivery: Mutex<Option<std::thread::JoinHandle<()>>>,
-    delivery_thread: Option<ThreadId>,
+    delivery: Option<DeliveryThread>,
     poll_mode: bool,
     has_log: bool,
 }
@@ -117,19 +113,14 @@ pub unsafe extern "C" fn dashnet_client_new(
             0
         });
         // The delivery thread: every callback in callback mode; only on_log in poll mode.
-        let (delivery, delivery_thread) = if poll_mode && !has_log {
-            (None, None)
+        let delivery = if poll_mode && !has_log {
+            None
         } else {
             let d = Delivery { callbacks };
-            let c = client.clone();
-            match std::thread::Builder::new()
-                .name("dashnet-delivery".into())
-                .spawn(move || d.run(c, !poll_mode))
-            {
-                Ok(t) => {
-                    let id = t.thread().id();
-                    (Some(t), Some(id))
-                }
+            match DeliveryThread::start(client.clone(), !poll_mode, has_log, move || {
+                Ok(move |item| d.handle(item))
+            }) {
+                Ok(t) => Some(t),
                 Err(e) => {
                     client.shutdown();
                     fail(
@@ -142,8 +133,7 @@ pub unsafe extern "C" fn dashnet_client_new(
         };
         Box::into_raw(Box::new(DashnetClient {
             client,
-            delivery: Mutex::new(delivery),
-            delivery_thread,
+            delivery,
             poll_mode,
             has_log,
         }))
@@ -259,15 +249,15 @@ pub unsafe extern "C" fn dashnet_client_free_with_report(
         }
         // SAFETY: non-NULL and live, per the caller's promise.
         let c = unsafe { &*client };
-        if c.delivery_thread == Some(std::thread::current().id()) {
+        if c.delivery.as_ref().is_some_and(|d| d.is_current()) {
             return fail(
                 DashnetStatus::InCallback,
                 "dashnet_client_free cannot be called from inside a callback",
             );
         }
         let r = c.client.shutdown();
-        if let Some(t) = c.delivery.lock().take() {
-            let _ = t.join();
+        if let Some(d) = &c.delivery {
+            d.join();
         }
         if let Some(n) = n {
             // Read after the delivery thread has ended: it may have discarded data events

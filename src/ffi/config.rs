@@ -111,7 +111,7 @@ impl DashnetNetwork {
 }
 
 impl DashnetConfig {
-    fn defaults(network: DashnetNetwork) -> DashnetConfig {
+    pub(crate) fn defaults(network: DashnetNetwork) -> DashnetConfig {
         let c = ClientConfig::new(to_network(network, None));
         let ms = |d: Duration| d.as_millis().min(u128::from(u32::MAX)) as u32;
         DashnetConfig {

@@ -6,11 +6,10 @@
 //! caller until `dashnet_event_free`.
 
 use std::ffi::{CString, c_char, c_void};
-use std::sync::Arc;
 
 use super::client::tri;
 use super::status::{DashnetStatus, check_struct_size, fail, field_ends, guard, write_prefix};
-use crate::client::{Client, ClientEvent, LogLevel, Taken};
+use crate::client::{ClientEvent, LogLevel, Taken};
 use crate::peer::{DisconnectReason, PeerInfo};
 use crate::wire::Message;
 
@@ -225,7 +224,7 @@ pub(crate) struct EventBox {
     tags: Vec<u64>,
 }
 
-fn reason_code(r: &DisconnectReason) -> DashnetDisconnectReason {
+pub(crate) fn reason_code(r: &DisconnectReason) -> DashnetDisconnectReason {
     match r {
         DisconnectReason::Requested => DashnetDisconnectReason::Requested,
         DisconnectReason::RemoteClosed => DashnetDisconnectReason::RemoteClosed,
@@ -634,28 +633,12 @@ impl Delivery {
         }
     }
 
-    /// The delivery thread's loop: sleeps until an event or log line comes (no polling)
-    /// and ends once the client has shut down and everything is out. `events` is false
-    /// for the log-only thread of a poll-mode client. A panic inside dashnet while
-    /// delivering one event is caught and logged, and delivery goes on.
-    pub fn run(self, client: Arc<Client>, events: bool) {
-        let logs = self.callbacks.on_log.is_some();
-        loop {
-            match client.take(events, logs, None) {
-                Taken::Event(ev) => {
-                    let r =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.deliver(ev)));
-                    if r.is_err() {
-                        self.log(
-                            LogLevel::Error,
-                            "internal error: an event was lost to a panic",
-                        );
-                    }
-                }
-                Taken::Log(level, text) => self.log(level, &text),
-                Taken::Timeout => {}
-                Taken::Closed => return,
-            }
+    /// Hands one event or log line to the app (on the delivery thread).
+    pub fn handle(&self, item: Taken) {
+        match item {
+            Taken::Event(ev) => self.deliver(ev),
+            Taken::Log(level, text) => self.log(level, &text),
+            Taken::Timeout | Taken::Closed => {}
         }
     }
 }

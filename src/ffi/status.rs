@@ -161,8 +161,10 @@ fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
     format!("internal error (panic): {what}")
 }
 
-pub(crate) fn from_client_error(e: ClientError) -> DashnetStatus {
-    let status = match &e {
+/// The status code for a client error: the one table the C ABI, the JNI binding and (by a
+/// test) the Java constants share.
+pub(crate) fn status_of(e: &ClientError) -> DashnetStatus {
+    match e {
         ClientError::NotFound => DashnetStatus::NotFound,
         ClientError::NoPeer => DashnetStatus::NoPeer,
         ClientError::Send(SendError::QueueFull) => DashnetStatus::QueueFull,
@@ -170,7 +172,16 @@ pub(crate) fn from_client_error(e: ClientError) -> DashnetStatus {
         ClientError::Send(SendError::TooLarge) => DashnetStatus::TooLarge,
         ClientError::ShuttingDown => DashnetStatus::ShuttingDown,
         ClientError::Invalid(_) => DashnetStatus::InvalidArgument,
-    };
+    }
+}
+
+/// This thread's last error message.
+pub(crate) fn last_error_text() -> String {
+    LAST_ERROR.with(|e| e.borrow().to_string_lossy().into_owned())
+}
+
+pub(crate) fn from_client_error(e: ClientError) -> DashnetStatus {
+    let status = status_of(&e);
     fail(status, e.to_string())
 }
 
@@ -231,5 +242,34 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
     if !out.is_null() {
         // SAFETY: non-NULL, and the caller promises it is writable for a T.
         unsafe { out.write(value) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Java constants are the same numbers as `DashnetStatus` (one table, checked).
+    #[test]
+    fn java_status_constants_match_the_c_abi() {
+        let java = include_str!("../../java/org/dashnet/DashnetClient.java");
+        let all = [
+            ("OK", DashnetStatus::Ok),
+            ("INVALID_ARGUMENT", DashnetStatus::InvalidArgument),
+            ("NOT_FOUND", DashnetStatus::NotFound),
+            ("QUEUE_FULL", DashnetStatus::QueueFull),
+            ("DISCONNECTED", DashnetStatus::Disconnected),
+            ("TOO_LARGE", DashnetStatus::TooLarge),
+            ("NO_PEER", DashnetStatus::NoPeer),
+            ("TIMEOUT", DashnetStatus::Timeout),
+            ("IN_CALLBACK", DashnetStatus::InCallback),
+            ("SHUTTING_DOWN", DashnetStatus::ShuttingDown),
+            ("INTERNAL", DashnetStatus::Internal),
+            ("WRONG_MODE", DashnetStatus::WrongMode),
+        ];
+        for (name, status) in all {
+            let want = format!("{name} = {}", status as u32);
+            assert!(java.contains(&want), "DashnetClient.java lacks `{want}`");
+        }
     }
 }

@@ -7,62 +7,35 @@
 //! the exception is described (logged by the JVM) and cleared. `close()` returns only
 //! when no callback will run again.
 
+use std::ffi::CString;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::thread::ThreadId;
 
 use jni::JNIEnv;
-use jni::objects::{GlobalRef, JByteArray, JClass, JObject, JString, JValue};
-use jni::sys::{jboolean, jint, jlong, jlongArray};
-use parking_lot::Mutex;
+use jni::objects::{GlobalRef, JByteArray, JClass, JMethodID, JObject, JString, JValue};
+use jni::signature::{Primitive, ReturnType};
+use jni::sys::{jboolean, jint, jlong, jlongArray, jvalue};
 
-use crate::client::{Client, ClientConfig, ClientError, ClientEvent};
-use crate::peer::{DisconnectReason, SendError};
-use crate::wire::{Command, Hash256, Network};
+use crate::client::{Client, ClientError, ClientEvent, DeliveryThread, Taken};
+use crate::ffi::config::{DashnetConfig, DashnetNetwork};
+use crate::ffi::event::reason_code;
+use crate::ffi::status::{DashnetStatus, status_of};
+use crate::wire::{Command, Hash256};
 
-/// Status codes, the same numbers as the C ABI's `DashnetStatus`.
-const OK: jint = 0;
-const INVALID_ARGUMENT: jint = 1;
-const NOT_FOUND: jint = 2;
-const QUEUE_FULL: jint = 3;
-const DISCONNECTED: jint = 4;
-const TOO_LARGE: jint = 5;
-const NO_PEER: jint = 6;
-const IN_CALLBACK: jint = 8;
-const SHUTTING_DOWN: jint = 9;
+// The status numbers are the C ABI's `DashnetStatus` (one table; the Java constants are
+// checked against it by a test).
+const OK: jint = DashnetStatus::Ok as jint;
+const INVALID_ARGUMENT: jint = DashnetStatus::InvalidArgument as jint;
 
 struct JniClient {
     client: Arc<Client>,
-    delivery: Mutex<Option<std::thread::JoinHandle<()>>>,
-    delivery_thread: Mutex<Option<ThreadId>>,
+    delivery: DeliveryThread,
+    /// What `nativeJoin` found, for `nativeFree`.
+    report: parking_lot::Mutex<Option<[jlong; 6]>>,
 }
 
 fn status(e: &ClientError) -> jint {
-    match e {
-        ClientError::NotFound => NOT_FOUND,
-        ClientError::NoPeer => NO_PEER,
-        ClientError::Send(SendError::QueueFull) => QUEUE_FULL,
-        ClientError::Send(SendError::Disconnected) => DISCONNECTED,
-        ClientError::Send(SendError::TooLarge) => TOO_LARGE,
-        ClientError::ShuttingDown => SHUTTING_DOWN,
-        ClientError::Invalid(_) => INVALID_ARGUMENT,
-    }
-}
-
-fn reason_code(r: &DisconnectReason) -> jint {
-    match r {
-        DisconnectReason::Requested => 1,
-        DisconnectReason::RemoteClosed => 2,
-        DisconnectReason::Io(_) => 3,
-        DisconnectReason::Protocol(_) => 4,
-        DisconnectReason::InvalidHeaders(_) => 5,
-        DisconnectReason::HandshakeTimeout => 6,
-        DisconnectReason::PingTimeout => 7,
-        DisconnectReason::WriteStalled => 8,
-        DisconnectReason::Inactive => 9,
-        DisconnectReason::VersionTooOld(_) => 10,
-        DisconnectReason::Shutdown => 11,
-    }
+    status_of(e) as jint
 }
 
 /// Runs `body`; a panic becomes a Java RuntimeException and `fallback`.
@@ -92,15 +65,86 @@ unsafe fn client<'a>(handle: jlong) -> Option<&'a JniClient> {
     Some(unsafe { &*(handle as *const JniClient) })
 }
 
-fn deliver(env: &mut JNIEnv, listener: &JObject, ev: ClientEvent) -> jni::errors::Result<()> {
+/// The listener's methods, looked up once when the client is made (not per event).
+#[derive(Clone, Copy)]
+struct Methods {
+    connected: JMethodID,
+    disconnected: JMethodID,
+    message: JMethodID,
+    headers: JMethodID,
+    failed: JMethodID,
+    ready: JMethodID,
+    log: JMethodID,
+}
+
+impl Methods {
+    fn look_up(env: &mut JNIEnv, listener: &JObject) -> jni::errors::Result<Methods> {
+        let class = env.get_object_class(listener)?;
+        let mut id = |name: &str, sig: &str| env.get_method_id(&class, name, sig);
+        Ok(Methods {
+            connected: id("onConnected", "(JLjava/lang/String;Ljava/lang/String;II)V")?,
+            disconnected: id(
+                "onDisconnected",
+                "(JLjava/lang/String;ILjava/lang/String;[J)V",
+            )?,
+            message: id("onMessage", "(JLjava/lang/String;[B)V")?,
+            headers: id("onHeaders", "(J[B[BI)V")?,
+            failed: id("onPeerFailed", "(Ljava/lang/String;ILjava/lang/String;)V")?,
+            ready: id("onQueueReady", "(J)V")?,
+            log: id("onLog", "(ILjava/lang/String;)V")?,
+        })
+    }
+}
+
+/// Calls a void listener method by its cached id.
+fn call(
+    env: &mut JNIEnv,
+    listener: &JObject,
+    method: JMethodID,
+    args: &[JValue],
+) -> jni::errors::Result<()> {
+    let args: Vec<jvalue> = args.iter().map(|a| a.as_jni()).collect();
+    // SAFETY: `method` was looked up on this listener's class with the signature whose
+    // argument types `args` follow (each call site below passes them in that order), and
+    // it returns void.
+    unsafe {
+        env.call_method_unchecked(
+            listener,
+            method,
+            ReturnType::Primitive(Primitive::Void),
+            &args,
+        )
+    }
+    .map(|_| ())
+}
+
+fn deliver(
+    env: &mut JNIEnv,
+    listener: &JObject,
+    m: &Methods,
+    item: Taken,
+) -> jni::errors::Result<()> {
+    let ev = match item {
+        Taken::Event(ev) => ev,
+        Taken::Log(level, text) => {
+            let t = env.new_string(text)?;
+            return call(
+                env,
+                listener,
+                m.log,
+                &[JValue::Int(level as jint), JValue::Object(&t)],
+            );
+        }
+        Taken::Timeout | Taken::Closed => return Ok(()),
+    };
     match ev {
         ClientEvent::PeerConnected { peer, info } => {
             let addr = env.new_string(info.addr.to_string())?;
             let ua = env.new_string(&info.user_agent)?;
-            env.call_method(
+            call(
+                env,
                 listener,
-                "onConnected",
-                "(JLjava/lang/String;Ljava/lang/String;II)V",
+                m.connected,
                 &[
                     JValue::Long(peer as jlong),
                     JValue::Object(&addr),
@@ -122,14 +166,14 @@ fn deliver(env: &mut JNIEnv, listener: &JObject, ev: ClientEvent) -> jni::errors
             let tags: Vec<jlong> = undelivered.iter().map(|m| m.tag as jlong).collect();
             let arr = env.new_long_array(tags.len() as jint)?;
             env.set_long_array_region(&arr, 0, &tags)?;
-            env.call_method(
+            call(
+                env,
                 listener,
-                "onDisconnected",
-                "(JLjava/lang/String;ILjava/lang/String;[J)V",
+                m.disconnected,
                 &[
                     JValue::Long(peer as jlong),
                     JValue::Object(&a),
-                    JValue::Int(reason_code(&reason)),
+                    JValue::Int(reason_code(&reason) as jint),
                     JValue::Object(&text),
                     JValue::Object(&arr),
                 ],
@@ -138,10 +182,10 @@ fn deliver(env: &mut JNIEnv, listener: &JObject, ev: ClientEvent) -> jni::errors
         ClientEvent::Message { peer, message } => {
             let cmd = env.new_string(message.command().as_str())?;
             let payload = env.byte_array_from_slice(&message.payload())?;
-            env.call_method(
+            call(
+                env,
                 listener,
-                "onMessage",
-                "(JLjava/lang/String;[B)V",
+                m.message,
                 &[
                     JValue::Long(peer as jlong),
                     JValue::Object(&cmd),
@@ -158,10 +202,10 @@ fn deliver(env: &mut JNIEnv, listener: &JObject, ev: ClientEvent) -> jni::errors
             }
             let raw = env.byte_array_from_slice(&raw)?;
             let hashes = env.byte_array_from_slice(&hashes)?;
-            env.call_method(
+            call(
+                env,
                 listener,
-                "onHeaders",
-                "(J[B[BI)V",
+                m.headers,
                 &[
                     JValue::Long(peer as jlong),
                     JValue::Object(&raw),
@@ -178,10 +222,10 @@ fn deliver(env: &mut JNIEnv, listener: &JObject, ev: ClientEvent) -> jni::errors
         } => {
             let a = env.new_string(addr.to_string())?;
             let text = env.new_string(reason)?;
-            env.call_method(
+            call(
+                env,
                 listener,
-                "onPeerFailed",
-                "(Ljava/lang/String;ILjava/lang/String;)V",
+                m.failed,
                 &[
                     JValue::Object(&a),
                     JValue::Int(stage as jint),
@@ -190,88 +234,245 @@ fn deliver(env: &mut JNIEnv, listener: &JObject, ev: ClientEvent) -> jni::errors
             )?;
         }
         ClientEvent::QueueReady { peer } => {
-            env.call_method(
-                listener,
-                "onQueueReady",
-                "(J)V",
-                &[JValue::Long(peer as jlong)],
-            )?;
+            call(env, listener, m.ready, &[JValue::Long(peer as jlong)])?;
         }
     }
     Ok(())
 }
 
-fn delivery_loop(vm: jni::JavaVM, listener: GlobalRef, client: Arc<Client>) {
-    let Ok(mut env) = vm.attach_current_thread_as_daemon() else {
-        return;
-    };
-    while let Some(ev) = client.wait_event() {
-        let _ = env.with_local_frame(16, |env| deliver(env, listener.as_obj(), ev));
-        if env.exception_check().unwrap_or(false) {
-            // A listener that throws: the JVM logs it, dashnet goes on.
-            let _ = env.exception_describe();
-            let _ = env.exception_clear();
-        }
-    }
+/// Starts the delivery thread: attached to the JVM as a daemon for its whole life,
+/// calling the listener through the cached method ids, one JNI local frame per event.
+fn start_delivery(
+    vm: jni::JavaVM,
+    listener: GlobalRef,
+    methods: Methods,
+    client: Arc<Client>,
+) -> std::io::Result<DeliveryThread> {
+    DeliveryThread::start(client, true, true, move || {
+        let raw = vm
+            .attach_current_thread_as_daemon()
+            .map_err(|e| format!("cannot attach the delivery thread to the JVM: {e}"))?
+            .get_raw();
+        // SAFETY: the thread was just attached as a daemon, and stays attached until it
+        // ends (jni-rs detaches it from a thread-local guard then); this env is used only
+        // on this thread, by the handler below, which lives no longer than the thread.
+        let mut env = unsafe { JNIEnv::from_raw(raw) }.map_err(|e| e.to_string())?;
+        Ok(move |item: Taken| {
+            let _ = env.with_local_frame(16, |env| deliver(env, listener.as_obj(), &methods, item));
+            if env.exception_check().unwrap_or(false) {
+                // A listener that throws: the JVM logs it, dashnet goes on.
+                let _ = env.exception_describe();
+                let _ = env.exception_clear();
+            }
+        })
+    })
 }
 
-/// `long nativeNew(int network, boolean dnsSeeds, DashnetListener listener)`: 0 on failure
-/// (with an exception thrown).
+/// Reads a Java `DashnetConfig` into the C ABI's struct (the one conversion and
+/// validation path for both bindings); the strings live in the returned CStrings.
+fn read_config(
+    env: &mut JNIEnv,
+    obj: &JObject,
+) -> Result<(DashnetConfig, Option<CString>, Option<CString>), String> {
+    macro_rules! int {
+        ($name:literal) => {{
+            let v = env
+                .get_field(obj, $name, "I")
+                .and_then(|v| v.i())
+                .map_err(|e| format!("{}: {e}", $name))?;
+            u32::try_from(v).map_err(|_| format!("{} is negative", $name))?
+        }};
+    }
+    macro_rules! long {
+        ($name:literal) => {{
+            let v = env
+                .get_field(obj, $name, "J")
+                .and_then(|v| v.j())
+                .map_err(|e| format!("{}: {e}", $name))?;
+            u64::try_from(v).map_err(|_| format!("{} is negative", $name))?
+        }};
+    }
+    macro_rules! flag {
+        ($name:literal) => {{
+            let v = env
+                .get_field(obj, $name, "Z")
+                .and_then(|v| v.z())
+                .map_err(|e| format!("{}: {e}", $name))?;
+            u8::from(v)
+        }};
+    }
+    macro_rules! string {
+        ($name:literal) => {{
+            let o = env
+                .get_field(obj, $name, "Ljava/lang/String;")
+                .and_then(|v| v.l())
+                .map_err(|e| format!("{}: {e}", $name))?;
+            if o.is_null() {
+                None
+            } else {
+                let s: String = env
+                    .get_string(&JString::from(o))
+                    .map_err(|e| format!("{}: {e}", $name))?
+                    .into();
+                Some(CString::new(s).map_err(|_| format!("{} holds a NUL", $name))?)
+            }
+        }};
+    }
+    let network =
+        DashnetNetwork::from_raw(int!("network")).map_err(|_| "unknown network".to_string())?;
+    let mut c = DashnetConfig::defaults(network);
+    let devnet = string!("devnetName");
+    let ua = string!("userAgent");
+    c.devnet_name = devnet.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+    c.user_agent = ua.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+    c.services = long!("services");
+    c.relay = flag!("relay");
+    c.protocol_version = int!("protocolVersion");
+    c.min_protocol_version = int!("minProtocolVersion");
+    c.start_height = int!("startHeight") as i32;
+    c.worker_threads = int!("workerThreads");
+    c.target_outbound = int!("targetOutbound");
+    c.max_outbound = int!("maxOutbound");
+    c.exclusive = flag!("exclusive");
+    c.dns_seeds = flag!("dnsSeeds");
+    c.connect_timeout_ms = int!("connectTimeoutMs");
+    c.handshake_timeout_ms = int!("handshakeTimeoutMs");
+    c.ping_interval_ms = int!("pingIntervalMs");
+    c.pong_timeout_ms = int!("pongTimeoutMs");
+    c.write_stall_timeout_ms = int!("writeStallTimeoutMs");
+    c.inactivity_timeout_ms = int!("inactivityTimeoutMs");
+    c.flush_deadline_ms = int!("flushDeadlineMs");
+    c.queue_max_messages = int!("queueMaxMessages");
+    c.queue_max_bytes = long!("queueMaxBytes");
+    c.ban_duration_s = int!("banDurationS");
+    c.event_queue = int!("eventQueue");
+    c.inbound_peer_bytes = long!("inboundPeerBytes");
+    c.inbound_client_bytes = long!("inboundClientBytes");
+    Ok((c, devnet, ua))
+}
+
+/// `boolean nativeDefaults(int network, DashnetConfig out)`: fills `out` with the
+/// library's defaults; false for an unknown network.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dashnet_DashnetConfig_nativeDefaults<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    network: jint,
+    out: JObject<'l>,
+) -> jboolean {
+    guarded(&mut env, 0, |env| {
+        let Ok(n) = u32::try_from(network)
+            .map_err(|_| ())
+            .and_then(|n| DashnetNetwork::from_raw(n).map_err(|_| ()))
+        else {
+            return 0;
+        };
+        if out.is_null() {
+            return 0;
+        }
+        let c = DashnetConfig::defaults(n);
+        let int = |v: u32| JValue::Int(v.min(i32::MAX as u32) as jint);
+        let long = |v: u64| JValue::Long(v.min(i64::MAX as u64) as jlong);
+        let fields: [(&str, &str, JValue); 24] = [
+            ("network", "I", int(c.network)),
+            ("services", "J", long(c.services)),
+            ("relay", "Z", JValue::Bool(c.relay)),
+            ("protocolVersion", "I", int(c.protocol_version)),
+            ("minProtocolVersion", "I", int(c.min_protocol_version)),
+            ("startHeight", "I", JValue::Int(c.start_height)),
+            ("workerThreads", "I", int(c.worker_threads)),
+            ("targetOutbound", "I", int(c.target_outbound)),
+            ("maxOutbound", "I", int(c.max_outbound)),
+            ("exclusive", "Z", JValue::Bool(c.exclusive)),
+            ("dnsSeeds", "Z", JValue::Bool(c.dns_seeds)),
+            ("connectTimeoutMs", "I", int(c.connect_timeout_ms)),
+            ("handshakeTimeoutMs", "I", int(c.handshake_timeout_ms)),
+            ("pingIntervalMs", "I", int(c.ping_interval_ms)),
+            ("pongTimeoutMs", "I", int(c.pong_timeout_ms)),
+            ("writeStallTimeoutMs", "I", int(c.write_stall_timeout_ms)),
+            ("inactivityTimeoutMs", "I", int(c.inactivity_timeout_ms)),
+            ("flushDeadlineMs", "I", int(c.flush_deadline_ms)),
+            ("queueMaxMessages", "I", int(c.queue_max_messages)),
+            ("queueMaxBytes", "J", long(c.queue_max_bytes)),
+            ("banDurationS", "I", int(c.ban_duration_s)),
+            ("eventQueue", "I", int(c.event_queue)),
+            ("inboundPeerBytes", "J", long(c.inbound_peer_bytes)),
+            ("inboundClientBytes", "J", long(c.inbound_client_bytes)),
+        ];
+        for (name, sig, v) in fields {
+            if env.set_field(&out, name, sig, v).is_err() {
+                return 0;
+            }
+        }
+        1
+    })
+}
+
+/// `long nativeNew(DashnetConfig config, DashnetListener listener)`: 0 on failure (with an
+/// exception thrown).
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_dashnet_DashnetClient_nativeNew<'l>(
     mut env: JNIEnv<'l>,
     _class: JClass<'l>,
-    network: jint,
-    dns_seeds: jboolean,
+    config: JObject<'l>,
     listener: JObject<'l>,
 ) -> jlong {
     guarded(&mut env, 0, |env| {
-        let network = match network {
-            0 => Network::Mainnet,
-            1 => Network::Testnet,
-            2 => Network::Regtest,
-            3 => Network::Devnet {
-                name: "devnet".into(),
-                genesis: None,
-            },
-            _ => {
-                let _ = env.throw_new("java/lang/IllegalArgumentException", "unknown network");
+        if listener.is_null() || config.is_null() {
+            let _ = env.throw_new(
+                "java/lang/NullPointerException",
+                "config and listener must not be null",
+            );
+            return 0;
+        }
+        let client_config = match read_config(env, &config) {
+            Ok((c, _devnet, _ua)) => {
+                // SAFETY: the strings the struct points to (`_devnet`, `_ua`) live until
+                // the end of this arm, past the call.
+                match unsafe { c.client_config() } {
+                    Ok(cc) => cc,
+                    Err(_) => {
+                        let text = crate::ffi::status::last_error_text();
+                        let _ = env.throw_new("java/lang/IllegalArgumentException", text);
+                        return 0;
+                    }
+                }
+            }
+            Err(text) => {
+                if !env.exception_check().unwrap_or(false) {
+                    let _ = env.throw_new("java/lang/IllegalArgumentException", text);
+                }
                 return 0;
             }
         };
-        if listener.is_null() {
-            let _ = env.throw_new("java/lang/NullPointerException", "listener is null");
-            return 0;
-        }
-        let mut config = ClientConfig::new(network);
-        config.dns_seeds = dns_seeds != 0;
+        let methods = match Methods::look_up(env, &listener) {
+            Ok(m) => m,
+            Err(_) => return 0, // NoSuchMethodError is pending
+        };
         let (vm, global) = match (env.get_java_vm(), env.new_global_ref(&listener)) {
             (Ok(vm), Ok(g)) => (vm, g),
             _ => return 0,
         };
-        let client = match Client::new(config) {
+        let client = match Client::new(client_config) {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 let _ = env.throw_new("java/lang/IllegalStateException", format!("dashnet: {e}"));
                 return 0;
             }
         };
-        let c = client.clone();
-        let thread = std::thread::Builder::new()
-            .name("dashnet-delivery".into())
-            .spawn(move || delivery_loop(vm, global, c));
-        let Ok(thread) = thread else {
-            let _ = env.throw_new(
-                "java/lang/IllegalStateException",
-                "dashnet: no delivery thread",
-            );
-            return 0;
+        client.set_log_level(crate::client::LogLevel::Info as u32);
+        let delivery = match start_delivery(vm, global, methods, client.clone()) {
+            Ok(d) => d,
+            Err(e) => {
+                client.shutdown();
+                let _ = env.throw_new("java/lang/IllegalStateException", format!("dashnet: {e}"));
+                return 0;
+            }
         };
-        let id = thread.thread().id();
         Box::into_raw(Box::new(JniClient {
             client,
-            delivery: Mutex::new(Some(thread)),
-            delivery_thread: Mutex::new(Some(id)),
+            delivery,
+            report: parking_lot::Mutex::new(None),
         })) as jlong
     })
 }
@@ -441,6 +642,7 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeStats<'l>(
             s.ping_last_us,
             s.ping_min_us,
             s.ping_avg_us,
+            s.inbound_bytes,
         ]
         .map(|x| x as jlong);
         match env.new_long_array(v.len() as jint) {
@@ -450,29 +652,74 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeStats<'l>(
     })
 }
 
-/// `void nativeLifecycle(long handle, int what)`: 0 network changed, 1 pause, 2 resume.
+/// `long[] nativeClientStats(long handle)`: see `DashnetClient.clientStats`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dashnet_DashnetClient_nativeClientStats<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> jlongArray {
+    guarded(&mut env, std::ptr::null_mut(), |env| {
+        // SAFETY: see `client`.
+        let Some(c) = (unsafe { client(handle) }) else {
+            return std::ptr::null_mut();
+        };
+        let s = c.client.stats();
+        let v = [
+            s.peers,
+            s.dialing,
+            s.dials,
+            s.address_book,
+            s.banned,
+            s.bytes_in,
+            s.bytes_out,
+            s.inbound_bytes,
+            s.inbound_budget,
+            s.events_queued,
+            s.events_discarded,
+            s.bytes_discarded,
+        ]
+        .map(|x| x as jlong);
+        long_array(env, &v)
+    })
+}
+
+fn long_array(env: &mut JNIEnv, v: &[jlong]) -> jlongArray {
+    match env.new_long_array(v.len() as jint) {
+        Ok(arr) if env.set_long_array_region(&arr, 0, v).is_ok() => arr.into_raw(),
+        _ => std::ptr::null_mut(),
+    }
+}
+
+/// `int nativeLifecycle(long handle, int what)`: 0 network changed, 1 pause, 2 resume,
+/// 10 + level: set the log level.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_dashnet_DashnetClient_nativeLifecycle<'l>(
     mut env: JNIEnv<'l>,
     _class: JClass<'l>,
     handle: jlong,
     what: jint,
-) {
-    guarded(&mut env, (), |_| {
+) -> jint {
+    guarded(&mut env, INVALID_ARGUMENT, |_| {
         // SAFETY: see `client`.
-        if let Some(c) = unsafe { client(handle) } {
-            let _ = match what {
-                0 => c.client.network_changed(),
-                1 => c.client.pause(),
-                2 => c.client.resume(),
-                _ => Ok(()),
-            };
-        }
+        let Some(c) = (unsafe { client(handle) }) else {
+            return INVALID_ARGUMENT;
+        };
+        let r = match what {
+            0 => c.client.network_changed(),
+            1 => c.client.pause(),
+            2 => c.client.resume(),
+            10..=14 => {
+                c.client.set_log_level((what - 10) as u32);
+                Ok(())
+            }
+            _ => return INVALID_ARGUMENT,
+        };
+        r.map_or_else(|e| status(&e), |_| OK)
     })
 }
 
-/// `int nativeShutdown(long handle)`: shuts down and waits until no callback will run
-/// again; IN_CALLBACK (and nothing done) when called from a callback.
+/// `int nativeShutdown(long handle)`: starts shutting down and returns at once.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_dashnet_DashnetClient_nativeShutdown<'l>(
     mut env: JNIEnv<'l>,
@@ -484,13 +731,7 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeShutdown<'l>(
         let Some(c) = (unsafe { client(handle) }) else {
             return INVALID_ARGUMENT;
         };
-        if *c.delivery_thread.lock() == Some(std::thread::current().id()) {
-            return IN_CALLBACK;
-        }
-        c.client.shutdown();
-        if let Some(t) = c.delivery.lock().take() {
-            let _ = t.join();
-        }
+        c.client.begin_shutdown();
         OK
     })
 }
@@ -507,22 +748,75 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeIsDeliveryThread<'l>
         let Some(c) = (unsafe { client(handle) }) else {
             return 0;
         };
-        u8::from(*c.delivery_thread.lock() == Some(std::thread::current().id()))
+        u8::from(c.delivery.is_current())
     })
 }
 
-/// `void nativeFree(long handle)`: after `nativeShutdown`, releases the handle.
+/// `int nativeJoin(long handle)`: shuts down and waits until the delivery thread has
+/// ended (every last event delivered). The Java class calls it under its read lock, so
+/// listener methods that call back into the client during shutdown do not deadlock; they
+/// get SHUTTING_DOWN. IN_CALLBACK from the delivery thread itself.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dashnet_DashnetClient_nativeJoin<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> jint {
+    guarded(&mut env, INVALID_ARGUMENT, |_| {
+        // SAFETY: see `client`.
+        let Some(c) = (unsafe { client(handle) }) else {
+            return INVALID_ARGUMENT;
+        };
+        if c.delivery.is_current() {
+            return DashnetStatus::InCallback as jint;
+        }
+        let r = c.client.shutdown();
+        c.delivery.join();
+        let mut report = c.report.lock();
+        if report.is_none() {
+            let s = c.client.stats();
+            let elapsed = c
+                .client
+                .shutdown_started()
+                .map_or(r.elapsed, |t| t.elapsed());
+            *report = Some(
+                [
+                    r.peers_closed as u64,
+                    r.undelivered.iter().map(|(_, m)| m.len() as u64).sum(),
+                    s.events_discarded,
+                    s.bytes_discarded,
+                    elapsed.as_millis() as u64,
+                    r.tasks_left as u64,
+                ]
+                .map(|x| x as jlong),
+            );
+        }
+        OK
+    })
+}
+
+/// `long[] nativeFree(long handle)`: after `nativeJoin`, frees the handle and returns the
+/// report (peers closed, undelivered messages, events discarded, bytes discarded,
+/// elapsed ms, tasks left).
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_dashnet_DashnetClient_nativeFree<'l>(
     mut env: JNIEnv<'l>,
     _class: JClass<'l>,
     handle: jlong,
-) {
-    guarded(&mut env, (), |_| {
-        if handle != 0 {
-            // SAFETY: the handle came from Box::into_raw in nativeNew; the Java class calls
-            // this once, after nativeShutdown returned and while no other native call runs.
-            drop(unsafe { Box::from_raw(handle as *mut JniClient) });
+) -> jlongArray {
+    guarded(&mut env, std::ptr::null_mut(), |env| {
+        if handle == 0 {
+            return std::ptr::null_mut();
         }
+        // SAFETY: the handle came from Box::into_raw in nativeNew; the Java class calls
+        // this once, after nativeJoin returned, while no other native call on it runs
+        // (its write lock).
+        let c = unsafe { Box::from_raw(handle as *mut JniClient) };
+        // nativeJoin has run; this is a no-op then, and a safety net otherwise.
+        c.client.shutdown();
+        c.delivery.join();
+        let report = c.report.lock().take();
+        drop(c);
+        report.map_or(std::ptr::null_mut(), |v| long_array(env, &v))
     })
 }

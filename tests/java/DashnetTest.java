@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.dashnet.DashnetClient;
+import org.dashnet.DashnetConfig;
 import org.dashnet.DashnetListener;
 
 /** The Android binding on this machine's JVM, against dashnet-sim. Prints "N passed, N failed". */
@@ -114,6 +115,147 @@ public final class DashnetTest {
         }
     }
 
+    /** Counts lifecycle events; data callbacks are slow on purpose. */
+    static final class Life implements DashnetListener {
+        final java.util.Map<String, Long> peers = new java.util.concurrent.ConcurrentHashMap<>();
+        final AtomicInteger connected = new AtomicInteger(), disconnected = new AtomicInteger(),
+                failed = new AtomicInteger(), ready = new AtomicInteger(), logs = new AtomicInteger();
+        final AtomicLong undelivered = new AtomicLong();
+        volatile int failedStage;
+        volatile DashnetClient client;
+        volatile int notFoundAfterDisconnect;
+
+        public void onConnected(long p, String address, String ua, int version, int height) {
+            peers.put(address, p);
+            connected.incrementAndGet();
+        }
+
+        public void onDisconnected(long p, String address, int reason, String text, long[] tags) {
+            // From this moment the id is unknown to every call.
+            if (client != null && client.stats(p) == null) notFoundAfterDisconnect++;
+            undelivered.addAndGet(tags.length);
+            disconnected.incrementAndGet();
+        }
+
+        public void onMessage(long p, String command, byte[] payload) {
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        public void onHeaders(long p, byte[] raw, byte[] hashes, int count) {}
+
+        @Override
+        public void onPeerFailed(String address, int stage, String reason) {
+            failedStage = stage;
+            failed.incrementAndGet();
+        }
+
+        @Override
+        public void onQueueReady(long p) {
+            ready.incrementAndGet();
+        }
+
+        @Override
+        public void onLog(int level, String text) {
+            logs.incrementAndGet();
+        }
+    }
+
+    static boolean waitFor(java.util.function.BooleanSupplier cond, long ms) throws InterruptedException {
+        long end = System.currentTimeMillis() + ms;
+        while (!cond.getAsBoolean() && System.currentTimeMillis() < end) Thread.sleep(10);
+        return cond.getAsBoolean();
+    }
+
+    /**
+     * Every config field through JNI, PEER_FAILED, QUEUE_READY, shutdown() stopping a
+     * sending thread, and a bounded close() with a slow listener in which every
+     * onDisconnected arrives and the report reaches Java.
+     */
+    static void lifecycle() throws Exception {
+        DashnetConfig cfg = new DashnetConfig(DashnetClient.REGTEST);
+        check(cfg.flushDeadlineMs == 2000 && cfg.eventQueue == 1024 && cfg.pingIntervalMs == 120000
+                && cfg.inboundPeerBytes == 4L << 20 && cfg.inboundClientBytes == 16L << 20
+                && cfg.protocolVersion == 70238 && cfg.dnsSeeds && !cfg.exclusive,
+                "defaults come from the library");
+        boolean refused = false;
+        try {
+            new DashnetConfig(9);
+        } catch (IllegalArgumentException e) {
+            refused = true;
+        }
+        check(refused, "unknown network refused");
+        cfg.dnsSeeds = false;
+        cfg.exclusive = true;
+        cfg.flushDeadlineMs = 500;
+        cfg.eventQueue = 4;
+        cfg.queueMaxMessages = 16;
+        cfg.userAgent = "/dashnet-java-test:1/";
+        DashnetConfig bad = new DashnetConfig(DashnetClient.REGTEST);
+        bad.connectTimeoutMs = -1;
+        refused = false;
+        try {
+            new DashnetClient(bad, new Life()).close();
+        } catch (IllegalArgumentException e) {
+            refused = true;
+        }
+        check(refused, "a negative timeout is refused");
+
+        try (Sim flood = new Sim("--flood-headers2", "0", "--flood-kind", "inv");
+             Sim stalled = new Sim("--stop-reading-after", "0")) {
+            Life life = new Life();
+            DashnetClient client = new DashnetClient(cfg, life);
+            life.client = client;
+            check(client.connect(flood.address) == DashnetClient.OK, "connect flood");
+            check(client.connect(stalled.address) == DashnetClient.OK, "connect stalled");
+            check(client.connect("127.0.0.1:1") == DashnetClient.OK, "connect a dead port");
+            check(waitFor(() -> life.connected.get() == 2 && life.failed.get() >= 1, 10000),
+                    "two connected, one failed");
+            check(life.failedStage == DashnetClient.STAGE_CONNECT, "failed at connect");
+            long floodPeer = life.peers.getOrDefault(flood.address, 0L);
+            long stalledPeer = life.peers.getOrDefault(stalled.address, 0L);
+            check(floodPeer > 0 && stalledPeer > 0, "both ids known");
+            byte[] big = new byte[200000];
+            boolean full = false;
+            for (int i = 0; i < 1000 && !full; i++) {
+                full = client.send(floodPeer, "dntest", big, 10 + i) == DashnetClient.QUEUE_FULL;
+            }
+            check(full, "QUEUE_FULL reached");
+            check(waitFor(() -> life.ready.get() >= 1, 10000), "onQueueReady arrived");
+            // 12 MB for the peer that never reads, so some tags come back.
+            for (int i = 0; i < 200; i++) client.send(stalledPeer, "dntest", new byte[60000], 5000 + i);
+            AtomicInteger senderLast = new AtomicInteger(-1);
+            Thread sender = new Thread(() -> {
+                int st;
+                while ((st = client.broadcast("dntest", new byte[100], 7)) >= 0) {
+                    Thread.onSpinWait();
+                }
+                senderLast.set(-st);
+            });
+            sender.start();
+            Thread.sleep(200);
+            check(client.shutdown() == DashnetClient.OK, "shutdown returns at once");
+            sender.join(10000);
+            check(!sender.isAlive() && senderLast.get() == DashnetClient.SHUTTING_DOWN,
+                    "the sending thread saw SHUTTING_DOWN (" + senderLast.get() + ")");
+            long t0 = System.nanoTime();
+            DashnetClient.ShutdownReport r = client.closeAndReport();
+            double took = (System.nanoTime() - t0) / 1e9;
+            System.out.printf("close() with a slow listener, a flood and a peer that never reads: %.3f s%n", took);
+            check(took < 0.5 + 2.5, "close() bounded (" + took + " s)");
+            check(r != null && r.peersClosed == 2, "report: 2 peers closed");
+            check(life.disconnected.get() == 2, "every onDisconnected arrived (" + life.disconnected.get() + ")");
+            check(r != null && r.undeliveredMessages == life.undelivered.get() && life.undelivered.get() > 0,
+                    "report and listener agree on undelivered (" + life.undelivered.get() + ")");
+            check(life.notFoundAfterDisconnect == 2, "ids unknown inside onDisconnected");
+            check(life.logs.get() > 0, "onLog called");
+            check(client.closeAndReport() == null, "second close: no report");
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         try (Sim sim = new Sim("--tip", "10000")) {
             // Sync 10,000 headers; 4 Java threads send meanwhile; close() inside a listener is refused.
@@ -198,6 +340,8 @@ public final class DashnetTest {
             check(rec.events.get() == before && rec.afterClose.get() == 0, "no callback after close() returned");
             check(before >= 50, "events were flowing (" + before + ")");
         }
+
+        lifecycle();
 
         // 100 open / close cycles.
         int cycles = 0;

@@ -16,19 +16,46 @@ public final class DashnetClient implements AutoCloseable {
     /** Where a dial failed ({@link DashnetListener#onPeerFailed}). */
     public static final int STAGE_CONNECT = 1, STAGE_HANDSHAKE = 2;
 
-    /** Status codes (the C ABI's numbers). */
+    /** Status codes: the C ABI's DashnetStatus numbers (a Rust test checks they match). */
     public static final int OK = 0, INVALID_ARGUMENT = 1, NOT_FOUND = 2, QUEUE_FULL = 3,
-            DISCONNECTED = 4, TOO_LARGE = 5, NO_PEER = 6, IN_CALLBACK = 8, SHUTTING_DOWN = 9;
+            DISCONNECTED = 4, TOO_LARGE = 5, NO_PEER = 6, TIMEOUT = 7, IN_CALLBACK = 8,
+            SHUTTING_DOWN = 9, INTERNAL = 10, WRONG_MODE = 11;
+
+    /** What closing left behind (see DashnetShutdownReport in dashnet.h). */
+    public static final class ShutdownReport {
+        public final long peersClosed, undeliveredMessages, eventsDiscarded, bytesDiscarded,
+                elapsedMs, tasksLeft;
+
+        ShutdownReport(long[] v) {
+            peersClosed = v[0];
+            undeliveredMessages = v[1];
+            eventsDiscarded = v[2];
+            bytesDiscarded = v[3];
+            elapsedMs = v[4];
+            tasksLeft = v[5];
+        }
+    }
 
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private long handle;
 
     /** Starts a client on {@code network} that reports to {@code listener}. */
     public DashnetClient(int network, boolean dnsSeeds, DashnetListener listener) {
-        handle = nativeNew(network, dnsSeeds, listener);
+        this(withSeeds(new DashnetConfig(network), dnsSeeds), listener);
+    }
+
+    /** Starts a client with every setting of {@code config}. */
+    public DashnetClient(DashnetConfig config, DashnetListener listener) {
+        if (config == null || listener == null) throw new NullPointerException("config and listener");
+        handle = nativeNew(config, listener);
         if (handle == 0) {
             throw new IllegalStateException("dashnet: cannot create the client");
         }
+    }
+
+    private static DashnetConfig withSeeds(DashnetConfig c, boolean dnsSeeds) {
+        c.dnsSeeds = dnsSeeds;
+        return c;
     }
 
     private long acquire() {
@@ -81,7 +108,8 @@ public final class DashnetClient implements AutoCloseable {
 
     /**
      * A peer's statistics: bytes in, bytes out, messages in, messages out, queued messages,
-     * queued bytes, last / min / average ping in microseconds; null if unknown.
+     * queued bytes, last / min / average ping in microseconds, inbound bytes waiting for
+     * the app; null if unknown (never existed, or its onDisconnected has been called).
      */
     public long[] stats(long peer) {
         long h = acquire();
@@ -89,61 +117,99 @@ public final class DashnetClient implements AutoCloseable {
         try { return nativeStats(h, peer); } finally { release(); }
     }
 
+    /**
+     * Client-wide statistics: peers, dialing, dials, address book, banned, bytes in, bytes
+     * out, inbound bytes waiting, inbound budget, events queued, events discarded, bytes
+     * discarded; null once closed.
+     */
+    public long[] clientStats() {
+        long h = acquire();
+        if (h == 0) return null;
+        try { return nativeClientStats(h); } finally { release(); }
+    }
+
     /** The network changed: check every connection now, reset backoff. */
-    public void networkChanged() { lifecycle(0); }
+    public int networkChanged() { return lifecycle(0); }
 
     /** Going to the background: close connections gracefully, stop dialing. */
-    public void pause() { lifecycle(1); }
+    public int pause() { return lifecycle(1); }
 
     /** Back in the foreground: reconnect at once. */
-    public void resume() { lifecycle(2); }
+    public int resume() { return lifecycle(2); }
 
-    private void lifecycle(int what) {
+    /** The most verbose level passed to onLog (0 off .. 4 debug; default 3). */
+    public int setLogLevel(int level) { return lifecycle(level < 0 || level > 4 ? -1 : 10 + level); }
+
+    private int lifecycle(int what) {
         long h = acquire();
-        if (h == 0) return;
-        try { nativeLifecycle(h, what); } finally { release(); }
+        if (h == 0) return SHUTTING_DOWN;
+        try { return nativeLifecycle(h, what); } finally { release(); }
+    }
+
+    /**
+     * Starts shutting down and returns at once (never blocks, so it is fine on the main
+     * thread and inside listener methods): calls then return SHUTTING_DOWN, pending dials
+     * are abandoned, queues flush up to the flush deadline, and every peer's
+     * onDisconnected (with its undelivered tags) still arrives. Tell other threads to stop
+     * with it before {@link #close()}.
+     */
+    public int shutdown() {
+        long h = acquire();
+        if (h == 0) return OK;
+        try { return nativeShutdown(h); } finally { release(); }
     }
 
     /**
      * Shuts down (queues flush up to the flush deadline, the listener gets the last
-     * events) and frees the client. When it returns no listener method runs or will run.
-     * Throws IllegalStateException from inside a listener method. Closing twice is fine.
+     * events) and frees the client. Returns within about the flush deadline plus the
+     * listener's own time for the last events; when it returns no listener method runs or
+     * will run. It blocks: on Android call it off the main thread, or call
+     * {@link #shutdown()} there and close later. Throws IllegalStateException from inside
+     * a listener method. Closing twice is fine.
      */
     @Override
     public void close() {
+        closeAndReport();
+    }
+
+    /** {@link #close()}, returning what the shutdown left behind (null if already closed). */
+    public ShutdownReport closeAndReport() {
         long h = acquire();
-        if (h == 0) return;
-        boolean inCallback;
+        if (h == 0) return null;
         try {
-            inCallback = nativeIsDeliveryThread(h);
+            if (nativeIsDeliveryThread(h)) {
+                throw new IllegalStateException("dashnet: close() cannot be called from a listener method");
+            }
+            // Under the shared lock: listener methods that call the client meanwhile get
+            // SHUTTING_DOWN instead of waiting for us (which would deadlock).
+            nativeJoin(h);
         } finally {
             release();
         }
-        if (inCallback) {
-            throw new IllegalStateException("dashnet: close() cannot be called from a listener method");
-        }
         synchronized (this) {
-            if (handle == 0) return;
-            nativeShutdown(handle);
+            if (handle == 0) return null;
             lock.writeLock().lock();
             try {
-                nativeFree(handle);
+                long[] report = nativeFree(handle);
                 handle = 0;
+                return report == null ? null : new ShutdownReport(report);
             } finally {
                 lock.writeLock().unlock();
             }
         }
     }
 
-    private static native long nativeNew(int network, boolean dnsSeeds, DashnetListener listener);
+    private static native long nativeNew(DashnetConfig config, DashnetListener listener);
     private static native int nativeConnect(long handle, String address);
     private static native int nativeSend(long handle, long peer, String command, byte[] payload, long tag);
     private static native int nativeBroadcast(long handle, String command, byte[] payload, long tag);
     private static native long nativeSendBest(long handle, String command, byte[] payload, long tag);
     private static native long nativeRequestHeaders(long handle, byte[] locator);
     private static native long[] nativeStats(long handle, long peer);
-    private static native void nativeLifecycle(long handle, int what);
+    private static native long[] nativeClientStats(long handle);
+    private static native int nativeLifecycle(long handle, int what);
     private static native int nativeShutdown(long handle);
     private static native boolean nativeIsDeliveryThread(long handle);
-    private static native void nativeFree(long handle);
+    private static native int nativeJoin(long handle);
+    private static native long[] nativeFree(long handle);
 }

@@ -33,4 +33,7 @@ public interface DashnetListener {
 
     /** A peer whose send returned QUEUE_FULL has drained to half its queue bounds. */
     default void onQueueReady(long peer) {}
+
+    /** A log line (level 1 error .. 4 debug; see DashnetClient.setLogLevel). */
+    default void onLog(int level, String text) {}
 }

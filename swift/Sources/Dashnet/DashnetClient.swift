@@ -3,8 +3,12 @@
 // NOT COMPILED on the project's Linux machines (they have no Swift toolchain): keep it thin,
 // and build it on macOS with scripts/build-xcframework then `swift build` in swift/.
 //
-// Threading: events arrive on dashnet's delivery thread and are yielded into an
-// AsyncStream; consume them from any task. close() waits until no callback runs.
+// Threading: events arrive on dashnet's delivery thread and go into `events`, a bounded
+// async sequence: when the app is `eventCapacity` events behind, the delivery thread waits
+// for it, so dashnet's own queue fills and its readers stop reading (TCP pushes back on the
+// peers). Nothing is dropped while the client runs. Every method may be called from any
+// thread or task; `close()` waits until no callback runs and frees the client, and every
+// call after it throws SHUTTING_DOWN instead of touching freed memory.
 import CDashnet
 import Foundation
 
@@ -13,6 +17,10 @@ public enum DashnetEvent {
     case disconnected(peer: UInt64, address: String, reason: String, undeliveredTags: [UInt64])
     case message(peer: UInt64, command: String, payload: Data)
     case headers(peer: UInt64, headers: [(header: Data, hash: Data)])
+    /// A dial or handshake failed (stage: DASHNET_FAIL_STAGE_CONNECT or _HANDSHAKE).
+    case peerFailed(address: String, stage: UInt32, reason: String)
+    /// A peer whose send threw QUEUE_FULL has room again.
+    case queueReady(peer: UInt64)
 }
 
 public struct DashnetError: Error, CustomStringConvertible {
@@ -22,106 +30,269 @@ public struct DashnetError: Error, CustomStringConvertible {
         self.status = status
         self.description = String(cString: dashnet_last_error())
     }
+    init(_ status: DashnetStatus, _ text: String) {
+        self.status = status
+        self.description = text
+    }
 }
 
-/// Owns the stream's continuation; passed to C as user_data through Unmanaged.
+/// What closing left behind (see DashnetShutdownReport in dashnet.h).
+public struct DashnetCloseReport {
+    public let peersClosed: UInt64
+    public let undeliveredMessages: UInt64
+    public let eventsDiscarded: UInt64
+    public let elapsedMs: UInt64
+}
+
+/// The bounded hand-off between the delivery thread and the app's tasks. `slots` counts
+/// free places; the delivery thread takes one before yielding a data event and the
+/// consumer gives it back as it takes the event. Once closing, the delivery thread no
+/// longer waits: peer lifecycle events still go through (one or two per peer), data
+/// events are dropped and counted, as dashnet itself does after the flush deadline.
 private final class Box {
     let continuation: AsyncStream<DashnetEvent>.Continuation
-    init(_ c: AsyncStream<DashnetEvent>.Continuation) { continuation = c }
+    let slots: DispatchSemaphore
+    private let lock = NSLock()
+    private var closing = false
+    private(set) var dropped: UInt64 = 0
+
+    init(_ c: AsyncStream<DashnetEvent>.Continuation, capacity: Int) {
+        continuation = c
+        slots = DispatchSemaphore(value: capacity)
+    }
+
+    func setClosing() {
+        lock.lock()
+        closing = true
+        lock.unlock()
+    }
+
+    private var isClosing: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return closing
+    }
+
+    /// On the delivery thread: wait for room (backpressure), then yield.
+    func deliver(_ event: DashnetEvent, lifecycle: Bool) {
+        while slots.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
+            if isClosing {
+                if lifecycle {
+                    continuation.yield(event)  // over the bound, once per peer at most
+                } else {
+                    lock.lock()
+                    dropped += 1
+                    lock.unlock()
+                }
+                return
+            }
+        }
+        continuation.yield(event)
+    }
+}
+
+/// The app's view of the events: an async sequence that gives each taken event's place
+/// back to the delivery thread.
+public struct DashnetEvents: AsyncSequence {
+    public typealias Element = DashnetEvent
+    fileprivate let stream: AsyncStream<DashnetEvent>
+    fileprivate let slots: DispatchSemaphore
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        fileprivate var inner: AsyncStream<DashnetEvent>.AsyncIterator
+        fileprivate let slots: DispatchSemaphore
+        public mutating func next() async -> DashnetEvent? {
+            let e = await inner.next()
+            if e != nil { slots.signal() }
+            return e
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(inner: stream.makeAsyncIterator(), slots: slots)
+    }
+}
+
+/// A read/write lock: calls share it, close() takes it alone, so the handle is never
+/// freed while a call is using it.
+private final class HandleLock {
+    private var rw = pthread_rwlock_t()
+    init() { pthread_rwlock_init(&rw, nil) }
+    deinit { pthread_rwlock_destroy(&rw) }
+    func read<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_rdlock(&rw)
+        defer { pthread_rwlock_unlock(&rw) }
+        return try body()
+    }
+    func write<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_wrlock(&rw)
+        defer { pthread_rwlock_unlock(&rw) }
+        return try body()
+    }
 }
 
 public final class DashnetClient {
     private var handle: OpaquePointer?
+    private let lock = HandleLock()
     private let box: Unmanaged<Box>
-    public let events: AsyncStream<DashnetEvent>
+    private var released = false
+    public let events: DashnetEvents
 
-    public init(network: DashnetNetwork, configure: (inout DashnetConfig) -> Void = { _ in }) throws {
+    /// `eventCapacity`: how many events may wait in `events` before dashnet's delivery
+    /// thread waits for the app (and, behind it, dashnet stops reading from peers).
+    public init(network: DashnetNetwork, eventCapacity: Int = 256,
+                configure: (inout DashnetConfig) -> Void = { _ in }) throws {
         var continuation: AsyncStream<DashnetEvent>.Continuation!
-        events = AsyncStream { continuation = $0 }
-        box = Unmanaged.passRetained(Box(continuation))
+        // Unbounded here, but never more than `eventCapacity` data events: the semaphore
+        // in Box is the bound (a buffering policy would drop events instead of waiting).
+        let stream = AsyncStream<DashnetEvent> { continuation = $0 }
+        let b = Box(continuation, capacity: max(1, eventCapacity))
+        events = DashnetEvents(stream: stream, slots: b.slots)
+        box = Unmanaged.passRetained(b)
         var config = DashnetConfig()
-        dashnet_config_init(&config, network.rawValue)
+        var st = dashnet_config_init(&config, MemoryLayout<DashnetConfig>.size, network.rawValue)
+        guard st == DASHNET_STATUS_OK else { box.release(); throw DashnetError(st) }
         configure(&config)
         var callbacks = DashnetCallbacks()
-        dashnet_callbacks_init(&callbacks)
+        st = dashnet_callbacks_init(&callbacks, MemoryLayout<DashnetCallbacks>.size)
+        guard st == DASHNET_STATUS_OK else { box.release(); throw DashnetError(st) }
         callbacks.user_data = box.toOpaque()
         callbacks.on_peer = { ud, ev in
             guard let ud = ud, let ev = ev?.pointee else { return }
             let box = Unmanaged<Box>.fromOpaque(ud).takeUnretainedValue()
             let address = String(cString: ev.address)
             if ev.reason == DASHNET_DISCONNECT_REASON_NONE {
-                box.continuation.yield(.connected(peer: ev.peer, address: address,
-                    userAgent: String(cString: ev.user_agent), startHeight: ev.start_height))
+                box.deliver(.connected(peer: ev.peer, address: address,
+                    userAgent: String(cString: ev.user_agent), startHeight: ev.start_height),
+                    lifecycle: true)
             } else {
-                let tags = Array(UnsafeBufferPointer(start: ev.undelivered_tags, count: ev.undelivered_count))
-                box.continuation.yield(.disconnected(peer: ev.peer, address: address,
-                    reason: String(cString: ev.reason_text), undeliveredTags: tags))
+                let tags = ev.undelivered_count > 0
+                    ? Array(UnsafeBufferPointer(start: ev.undelivered_tags, count: ev.undelivered_count))
+                    : []
+                box.deliver(.disconnected(peer: ev.peer, address: address,
+                    reason: String(cString: ev.reason_text), undeliveredTags: tags), lifecycle: true)
             }
         }
         callbacks.on_message = { ud, m in
             guard let ud = ud, let m = m?.pointee else { return }
             let box = Unmanaged<Box>.fromOpaque(ud).takeUnretainedValue()
             let payload = m.payload_len > 0 ? Data(bytes: m.payload, count: m.payload_len) : Data()
-            box.continuation.yield(.message(peer: m.peer, command: String(cString: m.command), payload: payload))
+            box.deliver(.message(peer: m.peer, command: String(cString: m.command), payload: payload),
+                        lifecycle: false)
         }
         callbacks.on_headers = { ud, h in
             guard let ud = ud, let h = h?.pointee else { return }
             let box = Unmanaged<Box>.fromOpaque(ud).takeUnretainedValue()
             var list: [(header: Data, hash: Data)] = []
+            list.reserveCapacity(h.count)
             for i in 0..<h.count {
                 var item = h.headers[i]
                 let header = withUnsafeBytes(of: &item.header) { Data($0) }
                 let hash = withUnsafeBytes(of: &item.hash) { Data($0) }
                 list.append((header, hash))
             }
-            box.continuation.yield(.headers(peer: h.peer, headers: list))
+            box.deliver(.headers(peer: h.peer, headers: list), lifecycle: false)
+        }
+        callbacks.on_peer_failed = { ud, f in
+            guard let ud = ud, let f = f?.pointee else { return }
+            let box = Unmanaged<Box>.fromOpaque(ud).takeUnretainedValue()
+            box.deliver(.peerFailed(address: String(cString: f.address), stage: f.stage,
+                                    reason: String(cString: f.reason_text)), lifecycle: true)
+        }
+        callbacks.on_queue_ready = { ud, peer in
+            guard let ud = ud else { return }
+            let box = Unmanaged<Box>.fromOpaque(ud).takeUnretainedValue()
+            box.deliver(.queueReady(peer: peer), lifecycle: true)
         }
         guard let h = dashnet_client_new(&config, &callbacks) else {
+            let error = DashnetError(DASHNET_STATUS_INVALID_ARGUMENT)
             box.release()
-            throw DashnetError(DASHNET_STATUS_INVALID_ARGUMENT)
+            throw error
         }
         handle = h
     }
 
-    public func connect(_ address: String) throws {
-        let st = dashnet_client_connect(handle, address)
-        if st != DASHNET_STATUS_OK { throw DashnetError(st) }
-    }
-
-    /// Queues a message; never blocks. Throws with status QUEUE_FULL when the queue is full.
-    public func send(peer: UInt64, command: String, payload: Data, tag: UInt64 = 0) throws {
-        let st = payload.withUnsafeBytes { buf in
-            dashnet_send(handle, peer, command, buf.bindMemory(to: UInt8.self).baseAddress, buf.count, tag)
+    /// Runs `body` with the live handle, or throws SHUTTING_DOWN once closed.
+    private func call(_ body: (OpaquePointer) -> DashnetStatus) throws {
+        let st: DashnetStatus = lock.read {
+            guard let h = handle else { return DASHNET_STATUS_SHUTTING_DOWN }
+            return body(h)
         }
         if st != DASHNET_STATUS_OK { throw DashnetError(st) }
     }
 
-    /// Asks the best peer for headers after `locator` (32-byte hashes, wire order).
+    public func connect(_ address: String) throws {
+        try call { dashnet_client_connect($0, address) }
+    }
+
+    /// Queues a message; never blocks. Throws with status QUEUE_FULL when the queue is
+    /// full: wait for `.queueReady(peer)` instead of retrying in a loop.
+    public func send(peer: UInt64, command: String, payload: Data, tag: UInt64 = 0) throws {
+        try call { h in
+            payload.withUnsafeBytes { buf in
+                dashnet_send(h, peer, command, buf.bindMemory(to: UInt8.self).baseAddress, buf.count, tag)
+            }
+        }
+    }
+
+    /// Asks the best peer for headers after `locator` (1 to 101 32-byte hashes, wire order).
     @discardableResult
     public func requestHeaders(locator: [Data]) throws -> UInt64 {
+        guard (1...101).contains(locator.count), locator.allSatisfy({ $0.count == 32 }) else {
+            throw DashnetError(DASHNET_STATUS_INVALID_ARGUMENT, "a locator is 1 to 101 hashes of 32 bytes")
+        }
         var flat = Data()
         locator.forEach { flat.append($0) }
         var peer: UInt64 = 0
-        let st = flat.withUnsafeBytes { buf in
-            dashnet_request_headers(handle, buf.bindMemory(to: UInt8.self).baseAddress, locator.count, nil, &peer)
+        try call { h in
+            flat.withUnsafeBytes { buf in
+                dashnet_request_headers(h, buf.bindMemory(to: UInt8.self).baseAddress, locator.count, nil, &peer)
+            }
         }
-        if st != DASHNET_STATUS_OK { throw DashnetError(st) }
         return peer
     }
 
-    public func networkChanged() { dashnet_network_changed(handle) }
-    public func pause() { dashnet_pause(handle) }
-    public func resume() { dashnet_resume(handle) }
+    public func networkChanged() throws { try call { dashnet_network_changed($0) } }
+    public func pause() throws { try call { dashnet_pause($0) } }
+    public func resume() throws { try call { dashnet_resume($0) } }
 
-    /// Flushes, shuts down, and returns once no callback runs or will run. Do not call it
-    /// from code that runs inside a dashnet callback.
-    public func close() {
-        guard let h = handle else { return }
-        handle = nil
-        dashnet_client_free(h)
-        box.takeUnretainedValue().continuation.finish()
-        box.release()
+    /// Starts shutting down and returns at once: the remaining events (every peer's
+    /// `.disconnected` with its undelivered tags) still arrive, then `events` ends.
+    public func shutdown() throws {
+        try call { dashnet_client_shutdown($0) }
     }
 
-    deinit { close() }
+    /// Shuts down if needed, waits until no callback runs or will run, and frees the
+    /// client. Returns within about the flush deadline. Throws IN_CALLBACK (and does
+    /// nothing) when called from code running inside a dashnet callback; a second close
+    /// returns nil.
+    @discardableResult
+    public func close() throws -> DashnetCloseReport? {
+        // Let a delivery thread blocked on a full `events` go on, then stop it.
+        _ = lock.read { handle.map { dashnet_client_shutdown($0) } }
+        box.takeUnretainedValue().setClosing()
+        return try lock.write {
+            guard let h = handle else { return nil }
+            var report = DashnetShutdownReport()
+            report.struct_size = MemoryLayout<DashnetShutdownReport>.size
+            let st = dashnet_client_free_with_report(h, &report)
+            if st != DASHNET_STATUS_OK {
+                // IN_CALLBACK: the client still runs and still uses user_data; keep both.
+                throw DashnetError(st)
+            }
+            handle = nil
+            let b = box.takeUnretainedValue()
+            b.continuation.finish()
+            if !released {
+                released = true
+                box.release()
+            }
+            return DashnetCloseReport(peersClosed: report.peers_closed,
+                                      undeliveredMessages: report.undelivered_messages,
+                                      eventsDiscarded: report.events_discarded + b.dropped,
+                                      elapsedMs: report.elapsed_ms)
+        }
+    }
+
+    deinit { _ = try? close() }
 }

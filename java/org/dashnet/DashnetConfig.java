@@ -1,0 +1,57 @@
+package org.dashnet;
+
+/**
+ * Client settings, the same fields as the C ABI's DashnetConfig. {@code new
+ * DashnetConfig(network)} fills every default from the library itself; change what you
+ * need, then pass it to {@link DashnetClient#DashnetClient(DashnetConfig, DashnetListener)}.
+ * The native side reads the fields by name: keep this class out of obfuscation (the
+ * shipped consumer rules do).
+ */
+public final class DashnetConfig {
+    static {
+        System.loadLibrary("dashnet");
+    }
+
+    /** {@link DashnetClient#MAINNET}, TESTNET, REGTEST or DEVNET. */
+    public int network;
+    /** For DEVNET: its name (null: "devnet"). */
+    public String devnetName;
+    /** Our user agent (null: the library's). */
+    public String userAgent;
+    public long services;
+    public boolean relay;
+    public int protocolVersion;
+    public int minProtocolVersion;
+    public int startHeight;
+    public int workerThreads;
+    public int targetOutbound;
+    public int maxOutbound;
+    /** Dial only the peers given with connect(): no DNS, no learned addresses. */
+    public boolean exclusive;
+    public boolean dnsSeeds;
+    public int connectTimeoutMs;
+    public int handshakeTimeoutMs;
+    public int pingIntervalMs;
+    public int pongTimeoutMs;
+    public int writeStallTimeoutMs;
+    public int inactivityTimeoutMs;
+    /** How long close() and a graceful disconnect flush queues. */
+    public int flushDeadlineMs;
+    public int queueMaxMessages;
+    public long queueMaxBytes;
+    public int banDurationS;
+    public int eventQueue;
+    /** Inbound bytes of one peer waiting for the app before its reader stops reading. */
+    public long inboundPeerBytes;
+    /** Inbound bytes of all peers together. */
+    public long inboundClientBytes;
+
+    /** The library's defaults for {@code network}. */
+    public DashnetConfig(int network) {
+        if (!nativeDefaults(network, this)) {
+            throw new IllegalArgumentException("dashnet: unknown network " + network);
+        }
+    }
+
+    private static native boolean nativeDefaults(int network, DashnetConfig out);
+}
