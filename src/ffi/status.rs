@@ -175,7 +175,8 @@ pub(crate) fn status_of(e: &ClientError) -> DashnetStatus {
     }
 }
 
-/// This thread's last error message.
+/// This thread's last error message (for the JNI binding's exceptions).
+#[cfg(feature = "jni")]
 pub(crate) fn last_error_text() -> String {
     LAST_ERROR.with(|e| e.borrow().to_string_lossy().into_owned())
 }

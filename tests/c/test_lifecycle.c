@@ -7,17 +7,15 @@
  *
  * Bounds on how long free takes are liveness checks (a hang or a wait for a 10-15 s
  * timeout fails them), deliberately loose; the measured figures are in the benchmark. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dashnet.h"
 #include "harness.h"
+#include "blackhole.h"
 #include "sim.h"
 
 #define FLUSH_MS 500
@@ -48,40 +46,6 @@ static void base_config(DashnetConfig *c) {
   c->dns_seeds = 0;
   c->exclusive = 1;
   c->flush_deadline_ms = FLUSH_MS;
-}
-
-/* A listener on 127.0.0.1 whose accept queue is full, so a new connect to it is never
- * answered (the kernel drops the SYN): a dial that stays pending. */
-typedef struct blackhole {
-  int listener;
-  int fillers[8];
-  char address[64];
-} blackhole;
-
-static int blackhole_start(blackhole *b) {
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  b->listener = socket(AF_INET, SOCK_STREAM, 0);
-  if (b->listener < 0 || bind(b->listener, (struct sockaddr *)&a, sizeof a) != 0 ||
-      listen(b->listener, 0) != 0)
-    return -1;
-  socklen_t len = sizeof a;
-  getsockname(b->listener, (struct sockaddr *)&a, &len);
-  snprintf(b->address, sizeof b->address, "127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
-  /* Fill the accept queue (never accepted). */
-  for (int i = 0; i < 8; i++) {
-    b->fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    connect(b->fillers[i], (struct sockaddr *)&a, sizeof a);
-  }
-  sleep_ms(100);
-  return 0;
-}
-
-static void blackhole_stop(blackhole *b) {
-  for (int i = 0; i < 8; i++) close(b->fillers[i]);
-  close(b->listener);
 }
 
 /* ---- shared event bookkeeping for the callback-mode cases ---- */
@@ -203,7 +167,7 @@ static void free_with_everything_in_flight(void) {
   counts c;
   memset(&c, 0, sizeof c);
   pthread_mutex_init(&c.mu, NULL);
-  c.slow_ms = 200;
+  c.slow_ms = 400; /* a backlog of 3 takes longer than the 0.5 s deadline */
   DashnetConfig cfg;
   base_config(&cfg);
   cfg.event_queue = 4;
@@ -246,7 +210,7 @@ static void free_with_everything_in_flight(void) {
   DashnetShutdownReport r = {.struct_size = sizeof r};
   CHECK(dashnet_client_free_with_report(client, &r) == DASHNET_STATUS_OK, "free");
   double took = now_s() - t0;
-  printf("free with 2 flooding peers, 1 that never reads (200 ms callbacks, queue 4), a pending dial and a pending "
+  printf("free with 2 flooding peers, 1 that never reads (400 ms callbacks, queue 4), a pending dial and a pending "
          "handshake: %.3f s (flush deadline %.3f s); report: %llu peers, %llu undelivered, "
          "%llu events discarded, %llu ms\n",
          took, FLUSH_MS / 1000.0, (unsigned long long)r.peers_closed,
