@@ -181,6 +181,11 @@ the keepalive and every send; the reader polls every 10 ms and decodes under the
 ## C ABI (benches/c/send_bench.c)
 {read("c.md")}
 
+## Edges (benches/c/edge_bench.c via scripts/bench-edges): memory under a flood, time of free
+The baseline is the first version (29a9f2b), built in the same run from git.
+
+{read("edges.md")}
+
 ## Sizes
 {read("sizes.md")}
 
