@@ -440,7 +440,7 @@ extern "C" {
 // The string is static: do not free it. Safe to call from any thread.
 const char *dashnet_version(void);
 
-// getheaders (`headers2` false) or getheaders2 (true) from `locator` (`count` hashes,
+// getheaders (`headers2` 0) or getheaders2 (any other value) from `locator` (`count` hashes,
 // 1 to 101) to `stop` (32 bytes, or NULL for none).
 //
 // # Safety

@@ -36,7 +36,7 @@ fn queue(c: &DashnetClient, peer: u64, message: Message, tag: u64) -> DashnetSta
     result.map_or_else(from_client_error, |_| DashnetStatus::Ok)
 }
 
-/// getheaders (`headers2` false) or getheaders2 (true) from `locator` (`count` hashes,
+/// getheaders (`headers2` 0) or getheaders2 (any other value) from `locator` (`count` hashes,
 /// 1 to 101) to `stop` (32 bytes, or NULL for none).
 ///
 /// # Safety
