@@ -5,9 +5,10 @@
 //! as the median of the per-round values with min..max, beside its baseline from the
 //! same run:
 //! - our ping RTT (p50 / p99) with the sim idle, flooding headers2 at a set rate, and
-//!   flooding at full speed, against a model of the old design: one mutex over the whole
-//!   socket shared by the reader, the keepalive and every sender, the reader polling
-//!   every 10 ms and decompressing while it holds the lock;
+//!   flooding at full speed, against a model of the old design (dash-spv v0.42-dev: one
+//!   lock over the whole socket shared by the reader, the keepalive and every sender; the
+//!   reader holds it while it waits up to 10 ms for a frame, then decompresses headers2
+//!   without it; see `OldPeer`);
 //! - latency from `send()` to the bytes reaching the sim while it floods, same baseline;
 //! - outbound throughput, 32-byte and 1 MiB payloads, against a raw write loop of the
 //!   same frames on the same kind of socket;
@@ -20,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use dashnet::peer::{Peer, PeerConfig, PeerEvent, SendError, our_version};
 use dashnet::sim::{Sim, SimConfig, SimStats};
-use dashnet::wire::{Command, FrameDecoder, MAX_PAYLOAD_LEN, Message, Network, encode_frame};
+use dashnet::wire::{
+    Command, FrameDecoder, MAX_PAYLOAD_LEN, Message, Network, RawMessage, encode_frame,
+};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -110,13 +113,60 @@ fn drain(mut rx: mpsc::Receiver<PeerEvent>) {
 
 // ---------------------------------------------------------------- the old design
 
-/// The design dashnet replaces: one mutex over the socket for the reader, the
-/// keepalive and every send; the reader polls every 10 ms and decodes (headers2
-/// decompression included) while holding the lock.
+/// A model of the network layer dashnet replaces: dash-spv in rust-dashcore v0.42-dev,
+/// `dash-spv/src/network/{peer.rs,manager.rs,pool.rs,constants.rs}` (line numbers below
+/// are from that code, as read for this model):
+/// - one unsplit socket and its framing buffer behind one lock per peer: the pool keeps
+///   each peer in a tokio `RwLock<Peer>` (pool.rs:16), and reads and sends both take
+///   `&mut self` (peer.rs:327, 385), so the write guard serialises everything; the
+///   inner `Mutex<ConnectionState>` (peer.rs:21-32) is never contended and is folded in;
+/// - the reader task loops with no pause: take the lock, then race "read 8 KiB chunks
+///   (peer.rs:314) until a whole frame is buffered, check its checksum and decode it"
+///   against a 10 ms timer (manager.rs:528-541, MESSAGE_POLL_INTERVAL in
+///   constants.rs:44), drop the lock, handle the message, go round again at once
+///   (manager.rs:738-741);
+/// - headers2 are decompressed (X11 for each header) in the reader task after the lock
+///   is dropped (manager.rs:669): senders are free meanwhile, but nothing is read;
+/// - the peer's ping is answered by taking the lock again and writing the pong
+///   (manager.rs:587-590); the keepalive ping (manager.rs:1070-1072) and every send
+///   (manager.rs:1306-1327) take the same lock and write and flush inline
+///   (peer.rs:358-365).
+///
+/// Left out, all small: the dispatcher mutex and the per-subscriber clone of each message,
+/// per-message logging, the pool lookups before each lock.
+struct OldConn {
+    stream: TcpStream,
+    decoder: FrameDecoder,
+    /// Bytes read past the frame being decoded (the real code's framing buffer).
+    pending: Vec<u8>,
+}
+
 struct OldPeer {
-    socket: Arc<tokio::sync::Mutex<TcpStream>>,
+    conn: Arc<tokio::sync::Mutex<OldConn>>,
     rtts: Arc<Mutex<Vec<f64>>>,
     stop: Arc<AtomicBool>,
+}
+
+/// Reads until `conn` holds a whole frame; `None` when the socket closed. Cancel-safe:
+/// its only await is the read, and what a read returns is kept in `pending` before the
+/// next await.
+async fn old_read_frame(conn: &mut OldConn) -> Option<RawMessage> {
+    let mut tmp = [0u8; 8192];
+    loop {
+        while !conn.pending.is_empty() {
+            let mut input = &conn.pending[..];
+            let got = conn.decoder.decode(&mut input).unwrap();
+            let used = conn.pending.len() - input.len();
+            conn.pending.drain(..used); // a memmove, as the real framing buffer does
+            if got.is_some() {
+                return got;
+            }
+        }
+        match conn.stream.read(&mut tmp).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => conn.pending.extend_from_slice(&tmp[..n]),
+        }
+    }
 }
 
 async fn old_connect(addr: SocketAddr, ping_every: Option<Duration>) -> OldPeer {
@@ -127,92 +177,105 @@ async fn old_connect(addr: SocketAddr, ping_every: Option<Duration>) -> OldPeer 
     s.write_all(&Message::Version(our_version(&config, addr, 42)).to_frame(magic))
         .await
         .unwrap();
-    let mut d = FrameDecoder::new(magic, MAX_PAYLOAD_LEN);
-    let mut buf = vec![0u8; 4096];
-    let mut done = false;
-    while !done {
-        let n = s.read(&mut buf).await.unwrap();
-        let mut input = &buf[..n];
-        while !input.is_empty() {
-            if let Some(raw) = d.decode(&mut input).unwrap() {
-                match raw.command.as_str() {
-                    "version" => {
-                        s.write_all(&Message::SendAddrV2.to_frame(magic))
-                            .await
-                            .unwrap();
-                        s.write_all(&Message::Verack.to_frame(magic)).await.unwrap();
-                    }
-                    "verack" => {
-                        s.write_all(&Message::SendHeaders2.to_frame(magic))
-                            .await
-                            .unwrap();
-                        done = true;
-                    }
-                    _ => {}
-                }
+    // The handshake reads whole frames one at a time, so nothing after verack is lost.
+    let mut conn = OldConn {
+        stream: s,
+        decoder: FrameDecoder::new(magic, MAX_PAYLOAD_LEN),
+        pending: Vec::new(),
+    };
+    loop {
+        let raw = old_read_frame(&mut conn).await.expect("handshake");
+        match raw.command.as_str() {
+            "version" => {
+                conn.stream
+                    .write_all(&Message::SendAddrV2.to_frame(magic))
+                    .await
+                    .unwrap();
+                conn.stream
+                    .write_all(&Message::Verack.to_frame(magic))
+                    .await
+                    .unwrap();
             }
+            "verack" => {
+                conn.stream
+                    .write_all(&Message::SendHeaders2.to_frame(magic))
+                    .await
+                    .unwrap();
+                break;
+            }
+            _ => {}
         }
     }
-    let socket = Arc::new(tokio::sync::Mutex::new(s));
+    let conn = Arc::new(tokio::sync::Mutex::new(conn));
     let rtts = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let epoch = Instant::now();
     {
-        let (socket, rtts, stop) = (socket.clone(), rtts.clone(), stop.clone());
+        let (conn, rtts, stop) = (conn.clone(), rtts.clone(), stop.clone());
         tokio::spawn(async move {
-            let mut d = FrameDecoder::new(magic, MAX_PAYLOAD_LEN);
-            let mut buf = vec![0u8; 64 * 1024];
             while !stop.load(Relaxed) {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                let mut s = socket.lock().await;
-                // One read per wake-up, decoded under the lock.
-                {
-                    match s.try_read(&mut buf) {
-                        Ok(0) => return,
-                        Ok(n) => {
-                            let mut input = &buf[..n];
-                            while !input.is_empty() {
-                                let Some(raw) = d.decode(&mut input).unwrap() else {
-                                    continue;
-                                };
-                                match Message::from_raw(&raw).unwrap() {
-                                    Message::Ping(n) => s
-                                        .write_all(&Message::Pong(n).to_frame(magic))
-                                        .await
-                                        .unwrap(),
-                                    Message::Pong(n) => {
-                                        // Pings carry their send time (us since epoch) as nonce.
-                                        let now = epoch.elapsed().as_micros() as u64;
-                                        rtts.lock().push(now.saturating_sub(n) as f64);
-                                    }
-                                    _ => {} // headers2 was decompressed above, under the lock
-                                }
-                            }
-                        }
-                        Err(_) => {} // WouldBlock: nothing to read now
+                let got = {
+                    let mut c = conn.lock().await;
+                    tokio::select! {
+                        frame = old_read_frame(&mut c) => match frame {
+                            Some(raw) => Some(raw),
+                            None => return,
+                        },
+                        _ = tokio::time::sleep(Duration::from_millis(10)) => None,
                     }
+                }; // the lock is released here, for a few instructions
+                let Some(raw) = got else { continue };
+                match raw.command.as_str() {
+                    "ping" => {
+                        let mut c = conn.lock().await;
+                        let pong = encode_raw(magic, "pong", &raw.payload);
+                        let _ = c.stream.write_all(&pong).await;
+                        let _ = c.stream.flush().await;
+                    }
+                    "pong" => {
+                        // Our pings carry their send time (us since epoch) as nonce.
+                        let sent = u64::from_le_bytes(raw.payload[..8].try_into().unwrap());
+                        let now = epoch.elapsed().as_micros() as u64;
+                        rtts.lock().push(now.saturating_sub(sent) as f64);
+                    }
+                    // Decompressed and hashed in the reader task, without the lock.
+                    "headers2" | "headers" => {
+                        std::hint::black_box(Message::from_raw(&raw).unwrap());
+                    }
+                    _ => {}
                 }
             }
         });
     }
     if let Some(every) = ping_every {
-        let (socket, stop) = (socket.clone(), stop.clone());
+        let (conn, stop) = (conn.clone(), stop.clone());
         tokio::spawn(async move {
             while !stop.load(Relaxed) {
                 tokio::time::sleep(every).await;
-                let mut s = socket.lock().await;
+                let mut c = conn.lock().await;
                 let sent = epoch.elapsed().as_micros() as u64;
-                let _ = s.write_all(&Message::Ping(sent).to_frame(magic)).await;
+                let _ = c
+                    .stream
+                    .write_all(&Message::Ping(sent).to_frame(magic))
+                    .await;
+                let _ = c.stream.flush().await;
             }
         });
     }
-    OldPeer { socket, rtts, stop }
+    OldPeer { conn, rtts, stop }
+}
+
+fn encode_raw(magic: [u8; 4], command: &str, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::new();
+    encode_frame(magic, &Command::new(command).unwrap(), payload, &mut frame);
+    frame
 }
 
 impl OldPeer {
     async fn send(&self, frame: &[u8]) {
-        let mut s = self.socket.lock().await;
-        s.write_all(frame).await.unwrap();
+        let mut c = self.conn.lock().await;
+        c.stream.write_all(frame).await.unwrap();
+        c.stream.flush().await.unwrap();
     }
 }
 
@@ -255,7 +318,7 @@ fn start_sim(config: SimConfig) -> Sim {
 }
 
 fn stop_sim(sim: Sim) {
-    sim_runtime().block_on(sim.shutdown());
+    sim_runtime().block_on(sim.shutdown()).assert_clean();
 }
 
 fn sim_runtime() -> &'static Runtime {
@@ -540,7 +603,7 @@ fn wakeups(window: Duration, old_design: bool) -> f64 {
     client.shutdown_timeout(Duration::from_secs(2));
     sim_rt.block_on(async {
         for s in sims {
-            s.shutdown().await;
+            s.shutdown().await.assert_clean();
         }
     });
     per_second

@@ -30,6 +30,12 @@ async fn connect(
 
 /// Waits for the peer's Disconnected event, skipping everything before it.
 async fn disconnected(rx: &mut mpsc::Receiver<PeerEvent>) -> (DisconnectReason, usize) {
+    let (reason, tags) = disconnected_tags(rx).await;
+    (reason, tags.len())
+}
+
+/// Like `disconnected`, with the tags of the messages handed back, in order.
+async fn disconnected_tags(rx: &mut mpsc::Receiver<PeerEvent>) -> (DisconnectReason, Vec<u64>) {
     while let Some(ev) = rx.recv().await {
         if let PeerEvent::Disconnected {
             reason,
@@ -37,7 +43,7 @@ async fn disconnected(rx: &mut mpsc::Receiver<PeerEvent>) -> (DisconnectReason, 
             ..
         } = ev
         {
-            return (reason, undelivered.len());
+            return (reason, undelivered.iter().map(|m| m.tag).collect());
         }
     }
     panic!("event stream ended without Disconnected");
@@ -116,7 +122,7 @@ async fn handshake_and_sync() {
     assert_eq!((reason, undelivered), (DisconnectReason::Requested, 0));
     peer.closed().await;
     assert_eq!(peer.send(&Message::Ping(1)), Err(SendError::Disconnected));
-    sim.shutdown().await;
+    sim.shutdown().await.assert_clean();
 }
 
 both_flavours!(eight_senders_under_flood, eight_senders);
@@ -205,11 +211,18 @@ async fn eight_senders() {
     }
     assert!(next.iter().all(|n| *n == EACH));
     assert!(SimStats::get(&stats.flood_messages) > 0, "the sim flooded");
+    // The peer's pings (one at the handshake, more now, under the flood) are answered.
+    for _ in 0..3 {
+        sim.ping_all();
+    }
+    while SimStats::get(&stats.pongs_received) < 4 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     peer.disconnect();
     let (headers, reason, undelivered) = headers_seen.await.unwrap();
     assert!(headers > 0);
     assert_eq!((reason, undelivered), (DisconnectReason::Requested, 0));
-    sim.shutdown().await;
+    sim.shutdown().await.assert_clean();
 }
 
 async fn reason_for(sim_config: SimConfig, config: PeerConfig) -> DisconnectReason {
@@ -218,7 +231,7 @@ async fn reason_for(sim_config: SimConfig, config: PeerConfig) -> DisconnectReas
     peer.send(&Message::GetHeaders2(locator_genesis())).unwrap();
     let (reason, _) = timeout(LIMIT, disconnected(&mut rx)).await.unwrap();
     peer.closed().await;
-    sim.shutdown().await;
+    sim.shutdown().await.assert_clean();
     reason
 }
 
@@ -280,7 +293,12 @@ async fn unanswered_ping_times_out() {
 
 #[tokio::test]
 async fn answered_pings_measure_rtt() {
-    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let sim = Sim::start(SimConfig {
+        pong_delay: Some(Duration::from_millis(40)),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let mut c = config();
     c.ping_interval = Duration::from_millis(50);
     let (peer, mut rx) = connect(&sim, c).await.unwrap();
@@ -292,12 +310,19 @@ async fn answered_pings_measure_rtt() {
     .await
     .unwrap();
     let s = peer.stats();
-    assert!(s.ping_min_us > 0 && s.ping_min_us <= s.ping_avg_us.max(s.ping_min_us));
-    assert!(s.ping_last_us > 0);
+    // The sim holds each pong back 40 ms: every RTT is at least that, and not absurdly
+    // more (a clock mix-up would be off by orders of magnitude).
+    for rtt in [s.ping_min_us, s.ping_last_us, s.ping_avg_us] {
+        assert!((40_000..10_000_000).contains(&rtt), "{s:?}");
+    }
+    assert!(
+        s.ping_min_us <= s.ping_avg_us && s.ping_min_us <= s.ping_last_us,
+        "{s:?}"
+    );
     assert!(s.connected_since_unix_us > 1_700_000_000_000_000);
     peer.disconnect();
     disconnected(&mut rx).await;
-    sim.shutdown().await;
+    sim.shutdown().await.assert_clean();
 }
 
 #[tokio::test]
@@ -328,7 +353,7 @@ async fn silent_handshake_times_out_and_old_versions_are_refused() {
         err,
         ConnectError::Handshake(DisconnectReason::HandshakeTimeout)
     );
-    sim.shutdown().await;
+    sim.shutdown().await.assert_clean();
 
     let sim = Sim::start(SimConfig {
         protocol_version: 70215,
@@ -341,7 +366,7 @@ async fn silent_handshake_times_out_and_old_versions_are_refused() {
         err,
         ConnectError::Handshake(DisconnectReason::VersionTooOld(70215))
     );
-    sim.shutdown().await;
+    sim.shutdown().await.assert_clean();
 }
 
 #[tokio::test]
@@ -360,8 +385,11 @@ async fn refused_connection_is_an_io_error() {
 
 both_flavours!(stalled_peer_fills_queue_then_write_stalls, stalled_peer);
 async fn stalled_peer() {
+    // No pings from the sim: the accounting below counts every frame the writer wrote,
+    // so nothing but the test's messages may be written.
     let sim = Sim::start(SimConfig {
         stop_reading_after: Some(0),
+        ping_interval: None,
         ..SimConfig::default()
     })
     .await
@@ -390,16 +418,18 @@ async fn stalled_peer() {
         }
     }
     assert!(queue_full > 0, "QueueFull appeared before the disconnect");
-    let (reason, undelivered) = disconnected(&mut rx).await;
+    let (reason, tags) = disconnected_tags(&mut rx).await;
     assert_eq!(reason, DisconnectReason::WriteStalled);
     let written = peer.stats().messages_out;
-    assert!(undelivered > 0);
+    assert!(!tags.is_empty());
+    // Tags were 0, 1, 2, ... in send order: the first `written` went out, and exactly the
+    // rest came back, in order.
     assert_eq!(
-        written + undelivered as u64,
-        accepted,
-        "written + handed back = accepted"
+        tags,
+        (written..accepted).collect::<Vec<_>>(),
+        "handed back = exactly the accepted messages not written, in order"
     );
-    sim.shutdown().await;
+    sim.shutdown().await.assert_clean();
 }
 
 both_flavours!(graceful_close_flushes_everything, graceful_close);
@@ -426,21 +456,25 @@ async fn graceful_close() {
     let (reason, undelivered) = disconnected(&mut rx).await;
     assert_eq!((reason, undelivered), (DisconnectReason::Requested, 0));
     let stats = sim.stats_arc();
+    let flushed = || -> Vec<u64> {
+        stats
+            .received
+            .lock()
+            .iter()
+            .filter(|r| r.command == command)
+            .map(|r| u64::from_le_bytes(r.payload[..8].try_into().unwrap()))
+            .collect()
+    };
     timeout(LIMIT, async {
-        while stats.received.lock().len() < accepted as usize {
+        while flushed().len() < accepted as usize {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
     .await
     .expect("every flushed message reaches the sim");
-    let seqs: Vec<u64> = stats
-        .received
-        .lock()
-        .iter()
-        .map(|r| u64::from_le_bytes(r.payload[..8].try_into().unwrap()))
-        .collect();
+    let seqs = flushed();
     assert_eq!(seqs, (0..accepted).collect::<Vec<_>>());
-    sim.shutdown().await;
+    sim.shutdown().await.assert_clean();
 }
 
 #[tokio::test]
@@ -454,5 +488,217 @@ async fn oversize_send_is_refused_at_the_call() {
     );
     peer.disconnect();
     disconnected(&mut rx).await;
-    sim.shutdown().await;
+    sim.shutdown().await.assert_clean();
+}
+
+/// Waits until `cond` holds, polling every 5 ms (the caller's timeout bounds it).
+async fn until(mut cond: impl FnMut() -> bool) {
+    while !cond() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+both_flavours!(the_peers_ping_overtakes_queued_data, ping_overtakes_data);
+/// The priority lane: a pong for the peer's ping goes out ahead of data that was queued
+/// before the ping arrived. The sim stops reading, the test queues data until the queue is
+/// full, the sim pings, then reads again: in a single-queue design the pong would come
+/// after every queued message; here data queued before the ping arrives after the pong.
+async fn ping_overtakes_data() {
+    let sim = Sim::start(SimConfig {
+        record_messages: true,
+        ping_interval: None,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut c = config();
+    c.queue_max_bytes = 4 << 20;
+    let (peer, mut rx) = connect(&sim, c).await.unwrap();
+    until(|| SimStats::get(&sim.stats().handshakes_ok) == 1).await;
+    sim.set_reading(false);
+    let command = Command::new("dndata").unwrap();
+    let mut accepted = 0u64;
+    loop {
+        match peer.send_raw(command, vec![7; 4096], accepted) {
+            Ok(()) => accepted += 1,
+            Err(SendError::QueueFull) => break,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    // Let the writer fill the socket buffers: queued data stays queued behind them.
+    until(|| peer.stats().bytes_out > 0).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let queued_before_ping = peer.stats().queued_messages;
+    assert!(queued_before_ping > 0, "data is waiting in the queue");
+    let nonce = sim.ping_all();
+    // The reader answers at once; the pong waits in the priority lane for the socket.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    sim.set_reading(true);
+    let stats = sim.stats_arc();
+    until(|| {
+        stats
+            .received
+            .lock()
+            .iter()
+            .filter(|r| r.command == command)
+            .count() as u64
+            == accepted
+    })
+    .await;
+    let order: Vec<String> = stats
+        .received
+        .lock()
+        .iter()
+        .map(|r| r.command.as_str().to_string())
+        .collect();
+    let pong_at = order
+        .iter()
+        .position(|c| c == "pong")
+        .expect("the ping was answered");
+    let data_after_pong = order[pong_at..].iter().filter(|c| *c == "dndata").count() as u64;
+    assert!(
+        data_after_pong > 0 && data_after_pong >= queued_before_ping / 2,
+        "the pong went ahead of queued data: {data_after_pong} of {queued_before_ping} \
+         messages queued before the ping came after it"
+    );
+    assert_eq!(SimStats::get(&stats.pongs_received), 1, "nonce {nonce:#x}");
+    peer.disconnect();
+    disconnected(&mut rx).await;
+    sim.shutdown().await.assert_clean();
+}
+
+both_flavours!(
+    a_ping_behind_headers2_is_answered_before_they_are_decoded,
+    ping_before_decode
+);
+/// No head-of-line blocking on the read side: the sim sends four 8000-header headers2
+/// messages and then a ping, in that order on the wire. The reader answers the ping as
+/// soon as it reads it, while decoding (8000 X11 hashes per message, tens of ms each)
+/// happens elsewhere: so the sim has the pong before the app has the second message (the
+/// reader may first wait for the app to take the first, if the byte budget is full). A
+/// design that answers pings in order behind decoding answers after all four.
+async fn ping_before_decode() {
+    let sim = Sim::start(SimConfig {
+        tip: 32_000,
+        record_messages: true,
+        ping_interval: None,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let (peer, mut rx) = connect(&sim, config()).await.unwrap();
+    until(|| SimStats::get(&sim.stats().handshakes_ok) == 1).await;
+    let chain = dashnet::sim::chain::regtest_chain(32_000);
+    let mut messages: Vec<Message> = chain.headers()[1..=32_000]
+        .chunks(8000)
+        .map(|c| Message::Headers2(c.to_vec()))
+        .collect();
+    let nonce = sim.ping_nonce();
+    messages.push(Message::Ping(nonce));
+    // Take events while the sim writes (the byte budget parks the reader until the app
+    // takes what was decoded, as it should).
+    let take = async {
+        let mut delivered = Vec::new();
+        while delivered.len() < 4 {
+            match rx.recv().await.expect("events") {
+                PeerEvent::Headers { headers, .. } => {
+                    assert_eq!(headers.len(), 8000);
+                    delivered.push(std::time::Instant::now());
+                }
+                PeerEvent::Disconnected { reason, .. } => panic!("disconnected: {reason:?}"),
+                _ => {}
+            }
+        }
+        delivered
+    };
+    let (conns, delivered) = tokio::join!(sim.inject(&messages), take);
+    assert_eq!(conns, 1);
+    let stats = sim.stats_arc();
+    until(|| SimStats::get(&stats.pongs_received) == 1).await;
+    let pong_at = stats
+        .received
+        .lock()
+        .iter()
+        .find(|r| r.command.as_str() == "pong" && r.payload == nonce.to_le_bytes())
+        .map(|r| r.at)
+        .expect("the pong, with the ping's nonce");
+    assert!(
+        pong_at < delivered[1],
+        "the pong reached the sim {:?} after the second headers2 reached the app",
+        pong_at - delivered[1]
+    );
+    peer.disconnect();
+    disconnected(&mut rx).await;
+    sim.shutdown().await.assert_clean();
+}
+
+/// Connects to a sim configured by `sim_config`, asks for headers from genesis with
+/// getheaders2 when the peer serves headers2 and getheaders otherwise (as the client
+/// does), and returns the peer's info, the first reply's size and whether it came
+/// compressed. The sim's report must be clean: its transcript check covers the fallbacks.
+async fn first_reply(sim_config: SimConfig) -> (dashnet::peer::PeerInfo, usize, bool) {
+    let sim = Sim::start(sim_config).await.unwrap();
+    let (peer, mut rx) = connect(&sim, config()).await.unwrap();
+    let info = peer.info().clone();
+    let request = if info.headers2 {
+        Message::GetHeaders2(locator_genesis())
+    } else {
+        Message::GetHeaders(locator_genesis())
+    };
+    peer.send(&request).unwrap();
+    let chain = support::regtest_chain();
+    let (n, compressed) = loop {
+        match rx.recv().await.expect("events") {
+            PeerEvent::Headers {
+                headers,
+                compressed,
+                ..
+            } => {
+                for (h, (_, hash, _)) in headers.iter().zip(&chain[1..]) {
+                    assert_eq!(h.hash(), *hash);
+                }
+                break (headers.len(), compressed);
+            }
+            PeerEvent::Disconnected { reason, .. } => panic!("disconnected: {reason:?}"),
+            _ => {}
+        }
+    };
+    peer.disconnect();
+    disconnected(&mut rx).await;
+    sim.shutdown().await.assert_clean();
+    (info, n, compressed)
+}
+
+#[tokio::test]
+async fn handshake_fallbacks_match_what_dash_core_expects() {
+    use dashnet::wire::network::services::HEADERS_COMPRESSED;
+    // A peer without HEADERS_COMPRESSED: sendheaders (the sim checks), plain headers.
+    let (info, n, compressed) = first_reply(SimConfig {
+        services: SimConfig::default().services & !HEADERS_COMPRESSED,
+        ..SimConfig::default()
+    })
+    .await;
+    assert!(!info.headers2);
+    assert_eq!((n, compressed), (2000, false));
+    // 70216-70222: no sendaddrv2 before verack (the sim's transcript check fails otherwise).
+    let (info, n, compressed) = first_reply(SimConfig {
+        protocol_version: 70220,
+        ..SimConfig::default()
+    })
+    .await;
+    assert_eq!((info.negotiated_version, info.wants_addrv2), (70220, false));
+    assert_eq!((n, compressed), (2000, true));
+    // Below 70235: headers2 replies carry at most 2000 headers; from 70235, 8000.
+    let tall = |protocol_version| SimConfig {
+        protocol_version,
+        tip: 9000,
+        ..SimConfig::default()
+    };
+    let (info, n, _) = first_reply(tall(70234)).await;
+    assert_eq!(
+        (info.negotiated_version, info.wants_addrv2, n),
+        (70234, true, 2000)
+    );
+    let (_, n, _) = first_reply(tall(70235)).await;
+    assert_eq!(n, 8000);
 }

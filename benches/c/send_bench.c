@@ -231,16 +231,29 @@ int main(int argc, char **argv) {
     cb.on_headers = on_sync_headers;
     s->c = dashnet_client_new(&cfg, &cb);
     dashnet_client_connect(s->c, chain.address);
-    while (1) {
+    /* Bounded waits: a lost callback fails the benchmark instead of hanging it. */
+    double give_up = now_ns() + 30e9;
+    for (;;) {
       pthread_mutex_lock(&s->w.mu);
       uint64_t p = s->w.peer;
       pthread_mutex_unlock(&s->w.mu);
       if (p) break;
+      if (now_ns() > give_up) {
+        fprintf(stderr, "send_bench: no connection to the sim in 30 s\n");
+        exit(1);
+      }
       usleep(1000);
     }
     double t0 = now_ns();
     dashnet_request_headers(s->c, s->tip, 1, NULL, NULL);
-    while (!atomic_load(&s->done)) usleep(500);
+    give_up = now_ns() + 300e9;
+    while (!atomic_load(&s->done)) {
+      if (now_ns() > give_up) {
+        fprintf(stderr, "send_bench: the sync did not finish in 300 s (%zu headers)\n", s->count);
+        exit(1);
+      }
+      usleep(500);
+    }
     ours[r] = s->count / ((now_ns() - t0) / 1e9);
     dashnet_client_free(s->c);
     uint8_t out[32];

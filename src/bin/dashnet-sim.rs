@@ -1,24 +1,43 @@
 //! dashnet-sim: a simulated Dash node on loopback.
 //!
 //! Prints `dashnet-sim listening on 127.0.0.1:PORT` (a line per listener) once it
-//! accepts connections, and
-//! exits when its standard input closes or after `--timeout` seconds.
+//! accepts connections, and exits when its standard input closes or after `--timeout`
+//! seconds. On exit it prints what it received (`dashnet-sim received COMMAND COUNT`, one
+//! line per command), each violation (`dashnet-sim violation TEXT`), and
+//! `dashnet-sim done violations=N`; it exits with status 3 if there was any violation,
+//! so a test that stops it and checks its status fails on a misbehaving client.
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use dashnet::sim::{Misbehavior, Sim, SimConfig};
+use dashnet::wire::{AddrV2Address, AddrV2Entry};
 
 const USAGE: &str = "usage: dashnet-sim [--bind ADDR:PORT] [--port N] [--tip HEIGHT]
   [--flood-headers2 MSGS_PER_SEC (0 = full speed)] [--flood-batch N]
   [--flood-kind headers2|big|inv (what the flood sends)]
   [--stop-reading-after BYTES] [--no-pong] [--protocol-version N] [--listeners N] [--sink]
+  [--no-headers2 (does not advertise HEADERS_COMPRESSED)] [--min-peer-version N]
+  [--ping-interval SECONDS (0 = never; default 120, the first at once)]
+  [--addr IP:PORT (gossiped on getaddr; repeatable)]
   [--misbehave silent-handshake|close-mid-message|garbage|bad-checksum|oversize-length|
                bad-headers2-version-index|bad-pow-headers]
-  [--timeout SECONDS (default 600)] [--ignore-stdin]";
+  [--timeout SECONDS (default 600)] [--ignore-stdin]
+  [--hash-at HEIGHT (print the display hex of block HEIGHT's hash and exit)]";
 
 fn parse() -> Result<(SimConfig, Duration, bool), String> {
+    if let [flag, height] = &std::env::args().skip(1).collect::<Vec<_>>()[..]
+        && flag == "--hash-at"
+    {
+        let height: u32 = height.parse().map_err(|_| format!("bad height {height}"))?;
+        let chain = dashnet::sim::chain::regtest_chain(height);
+        println!(
+            "{}",
+            chain.headers()[height as usize].hash().to_display_hex()
+        );
+        std::process::exit(0);
+    }
     let mut config = SimConfig::default();
     let mut timeout = Duration::from_secs(600);
     let mut watch_stdin = true;
@@ -46,10 +65,39 @@ fn parse() -> Result<(SimConfig, Duration, bool), String> {
             "--sink" => config.sink = true,
             "--listeners" => config.listeners = num(value()?)?.clamp(1, 10_000) as usize,
             "--protocol-version" => config.protocol_version = num(value()?)? as u32,
+            "--min-peer-version" => config.min_peer_version = num(value()?)? as u32,
+            "--no-headers2" => {
+                config.services &= !dashnet::wire::network::services::HEADERS_COMPRESSED
+            }
+            "--ping-interval" => {
+                config.ping_interval = match num(value()?)? {
+                    0 => None,
+                    s => Some(Duration::from_secs(s)),
+                }
+            }
             "--misbehave" => {
                 let v = value()?;
                 config.misbehavior =
                     Some(Misbehavior::from_name(&v).ok_or(format!("unknown misbehavior {v}"))?)
+            }
+            "--addr" => {
+                let addr = value()?
+                    .parse::<SocketAddr>()
+                    .map_err(|e| format!("--addr: {e}"))?;
+                let time = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as u32)
+                    .unwrap_or(0);
+                let ip = match addr.ip() {
+                    std::net::IpAddr::V4(v4) => AddrV2Address::Ipv4(v4.octets()),
+                    std::net::IpAddr::V6(v6) => AddrV2Address::Ipv6(v6.octets()),
+                };
+                config.addrs.push(AddrV2Entry {
+                    time,
+                    services: dashnet::wire::network::services::NETWORK,
+                    addr: ip,
+                    port: addr.port(),
+                });
             }
             "--timeout" => timeout = Duration::from_secs(num(value()?)?),
             "--ignore-stdin" => watch_stdin = false,
@@ -100,6 +148,24 @@ fn main() {
             _ = tokio::time::sleep(timeout) => eprintln!("dashnet-sim: timeout, exiting"),
             _ = eof_rx => {}
         }
-        sim.shutdown().await;
+        let report = sim.shutdown().await;
+        let mut out = std::io::stdout().lock();
+        // The reader may be gone; nothing to do about a broken pipe but exit.
+        for (command, count) in &report.commands {
+            let _ = writeln!(out, "dashnet-sim received {command} {count}");
+        }
+        for v in &report.violations {
+            let _ = writeln!(out, "dashnet-sim violation {v}");
+            eprintln!("dashnet-sim violation: {v}");
+        }
+        let _ = writeln!(
+            out,
+            "dashnet-sim done violations={}",
+            report.violations.len()
+        );
+        let _ = out.flush();
+        if !report.violations.is_empty() {
+            std::process::exit(3);
+        }
     });
 }

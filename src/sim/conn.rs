@@ -10,10 +10,11 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, watch};
 
 use super::chain::Chain;
-use super::{Misbehavior, Received, SimConfig, SimStats};
+use super::{Control, Lanes, Misbehavior, Received, SimConfig, SimStats};
 use crate::wire::header::check_pow_of;
 use crate::wire::message::commands;
-use crate::wire::network::{ADDRV2_VERSION, HEADERS2_8000_VERSION};
+use crate::wire::network::{ADDRV2_VERSION, HEADERS2_8000_VERSION, services};
+use crate::wire::payloads::SendCmpct;
 use crate::wire::{
     FrameDecoder, HashedHeader, Locator, MAX_PAYLOAD_LEN, Message, NetAddr, Network, RawMessage,
     TimedAddr, Version, encode_frame,
@@ -23,17 +24,27 @@ pub(crate) struct SimShared {
     pub config: SimConfig,
     pub chain: Arc<Chain>,
     pub stats: Arc<SimStats>,
+    pub control: Arc<Control>,
+    reading: watch::Receiver<bool>,
     magic: [u8; 4],
     /// Pre-encoded headers2 flood frames (built on first use).
     flood: std::sync::OnceLock<Vec<Vec<u8>>>,
 }
 
 impl SimShared {
-    pub fn new(config: SimConfig, chain: Arc<Chain>, stats: Arc<SimStats>) -> Self {
+    pub fn new(
+        config: SimConfig,
+        chain: Arc<Chain>,
+        stats: Arc<SimStats>,
+        control: Arc<Control>,
+        reading: watch::Receiver<bool>,
+    ) -> Self {
         SimShared {
             config,
             chain,
             stats,
+            control,
+            reading,
             magic: Network::Regtest.magic(),
             flood: std::sync::OnceLock::new(),
         }
@@ -90,6 +101,7 @@ struct Conn {
     shared: Arc<SimShared>,
     phase: Phase,
     negotiated: u32,
+    client_services: u64,
     wants_addrv2: bool,
     transcript: Vec<String>,
     priority: mpsc::UnboundedSender<Vec<u8>>,
@@ -107,12 +119,19 @@ pub(crate) async fn serve(
     let (ptx, prx) = mpsc::unbounded_channel();
     let (dtx, drx) = mpsc::channel(2);
     let (closed_tx, mut closed_rx) = watch::channel(false);
-    let writer = tokio::spawn(write_loop(wr, prx, drx, closed_tx));
+    // The connection's tasks end with it, also when the sim's shutdown aborts this task
+    // (a writer left running would keep the socket open).
+    let mut tasks = ConnTasks {
+        id,
+        control: shared.control.clone(),
+        tasks: vec![tokio::spawn(write_loop(wr, prx, drx, closed_tx))],
+    };
     let mut conn = Conn {
         id,
         shared: shared.clone(),
         phase: Phase::AwaitVersion,
         negotiated: 0,
+        client_services: 0,
         wants_addrv2: false,
         transcript: Vec::new(),
         priority: ptx,
@@ -121,8 +140,16 @@ pub(crate) async fn serve(
     let mut decoder = FrameDecoder::new(shared.magic, MAX_PAYLOAD_LEN);
     let mut buf = vec![0u8; 64 * 1024];
     let mut after_handshake = 0u64;
-    let mut flood: Option<tokio::task::JoinHandle<()>> = None;
+    let mut reading = shared.reading.clone();
     'outer: loop {
+        if !*reading.borrow_and_update() {
+            // A test paused reading: the socket stays open, the writer still writes.
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => break,
+                _ = closed_rx.wait_for(|c| *c) => break,
+                _ = reading.wait_for(|r| *r) => {}
+            }
+        }
         if let Some(limit) = shared.config.stop_reading_after
             && conn.phase == Phase::Ready
             && after_handshake >= limit
@@ -172,6 +199,26 @@ pub(crate) async fn serve(
                     .push(conn.transcript.clone());
                 if conn.transcript_ok() {
                     shared.stats.handshakes_ok.fetch_add(1, Relaxed);
+                } else {
+                    conn.violation(format!(
+                        "handshake {:?}, Dash Core expects {:?}",
+                        conn.transcript,
+                        conn.expected_transcript()
+                    ));
+                }
+                shared.control.lanes.lock().insert(
+                    id,
+                    Lanes {
+                        priority: conn.priority.clone(),
+                        data: conn.data.clone(),
+                    },
+                );
+                if let Some(every) = shared.config.ping_interval {
+                    tasks.tasks.push(tokio::spawn(ping_loop(
+                        shared.clone(),
+                        conn.priority.clone(),
+                        every,
+                    )));
                 }
                 if let Some(m) = shared.config.misbehavior
                     && !conn.misbehave(m).await
@@ -179,7 +226,7 @@ pub(crate) async fn serve(
                     break 'outer;
                 }
                 if let Some(rate) = shared.config.flood_headers2 {
-                    flood = Some(tokio::spawn(flood_loop(
+                    tasks.tasks.push(tokio::spawn(flood_loop(
                         shared.clone(),
                         conn.data.clone(),
                         rate,
@@ -188,13 +235,24 @@ pub(crate) async fn serve(
             }
         }
     }
-    if let Some(f) = flood {
-        f.abort();
-        let _ = f.await;
-    }
     drop(conn);
-    writer.abort();
-    let _ = writer.await;
+    drop(tasks);
+}
+
+/// Aborts a connection's tasks and forgets its lanes when dropped.
+struct ConnTasks {
+    id: u64,
+    control: Arc<Control>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for ConnTasks {
+    fn drop(&mut self) {
+        self.control.lanes.lock().remove(&self.id);
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
 }
 
 async fn write_loop(
@@ -233,6 +291,19 @@ async fn flood_loop(shared: Arc<SimShared>, data: mpsc::Sender<Vec<u8>>, rate: u
     }
 }
 
+/// Pings the client at once and then every `every`, as Dash Core does (every 2 minutes).
+async fn ping_loop(shared: Arc<SimShared>, lane: mpsc::UnboundedSender<Vec<u8>>, every: Duration) {
+    loop {
+        let nonce = shared.control.next_nonce.fetch_add(1, Relaxed);
+        shared.control.pings.lock().insert(nonce);
+        if lane.send(shared.frame(&Message::Ping(nonce))).is_err() {
+            return;
+        }
+        shared.stats.pings_sent.fetch_add(1, Relaxed);
+        tokio::time::sleep(every).await;
+    }
+}
+
 impl Conn {
     fn violation(&self, text: impl std::fmt::Display) {
         self.shared
@@ -248,14 +319,30 @@ impl Conn {
         let _ = self.data.send(frame).await;
     }
 
-    /// The handshake Dash Core expects from an outbound client, frame for frame.
-    fn transcript_ok(&self) -> bool {
-        let expect: &[&str] = if self.negotiated >= ADDRV2_VERSION {
-            &["version", "sendaddrv2", "verack", "sendheaders2"]
+    /// Whether the sim advertises compressed headers (then the client must ask for them).
+    fn serves_headers2(&self) -> bool {
+        self.shared.config.services & services::HEADERS_COMPRESSED != 0
+    }
+
+    /// The handshake expected from an outbound client, frame for frame: sendaddrv2 before
+    /// verack from 70223, then sendheaders2 to a peer with HEADERS_COMPRESSED, else
+    /// sendheaders.
+    fn expected_transcript(&self) -> Vec<&'static str> {
+        let mut expect = vec!["version"];
+        if self.negotiated >= ADDRV2_VERSION {
+            expect.push("sendaddrv2");
+        }
+        expect.push("verack");
+        expect.push(if self.serves_headers2() {
+            "sendheaders2"
         } else {
-            &["version", "verack", "sendheaders2"]
-        };
-        self.transcript == expect
+            "sendheaders"
+        });
+        expect
+    }
+
+    fn transcript_ok(&self) -> bool {
+        self.transcript == self.expected_transcript()
     }
 
     /// Handles one message; false closes the connection.
@@ -280,7 +367,10 @@ impl Conn {
                 if self.shared.config.misbehavior == Some(Misbehavior::SilentHandshake) {
                     return true;
                 }
-                self.check_version(&v, &raw);
+                if !self.check_version(&v, &raw) {
+                    return false;
+                }
+                self.client_services = v.services;
                 self.negotiated = v.version.min(self.shared.config.protocol_version);
                 self.send(&Message::Version(self.our_version()));
                 if self.negotiated >= ADDRV2_VERSION {
@@ -296,6 +386,19 @@ impl Conn {
                     true
                 }
                 Message::Verack => {
+                    // What Dash Core sends once both veracks are through (its pings start
+                    // with the ping loop when the handshake is done).
+                    let announce = if self.client_services & services::HEADERS_COMPRESSED != 0 {
+                        Message::SendHeaders2
+                    } else {
+                        Message::SendHeaders
+                    };
+                    self.send(&announce);
+                    self.send(&Message::SendCmpct(SendCmpct {
+                        announce: false,
+                        version: 1,
+                    }));
+                    self.send(&Message::SendDsq(true));
                     self.phase = Phase::AwaitSendHeaders;
                     true
                 }
@@ -311,8 +414,9 @@ impl Conn {
                         self.violation("sendaddrv2 after verack");
                         return false;
                     }
-                    Message::SendHeaders2 => {}
-                    _ => self.violation(format!("{cmd} where sendheaders2 was expected")),
+                    Message::SendHeaders2 if self.serves_headers2() => {}
+                    Message::SendHeaders if !self.serves_headers2() => {}
+                    _ => {} // reported with the whole transcript once Ready
                 }
                 self.phase = Phase::Ready;
                 true
@@ -321,7 +425,38 @@ impl Conn {
         }
     }
 
-    fn check_version(&self, v: &Version, raw: &RawMessage) {
+    /// Checks the client's version; false where Dash Core would disconnect.
+    fn check_version(&self, v: &Version, raw: &RawMessage) -> bool {
+        let min = self.shared.config.min_peer_version;
+        if v.version < min {
+            self.violation(format!(
+                "version {} is below the minimum {min}: Dash Core disconnects",
+                v.version
+            ));
+            return false;
+        }
+        if v.nonce == self.our_version().nonce {
+            self.violation("our own nonce: Dash Core disconnects (a connection to itself)");
+            return false;
+        }
+        if v.user_agent.len() > 256 {
+            self.violation("user agent over 256 bytes: Dash Core disconnects");
+            return false;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        if (v.timestamp - now).abs() > 70 * 60 {
+            self.violation(format!(
+                "version timestamp {} is {} s off",
+                v.timestamp,
+                v.timestamp - now
+            ));
+        }
+        if v.services & services::NETWORK != 0 {
+            self.violation("a light client advertising NODE_NETWORK");
+        }
         if Message::Version(v.clone()).payload() != raw.payload {
             self.violation("version does not re-encode to the same bytes");
         }
@@ -331,6 +466,7 @@ impl Conn {
         if v.relay.is_none() || v.mn_auth_challenge.is_none() {
             self.violation("version without relay and mn_auth_challenge");
         }
+        true
     }
 
     fn our_version(&self) -> Version {
@@ -360,9 +496,35 @@ impl Conn {
     async fn serve(&mut self, msg: Message, raw: RawMessage) -> bool {
         let stats = &self.shared.stats;
         stats.messages_received.fetch_add(1, Relaxed);
+        *stats
+            .commands
+            .lock()
+            .entry(raw.command.as_str().to_string())
+            .or_insert(0) += 1;
         match msg {
+            Message::Pong(n) => {
+                if self.shared.control.pings.lock().remove(&n) {
+                    stats.pongs_received.fetch_add(1, Relaxed);
+                } else {
+                    self.violation(format!("pong {n:#x} answers no ping of ours"));
+                }
+            }
+            Message::Version(_) => self.violation("a second version"),
+            Message::Verack => self.violation("a second verack"),
             Message::Ping(n) if !self.shared.config.no_pong => {
-                self.send(&Message::Pong(n));
+                let frame = self.shared.frame(&Message::Pong(n));
+                match self.shared.config.pong_delay {
+                    Some(delay) => {
+                        let lane = self.priority.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            let _ = lane.send(frame);
+                        });
+                    }
+                    None => {
+                        let _ = self.priority.send(frame);
+                    }
+                }
                 stats.pongs_sent.fetch_add(1, Relaxed);
             }
             Message::GetHeaders(l) => self.answer_headers(&l, false).await,

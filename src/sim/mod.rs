@@ -1,27 +1,33 @@
 //! dashnet-sim: a small Dash node on loopback, for the demo, the tests, the benchmarks
 //! and app developers' offline tests.
 //!
-//! It serves a deterministic regtest chain over the real protocol, behaves like Dash
-//! Core in the handshake (waits for our version; then version, sendaddrv2, verack),
-//! checks the client's handshake order frame by frame, answers getheaders (2000 per
-//! message), getheaders2 (8000 when the negotiated version >= 70235, else 2000), ping
-//! and getaddr, and can misbehave on purpose.
+//! It serves a deterministic regtest chain over the real protocol and behaves like Dash
+//! Core in the handshake: it waits for our version, then sends version, sendaddrv2 and
+//! verack; after our verack it sends sendheaders2 (or sendheaders), sendcmpct and senddsq
+//! and pings at once and then every `ping_interval`, as Core does. It checks the client
+//! frame by frame and records every departure from what Core accepts as a violation
+//! ([`SimReport::violations`]; tests fail on any); where Core disconnects, it does too.
+//! It answers getheaders (2000 per message), getheaders2 (8000 when the negotiated version
+//! is >= 70235, else 2000), ping and getaddr, can misbehave on purpose, and a test can
+//! inject messages, ping on demand and pause reading.
 #![forbid(unsafe_code)]
 
 pub mod chain;
 mod conn;
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::wire::network::{PROTOCOL_VERSION, services};
-use crate::wire::{AddrV2Entry, Command};
+use crate::wire::network::{MIN_PEER_PROTO_VERSION, PROTOCOL_VERSION, services};
+use crate::wire::{AddrV2Entry, Command, Message};
 
 /// What a flood (`flood_headers2`, at its rate) sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -107,6 +113,13 @@ pub struct SimConfig {
     pub stop_reading_after: Option<u64>,
     /// Never answer pings.
     pub no_pong: bool,
+    /// Answer pings this much later (a slow link, for RTT checks).
+    pub pong_delay: Option<Duration>,
+    /// Clients below this version are disconnected, as Dash Core does.
+    pub min_peer_version: u32,
+    /// Ping the client right after the handshake and then this often, as Dash Core does
+    /// (every 2 minutes); `None`: only when a test calls [`Sim::ping_all`].
+    pub ping_interval: Option<Duration>,
     /// Misbehave this way.
     pub misbehavior: Option<Misbehavior>,
     /// Keep every message received after the handshake (see [`SimStats::received`]).
@@ -132,6 +145,9 @@ impl Default for SimConfig {
             flood_kind: FloodKind::Headers2,
             stop_reading_after: None,
             no_pong: false,
+            pong_delay: None,
+            min_peer_version: MIN_PEER_PROTO_VERSION,
+            ping_interval: Some(Duration::from_secs(120)),
             misbehavior: None,
             record_messages: false,
             sink: false,
@@ -168,6 +184,11 @@ pub struct SimStats {
     pub header_requests: AtomicU64,
     /// Pings answered.
     pub pongs_sent: AtomicU64,
+    /// Pings sent to clients.
+    pub pings_sent: AtomicU64,
+    /// Pongs received that answer one of our pings (a pong with any other nonce is a
+    /// violation).
+    pub pongs_received: AtomicU64,
     /// headers2 flood messages written.
     pub flood_messages: AtomicU64,
     /// Every departure from the handshake order Dash Core expects, one line each.
@@ -176,6 +197,8 @@ pub struct SimStats {
     pub handshake_transcripts: Mutex<Vec<Vec<String>>>,
     /// With `record_messages`: what was received after handshakes.
     pub received: Mutex<Vec<Received>>,
+    /// Messages received after handshakes, per command (all connections).
+    pub commands: Mutex<BTreeMap<String, u64>>,
 }
 
 impl SimStats {
@@ -187,6 +210,50 @@ impl SimStats {
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+
+    /// How many `command` messages arrived after handshakes.
+    pub fn received_count(&self, command: &str) -> u64 {
+        self.commands.lock().get(command).copied().unwrap_or(0)
+    }
+}
+
+/// What a stopped sim saw; `#[must_use]` so that no test forgets to look at violations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a test must check the violations"]
+pub struct SimReport {
+    /// Every departure from what Dash Core accepts, one line each.
+    pub violations: Vec<String>,
+    /// Messages received after handshakes, per command.
+    pub commands: BTreeMap<String, u64>,
+}
+
+impl SimReport {
+    /// Panics with every violation listed unless there were none (for tests).
+    pub fn assert_clean(&self) {
+        assert!(
+            self.violations.is_empty(),
+            "dashnet-sim saw violations:\n{}",
+            self.violations.join("\n")
+        );
+    }
+}
+
+/// The lanes of one live connection, for what a test injects.
+#[derive(Debug)]
+pub(crate) struct Lanes {
+    pub priority: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
+    pub data: tokio::sync::mpsc::Sender<Vec<u8>>,
+}
+
+/// State shared by the connections and the test's handle.
+#[derive(Debug, Default)]
+pub(crate) struct Control {
+    /// Live connections after their handshake, by id.
+    pub lanes: Mutex<HashMap<u64, Lanes>>,
+    /// Nonces of our pings not answered yet.
+    pub pings: Mutex<std::collections::HashSet<u64>>,
+    /// Next ping nonce.
+    pub next_nonce: AtomicU64,
 }
 
 /// A running simulated node.
@@ -196,6 +263,9 @@ pub struct Sim {
     addrs: Vec<SocketAddr>,
     stats: Arc<SimStats>,
     stop: watch::Sender<bool>,
+    reading: watch::Sender<bool>,
+    control: Arc<Control>,
+    magic: [u8; 4],
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -218,7 +288,19 @@ impl Sim {
             .collect::<std::io::Result<Vec<_>>>()?;
         let stats = Arc::new(SimStats::default());
         let (stop, stop_rx) = watch::channel(false);
-        let shared = Arc::new(conn::SimShared::new(config, chain, stats.clone()));
+        let (reading, reading_rx) = watch::channel(true);
+        let control = Arc::new(Control {
+            next_nonce: AtomicU64::new(0x51_4d00_0000_0001),
+            ..Control::default()
+        });
+        let shared = Arc::new(conn::SimShared::new(
+            config,
+            chain,
+            stats.clone(),
+            control.clone(),
+            reading_rx,
+        ));
+        let magic = crate::wire::Network::Regtest.magic();
         let task = tokio::spawn(async move {
             let mut loops = JoinSet::new();
             let counter = Arc::new(AtomicU64::new(0));
@@ -237,6 +319,9 @@ impl Sim {
             addrs,
             stats,
             stop,
+            reading,
+            control,
+            magic,
             task,
         })
     }
@@ -261,10 +346,60 @@ impl Sim {
         self.stats.clone()
     }
 
-    /// Stops listening, closes every connection and waits for all its tasks to end.
-    pub async fn shutdown(self) {
+    /// Queues `messages`, in order, on the data lane of every connection past its
+    /// handshake (behind what is already queued there). Returns how many connections.
+    pub async fn inject(&self, messages: &[Message]) -> usize {
+        let lanes: Vec<_> = self
+            .control
+            .lanes
+            .lock()
+            .values()
+            .map(|l| l.data.clone())
+            .collect();
+        for lane in &lanes {
+            for m in messages {
+                let _ = lane.send(m.to_frame(self.magic)).await;
+            }
+        }
+        lanes.len()
+    }
+
+    /// A fresh ping nonce the sim will accept a pong for: to put a `Message::Ping` of your
+    /// own into [`Sim::inject`] (behind data, where `ping_all` goes ahead of it).
+    pub fn ping_nonce(&self) -> u64 {
+        let nonce = self.control.next_nonce.fetch_add(1, Ordering::Relaxed);
+        self.control.pings.lock().insert(nonce);
+        nonce
+    }
+
+    /// Sends a ping ahead of queued data to every connection past its handshake; returns
+    /// its nonce (one nonce for all).
+    pub fn ping_all(&self) -> u64 {
+        let nonce = self.ping_nonce();
+        let frame = Message::Ping(nonce).to_frame(self.magic);
+        for l in self.control.lanes.lock().values() {
+            if l.priority.send(frame.clone()).is_ok() {
+                self.stats.pings_sent.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        nonce
+    }
+
+    /// Stops (false) or resumes (true) reading from every connection; the sockets stay
+    /// open and what the sim sends still goes out.
+    pub fn set_reading(&self, on: bool) {
+        self.reading.send_replace(on);
+    }
+
+    /// Stops listening, closes every connection, waits for all its tasks to end, and
+    /// reports what it saw.
+    pub async fn shutdown(self) -> SimReport {
         self.stop.send_replace(true);
         let _ = self.task.await;
+        SimReport {
+            violations: self.stats.violations.lock().clone(),
+            commands: self.stats.commands.lock().clone(),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 #define DASHNET_SIM_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,12 @@
 
 typedef struct sim_process {
   pid_t pid;
-  int stdin_fd;    /* closing it makes the sim exit */
+  int stdin_fd;     /* closing it makes the sim exit */
+  FILE *out;        /* its stdout: the address now, its report when it exits */
   char address[64]; /* "127.0.0.1:PORT" */
+  /* Filled by sim_stop from the sim's report. */
+  int violations;       /* -1: no report (killed, crashed) */
+  char received[4096];  /* "COMMAND COUNT\n" per command received after handshakes */
 } sim_process;
 
 /* The sim binary: $DASHNET_SIM, else target/debug/dashnet-sim. */
@@ -27,6 +32,12 @@ static const char *sim_binary(void) {
 static int sim_start(sim_process *s, const char *const *args) {
   int in[2], out[2];
   if (pipe(in) != 0 || pipe(out) != 0) return -1;
+  /* Close-on-exec: a sim started later must not inherit this one's stdin, or closing it
+     here would not make this sim exit (dup2 below clears the flag on the child's 0 and 1). */
+  for (int i = 0; i < 2; i++) {
+    fcntl(in[i], F_SETFD, FD_CLOEXEC);
+    fcntl(out[i], F_SETFD, FD_CLOEXEC);
+  }
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
@@ -51,7 +62,10 @@ static int sim_start(sim_process *s, const char *const *args) {
   char line[256];
   s->pid = pid;
   s->stdin_fd = in[1];
+  s->out = f;
   s->address[0] = 0;
+  s->violations = -1;
+  s->received[0] = 0;
   if (f && fgets(line, sizeof line, f)) {
     const char *p = strstr(line, "listening on ");
     if (p) {
@@ -63,24 +77,67 @@ static int sim_start(sim_process *s, const char *const *args) {
       }
     }
   }
-  if (f) fclose(f);
   return s->address[0] ? 0 : -1;
 }
 
-/* Closes the sim's stdin (it exits) and waits for it; kills it after 5 s. */
-static void sim_stop(sim_process *s) {
-  if (s->pid <= 0) return;
-  close(s->stdin_fd);
-  for (int i = 0; i < 500; i++) {
-    if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
-      s->pid = 0;
-      return;
+/* Reads the report the sim printed as it exited (it has exited: the pipe is at EOF). */
+static void sim_read_report(sim_process *s) {
+  char line[512];
+  size_t used = 0;
+  while (s->out && fgets(line, sizeof line, s->out)) {
+    const char *p;
+    if ((p = strstr(line, "dashnet-sim received ")) != NULL) {
+      p += strlen("dashnet-sim received ");
+      size_t n = strlen(p);
+      if (used + n < sizeof s->received) {
+        memcpy(s->received + used, p, n + 1);
+        used += n;
+      }
+    } else if ((p = strstr(line, "dashnet-sim violation ")) != NULL) {
+      fprintf(stderr, "dashnet-sim (%s) %s", s->address, p + strlen("dashnet-sim "));
+    } else if ((p = strstr(line, "dashnet-sim done violations=")) != NULL) {
+      s->violations = atoi(p + strlen("dashnet-sim done violations="));
     }
-    usleep(10000);
   }
-  kill(s->pid, SIGKILL);
-  waitpid(s->pid, NULL, 0);
-  s->pid = 0;
+}
+
+/* How many COMMAND messages the stopped sim received after handshakes. */
+static inline unsigned long sim_received(const sim_process *s, const char *command) {
+  size_t n = strlen(command);
+  for (const char *p = s->received; *p;) {
+    if (strncmp(p, command, n) == 0 && p[n] == ' ') return strtoul(p + n + 1, NULL, 10);
+    const char *nl = strchr(p, '\n');
+    if (!nl) break;
+    p = nl + 1;
+  }
+  return 0;
+}
+
+/* Closes the sim's stdin (it exits), waits for it (kills it after 5 s) and reads its
+   report. Returns 0 when it exited cleanly with no violation of what Dash Core accepts
+   from a client; tests CHECK that, so a misbehaving client fails them. */
+static int sim_stop(sim_process *s) {
+  if (s->pid <= 0) return -1;
+  close(s->stdin_fd);
+  int status = -1;
+  for (int i = 0; i < 500 && s->pid > 0; i++) {
+    if (waitpid(s->pid, &status, WNOHANG) == s->pid) s->pid = 0;
+    else usleep(10000);
+  }
+  if (s->pid > 0) {
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    s->pid = 0;
+    status = -1;
+  }
+  sim_read_report(s);
+  if (s->out) fclose(s->out);
+  s->out = NULL;
+  int clean = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (!clean || s->violations != 0)
+    fprintf(stderr, "dashnet-sim (%s): %s, %d violation(s) reported\n", s->address,
+            status == -1 ? "killed after 5 s" : WIFEXITED(status) ? "exited" : "died", s->violations);
+  return clean && s->violations == 0 ? 0 : -1;
 }
 
 #endif

@@ -229,10 +229,10 @@ static void free_with_everything_in_flight(void) {
   CHECK(r.tasks_left == 0, "no task left");
   CHECK(c.send_ok_on_connect == 3, "a send from inside PEER_CONNECTED was accepted");
   CHECK(c.not_found_after_disc == 3, "send and stats say NOT_FOUND inside PEER_DISCONNECTED");
-  sim_stop(&silent);
-  sim_stop(&flood1);
-  sim_stop(&flood2);
-  sim_stop(&stalled);
+  CHECK(sim_stop(&silent) == 0, "sim silent: no violation");
+  CHECK(sim_stop(&flood1) == 0, "sim flood1: no violation");
+  CHECK(sim_stop(&flood2) == 0, "sim flood2: no violation");
+  CHECK(sim_stop(&stalled) == 0, "sim stalled: no violation");
   blackhole_stop(&hole);
   pthread_mutex_destroy(&c.mu);
 }
@@ -297,7 +297,7 @@ static void poll_mode_full_queue(void) {
              drain ? "drained" : "never polled", took);
       CHECK(took < FLUSH_MS / 1000.0 + FREE_SLACK_S, "bounded (%.3f s)", took);
     }
-    sim_stop(&flood);
+    CHECK(sim_stop(&flood) == 0, "sim flood: no violation");
   }
 }
 
@@ -364,7 +364,7 @@ static void shutdown_stops_other_threads(void) {
   CHECK(pw.last_status == DASHNET_STATUS_SHUTTING_DOWN, "poller saw SHUTTING_DOWN");
   CHECK(sw.last_status == DASHNET_STATUS_SHUTTING_DOWN && sw.loops > 10, "sender saw SHUTTING_DOWN");
   CHECK(dashnet_client_free(client) == DASHNET_STATUS_OK, "free after the threads returned");
-  sim_stop(&sim);
+  CHECK(sim_stop(&sim) == 0, "sim sim: no violation");
 }
 
 /* 4. Poll mode with only on_log: dial failures are PEER_FAILED events and log lines. */
@@ -406,7 +406,7 @@ static void failures_are_visible(void) {
   CHECK(get(&c, &c.failed_stage) == DASHNET_FAIL_STAGE_HANDSHAKE, "stage handshake");
   CHECK(get(&c, &c.connected) == 0, "no PEER_CONNECTED for it");
   CHECK(dashnet_client_free(client) == DASHNET_STATUS_OK, "free");
-  sim_stop(&old);
+  CHECK(sim_stop(&old) == 0, "sim old: no violation");
 }
 
 /* 5. QUEUE_READY after QUEUE_FULL, without any retry loop. */
@@ -432,7 +432,7 @@ static void queue_ready_after_queue_full(void) {
   CHECK(wait_for(&c, &c.queue_ready, 1, 10), "QUEUE_READY arrived");
   CHECK(dashnet_send(client, peer, "dntest", big, sizeof big, 5000) == DASHNET_STATUS_OK, "and a send fits");
   CHECK(dashnet_client_free(client) == DASHNET_STATUS_OK, "free");
-  sim_stop(&sim);
+  CHECK(sim_stop(&sim) == 0, "sim sim: no violation");
 }
 
 int main(void) {

@@ -1,6 +1,9 @@
 /* The C ABI against dashnet-sim: the handshake event, a header sync driven from inside
- * callbacks, 8 C threads sending while headers arrive, free from inside a callback,
- * poll mode, and shutdown with queued messages reporting exactly what was not sent. */
+ * callbacks, 8 C threads sending while headers arrive, every request builder (the sim
+ * counts what arrived, exactly), inbound messages and address-book changes reaching
+ * on_message / on_address_book, free from inside a callback, poll mode, and shutdown with
+ * queued messages reporting exactly what was not sent. Every sim must report no
+ * violation of what Dash Core accepts. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +48,28 @@ typedef struct state {
   uint64_t undelivered_first_tag, undelivered_last_tag;
   uint64_t final_messages_out;
   DashnetDisconnectReason reason;
+  int requests_ok; /* header requests made from inside the callback that were accepted */
+  char commands[256]; /* inbound message commands, space-separated, in arrival order */
+  size_t book_size;   /* the last on_address_book size */
 } state;
+
+static void on_message(void *ud, const DashnetMessage *m) {
+  state *s = ud;
+  pthread_mutex_lock(&s->mu);
+  size_t used = strlen(s->commands);
+  if (used + strlen(m->command) + 2 < sizeof s->commands)
+    snprintf(s->commands + used, sizeof s->commands - used, "%s%s", used ? " " : "", m->command);
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+static void on_address_book(void *ud, size_t size) {
+  state *s = ud;
+  pthread_mutex_lock(&s->mu);
+  s->book_size = size;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
 
 static void on_peer(void *ud, const DashnetPeerEvent *ev) {
   state *s = ud;
@@ -85,6 +109,7 @@ static void on_headers(void *ud, const DashnetHeaders *h) {
   if (have < SYNC_TARGET && h->count > 0) {
     /* Ask for the next batch from inside the callback. */
     s->request_status = (int)dashnet_request_headers(s->client, s->last_hash, 1, NULL, NULL);
+    if (s->request_status == DASHNET_STATUS_OK) s->requests_ok++;
   }
   pthread_mutex_lock(&s->mu);
   pthread_cond_broadcast(&s->cv);
@@ -112,6 +137,9 @@ static int wait_for(state *s, int (*cond)(state *), double seconds) {
 static int is_connected(state *s) { return s->connected > 0; }
 static int is_synced(state *s) { return s->headers >= SYNC_TARGET; }
 static int is_disconnected(state *s) { return s->disconnected > 0; }
+/* What Dash Core sends after the handshake, as the sim does. */
+static int has_post_verack(state *s) { return strcmp(s->commands, "sendheaders2 sendcmpct senddsq") == 0; }
+static int has_book(state *s) { return s->book_size >= 2; }
 
 typedef struct sender {
   DashnetClient *client;
@@ -150,7 +178,8 @@ static void config(DashnetConfig *c) {
 
 int main(void) {
   sim_process sim;
-  const char *args[] = {"--tip", "20000", NULL};
+  /* It gossips one more address on getaddr (as addrv2 to us). */
+  const char *args[] = {"--tip", "20000", "--addr", "127.0.0.9:19999", NULL};
   if (sim_start(&sim, args) != 0) {
     fprintf(stderr, "cannot start dashnet-sim (%s): build it with cargo build --bins\n", sim_binary());
     printf("0 passed, 1 failed\n");
@@ -172,11 +201,16 @@ int main(void) {
   cb.user_data = &s;
   cb.on_peer = on_peer;
   cb.on_headers = on_headers;
+  cb.on_message = on_message;
+  cb.on_address_book = on_address_book;
   s.client = dashnet_client_new(&cfg, &cb);
   CHECK(s.client != NULL, "client");
   CHECK(dashnet_client_connect(s.client, sim.address) == DASHNET_STATUS_OK, "connect %s", sim.address);
   CHECK(wait_for(&s, is_connected, 10), "connected event");
   CHECK(strncmp(s.user_agent, "/dashnet-sim:", 13) == 0, "user agent %s", s.user_agent);
+  CHECK(wait_for(&s, has_post_verack, 10), "on_message: what the node sent after the handshake (%s)", s.commands);
+  CHECK(dashnet_send(s.client, s.peer, "getaddr", NULL, 0, 0) == DASHNET_STATUS_OK, "getaddr");
+  CHECK(wait_for(&s, has_book, 10), "on_address_book: the gossiped address (size %zu)", s.book_size);
   uint8_t g[32];
   genesis(g);
   uint64_t synced_from = 0;
@@ -206,6 +240,21 @@ int main(void) {
     dashnet_peer_stats(s.client, s.peer, &ps);
   } while (ps.messages_out < 16000 && now_s() < end && usleep(10000) == 0);
   CHECK(ps.messages_out >= 16000, "all written (%llu)", (unsigned long long)ps.messages_out);
+
+  /* Every request builder, once; the sim decodes each (a malformed one is a violation)
+     and counts it. */
+  DashnetInventory inv[2] = {{1, {1}}, {2, {2}}};
+  static const uint8_t filter[64] = {0xff}, element[20] = {7};
+  uint8_t h1[32] = {1}, h2[32] = {2};
+  CHECK(dashnet_send_getdata(s.client, s.peer, inv, 2) == DASHNET_STATUS_OK, "getdata");
+  CHECK(dashnet_send_filterload(s.client, s.peer, filter, sizeof filter, 11, 5, 1) == DASHNET_STATUS_OK,
+        "filterload");
+  CHECK(dashnet_send_filteradd(s.client, s.peer, element, sizeof element) == DASHNET_STATUS_OK, "filteradd");
+  CHECK(dashnet_send_filterclear(s.client, s.peer) == DASHNET_STATUS_OK, "filterclear");
+  CHECK(dashnet_send_mempool(s.client, s.peer) == DASHNET_STATUS_OK, "mempool");
+  CHECK(dashnet_send_getmnlistd(s.client, s.peer, h1, h2) == DASHNET_STATUS_OK, "getmnlistd");
+  CHECK(dashnet_send_getqrinfo(s.client, s.peer, h1, 1, h2, 1) == DASHNET_STATUS_OK, "getqrinfo");
+  CHECK(dashnet_send_tx(s.client, s.peer, element, sizeof element, 77) == DASHNET_STATUS_OK, "tx");
   CHECK(dashnet_client_free(s.client) == DASHNET_STATUS_OK, "free");
   CHECK(s.disconnected == 1 && s.reason == DASHNET_DISCONNECT_REASON_SHUTDOWN, "disconnect event before free returned");
 
@@ -218,6 +267,16 @@ int main(void) {
   CHECK(st == DASHNET_STATUS_OK && ev && ev->kind == DASHNET_EVENT_KIND_PEER_CONNECTED, "poll: connected");
   dashnet_event_free(ev);
   CHECK(dashnet_send_getheaders(p, DASHNET_PEER_BEST, g, 1, NULL, true) == DASHNET_STATUS_OK, "getheaders2");
+  /* The node's post-handshake messages come first, as MESSAGE events. */
+  const char *post[] = {"sendheaders2", "sendcmpct", "senddsq"};
+  for (int i = 0; i < 3; i++) {
+    ev = NULL;
+    st = dashnet_client_poll(p, 10000, &ev);
+    CHECK(st == DASHNET_STATUS_OK && ev && ev->kind == DASHNET_EVENT_KIND_MESSAGE &&
+              strcmp(ev->message.command, post[i]) == 0,
+          "poll: %s", post[i]);
+    dashnet_event_free(ev);
+  }
   ev = NULL;
   st = dashnet_client_poll(p, 10000, &ev);
   CHECK(st == DASHNET_STATUS_OK && ev && ev->kind == DASHNET_EVENT_KIND_HEADERS, "poll: headers");
@@ -230,7 +289,9 @@ int main(void) {
 
   /* Shutdown with queued messages, to a sim that stopped reading. */
   sim_process stalled;
-  const char *stall_args[] = {"--stop-reading-after", "0", NULL};
+  /* No pings from this sim: messages_out counts every frame written (a pong too), and the
+     accounting below must hold exactly. */
+  const char *stall_args[] = {"--stop-reading-after", "0", "--ping-interval", "0", NULL};
   CHECK(sim_start(&stalled, stall_args) == 0, "stalled sim");
   state q;
   memset(&q, 0, sizeof q);
@@ -263,7 +324,17 @@ int main(void) {
         (unsigned long long)q.final_messages_out, q.undelivered, (unsigned long long)accepted);
   CHECK(q.undelivered_first_tag == q.final_messages_out && q.undelivered_last_tag == accepted - 1,
         "the undelivered are exactly the last ones, by tag");
-  sim_stop(&stalled);
-  sim_stop(&sim);
+  CHECK(sim_stop(&stalled) == 0, "stalled sim: no violation");
+  CHECK(sim_stop(&sim) == 0, "sim: no violation");
+  /* Exactly what was sent, counted by the node: the 16,000 from 8 threads, one header
+     request per batch (the first, those from the callback, the poll client's), and one of
+     each builder. */
+  CHECK(sim_received(&sim, "dnc") == 16000, "dnc: %lu", sim_received(&sim, "dnc"));
+  CHECK(sim_received(&sim, "getheaders2") == (unsigned long)(1 + s.requests_ok + 1), "getheaders2: %lu (%d + 2)",
+        sim_received(&sim, "getheaders2"), s.requests_ok);
+  const char *each[] = {"getdata", "filterload", "filteradd", "filterclear", "mempool",
+                        "getmnlistd", "getqrinfo", "tx", "getaddr"};
+  for (size_t i = 0; i < sizeof each / sizeof each[0]; i++)
+    CHECK(sim_received(&sim, each[i]) == 1, "%s: %lu", each[i], sim_received(&sim, each[i]));
   DONE();
 }

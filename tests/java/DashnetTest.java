@@ -26,9 +26,17 @@ public final class DashnetTest {
         }
     }
 
+    /**
+     * dashnet-sim in its own process. close() stops it, reads its report and fails the test
+     * if it saw anything Dash Core would not accept from a client; {@link #received} then
+     * says how many messages of a command arrived.
+     */
     static final class Sim implements AutoCloseable {
         final Process process;
         final String address;
+        final BufferedReader out;
+        final String args;
+        final java.util.Map<String, Long> received = new java.util.HashMap<>();
 
         Sim(String... args) throws Exception {
             List<String> cmd = new ArrayList<>();
@@ -38,6 +46,8 @@ public final class DashnetTest {
             cmd.add("300");
             process = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream()));
+            out = r;
+            this.args = String.join(" ", args);
             String line = r.readLine();
             if (line == null) throw new IllegalStateException("dashnet-sim did not start");
             address = line.substring(line.lastIndexOf(' ') + 1);
@@ -46,13 +56,37 @@ public final class DashnetTest {
         @Override
         public void close() throws java.io.IOException {
             process.getOutputStream().close(); // the sim exits when its stdin closes
+            boolean exited;
             try {
-                if (!process.waitFor(5, TimeUnit.SECONDS)) process.destroyForcibly();
+                exited = process.waitFor(5, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
-                process.destroyForcibly();
                 Thread.currentThread().interrupt();
+                exited = false;
             }
+            if (!exited) process.destroyForcibly();
+            int violations = -1;
+            for (String line; (line = out.readLine()) != null; ) {
+                String[] f = line.split(" ");
+                if (line.startsWith("dashnet-sim received ") && f.length == 4) {
+                    received.put(f[2], Long.parseLong(f[3]));
+                } else if (line.startsWith("dashnet-sim violation ")) {
+                    System.err.println("sim (" + args + "): " + line);
+                } else if (line.startsWith("dashnet-sim done violations=")) {
+                    violations = Integer.parseInt(line.substring(line.indexOf('=') + 1));
+                }
+            }
+            check(exited && process.exitValue() == 0 && violations == 0,
+                    "sim (" + args + ") saw nothing Dash Core would refuse (violations " + violations + ")");
         }
+
+        long received(String command) {
+            return received.getOrDefault(command, 0L);
+        }
+    }
+
+    static int count(String dir) {
+        String[] names = new java.io.File(dir).list();
+        return names == null ? -1 : names.length;
     }
 
     static byte[] genesis() {
@@ -70,6 +104,8 @@ public final class DashnetTest {
         final AtomicInteger events = new AtomicInteger();
         final AtomicBoolean linked = new AtomicBoolean(true);
         final AtomicInteger afterClose = new AtomicInteger();
+        final AtomicInteger requests = new AtomicInteger();
+        final List<String> commands = java.util.Collections.synchronizedList(new ArrayList<>());
         volatile boolean closed;
         volatile DashnetClient client;
         volatile int syncTarget;
@@ -91,6 +127,7 @@ public final class DashnetTest {
         public void onMessage(long p, String command, byte[] payload) {
             if (closed) afterClose.incrementAndGet();
             events.incrementAndGet();
+            commands.add(command + ":" + payload.length);
         }
 
         public void onHeaders(long p, byte[] raw, byte[] hashes, int count) {
@@ -110,7 +147,7 @@ public final class DashnetTest {
             }
             int have = headers.addAndGet(count);
             if (syncTarget > 0 && have < syncTarget && count > 0 && client != null) {
-                client.requestHeaders(tip); // from inside the listener
+                if (client.requestHeaders(tip) > 0) requests.incrementAndGet(); // from inside the listener
             }
         }
     }
@@ -257,7 +294,10 @@ public final class DashnetTest {
     }
 
     public static void main(String[] args) throws Exception {
-        try (Sim sim = new Sim("--tip", "10000")) {
+        Sim sim = new Sim("--tip", "10000");
+        Recorder thrower;
+        int mainRequests = 0;
+        try {
             // Sync 10,000 headers; 4 Java threads send meanwhile; close() inside a listener is refused.
             Recorder rec = new Recorder();
             DashnetClient client = new DashnetClient(DashnetClient.REGTEST, false, rec);
@@ -266,6 +306,7 @@ public final class DashnetTest {
             check(client.connect(sim.address) == DashnetClient.OK, "connect");
             check(rec.connected.await(10, TimeUnit.SECONDS), "connected");
             check(client.requestHeaders(genesis()) == rec.peer.get(), "request headers");
+            mainRequests++;
             Thread[] senders = new Thread[4];
             AtomicInteger sent = new AtomicInteger(), errors = new AtomicInteger();
             for (int t = 0; t < 4; t++) {
@@ -295,14 +336,18 @@ public final class DashnetTest {
                 if (stats != null && stats[3] >= 8000) break;
                 Thread.sleep(10);
             }
-            check(stats != null && stats[3] >= 8000, "all written");
+            check(stats != null && stats[3] >= 8000, "all written (exact count below, at the sim)");
+            // What the node sends after the handshake reaches onMessage, with its payload.
+            check(waitFor(() -> rec.commands.size() >= 3, 5000)
+                    && rec.commands.subList(0, 3).equals(List.of("sendheaders2:0", "sendcmpct:9", "senddsq:1")),
+                    "onMessage: sendheaders2, sendcmpct, senddsq (" + rec.commands + ")");
             check(rec.closeInCallback.equals("refused"), "close() inside a listener refused: " + rec.closeInCallback);
             client.close();
             client.close(); // twice is fine
             check(client.send(1, "ping", new byte[8], 0) == DashnetClient.SHUTTING_DOWN, "send after close");
 
             // A listener that throws does not take the library down.
-            Recorder thrower = new Recorder() {
+            thrower = new Recorder() {
                 @Override
                 public void onConnected(long p, String a, String ua, int v, int h) {
                     super.onConnected(p, a, ua, v, h);
@@ -312,12 +357,24 @@ public final class DashnetTest {
             thrower.closeInCallback = "skip";
             DashnetClient c2 = new DashnetClient(DashnetClient.REGTEST, false, thrower);
             c2.connect(sim.address);
-            check(thrower.connected.await(10, TimeUnit.SECONDS), "connected despite the throw");
-            check(c2.requestHeaders(genesis()) > 0, "still usable");
+            // (The latch counts down before the throw, so waiting on it checks nothing;
+            // what shows the library survived is what follows.)
+            thrower.connected.await(10, TimeUnit.SECONDS);
+            check(c2.requestHeaders(genesis()) > 0, "still usable after the listener threw");
+            mainRequests++;
             end = System.currentTimeMillis() + 10000;
             while (thrower.headers.get() == 0 && System.currentTimeMillis() < end) Thread.sleep(10);
             check(thrower.headers.get() > 0, "events keep flowing after a listener threw");
             c2.close();
+            check(thrower.requests.get() == 0, "the thrower did not request more");
+            sim.close();
+            // Exactly what was sent, counted by the node.
+            check(sim.received("dnjava") == 8000, "the node got 8000 dnjava (" + sim.received("dnjava") + ")");
+            long wantRequests = mainRequests + rec.requests.get();
+            check(sim.received("getheaders2") == wantRequests,
+                    "getheaders2: " + sim.received("getheaders2") + " = " + wantRequests + " requests made");
+        } finally {
+            if (sim.process.isAlive()) sim.process.destroyForcibly();
         }
 
         // close() from another thread while events flow: none after it returns.
@@ -343,14 +400,17 @@ public final class DashnetTest {
 
         lifecycle();
 
-        // 100 open / close cycles.
-        int cycles = 0;
+        // 100 open / close cycles leave no thread or file descriptor behind.
+        int threadsBefore = count("/proc/self/task"), fdsBefore = count("/proc/self/fd");
         for (int i = 0; i < 100; i++) {
             DashnetClient c = new DashnetClient(DashnetClient.REGTEST, false, new Recorder());
             c.close();
-            cycles++;
         }
-        check(cycles == 100, "100 open/close cycles");
+        int threadsAfter = count("/proc/self/task"), fdsAfter = count("/proc/self/fd");
+        // A few threads of the JVM's own may come and go; a leak would be 100 or more.
+        check(threadsBefore > 0 && threadsAfter <= threadsBefore + 5 && fdsAfter <= fdsBefore + 5,
+                "100 open/close cycles: threads " + threadsBefore + " -> " + threadsAfter
+                        + ", fds " + fdsBefore + " -> " + fdsAfter);
         System.out.println(passed + " passed, " + failed + " failed");
         System.exit(failed == 0 ? 0 : 1);
     }
