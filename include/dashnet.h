@@ -275,6 +275,9 @@ typedef struct DashnetHeader {
 } DashnetHeader;
 
 // Headers from a peer, already hashed, proof-of-work checked and linked to each other.
+// Proof of work: each hash meets the target in the header's own `bits`, within the
+// network's limit. Whether `bits` is the right difficulty (Dark Gravity Wave
+// retargeting) is NOT checked: that needs the chain, which the app holds.
 typedef struct DashnetHeaders {
   // From this peer.
   uint64_t peer;

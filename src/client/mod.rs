@@ -70,7 +70,8 @@ pub enum ClientEvent {
         /// The message.
         message: Message,
     },
-    /// Headers from headers or headers2, hashed, proof-of-work checked and linked.
+    /// Headers from headers or headers2, hashed, proof-of-work checked (against each
+    /// header's own `bits`; difficulty retargeting is the app's check) and linked.
     Headers {
         /// From this peer.
         peer: PeerId,

@@ -178,6 +178,9 @@ pub struct DashnetHeader {
 }
 
 /// Headers from a peer, already hashed, proof-of-work checked and linked to each other.
+/// Proof of work: each hash meets the target in the header's own `bits`, within the
+/// network's limit. Whether `bits` is the right difficulty (Dark Gravity Wave
+/// retargeting) is NOT checked: that needs the chain, which the app holds.
 #[repr(C)]
 #[derive(Debug)]
 pub struct DashnetHeaders {

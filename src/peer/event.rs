@@ -135,7 +135,10 @@ pub enum PeerEvent {
         charge: Option<super::Charge>,
     },
     /// Inbound headers or headers2, already hashed, proof-of-work checked and linked
-    /// to each other (not yet to the app's chain).
+    /// to each other (not yet to the app's chain). Proof of work means each header's
+    /// hash meets the target in its own `bits`, and that target is within the network's
+    /// limit; whether `bits` is the right difficulty (Dash's Dark Gravity Wave
+    /// retargeting) is not checked here: that needs the chain, which the app holds.
     Headers {
         /// From this peer.
         peer: PeerId,

@@ -70,7 +70,9 @@ impl BlockHeader {
     }
 
     /// Checks that the hash meets the target in `bits` and that the target is no easier than
-    /// `pow_limit_bits`. Computes the hash and returns it.
+    /// `pow_limit_bits`. Computes the hash and returns it. It cannot tell whether `bits` is
+    /// the difficulty the chain requires at this height (Dark Gravity Wave v3 over the last
+    /// 24 blocks): that needs the headers before it, and is left to the app.
     pub fn check_pow(&self, pow_limit_bits: u32) -> Result<Hash256, HeaderError> {
         let hash = self.block_hash();
         check_pow_of(self, &hash, pow_limit_bits)?;

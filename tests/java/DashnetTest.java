@@ -262,8 +262,22 @@ public final class DashnetTest {
             }
             check(full, "QUEUE_FULL reached");
             check(waitFor(() -> life.ready.get() >= 1, 10000), "onQueueReady arrived");
-            // 12 MB for the peer that never reads, so some tags come back.
-            for (int i = 0; i < 200; i++) client.send(stalledPeer, "dntest", new byte[60000], 5000 + i);
+            // Fill the socket buffers of the peer that never reads, then its queue: keep
+            // offering until its queue has stayed non-empty for 300 ms (the writer is stuck),
+            // so what is queued at shutdown must come back by tag.
+            long stuckSince = 0, giveUp = System.currentTimeMillis() + 10000;
+            for (int i = 0; System.currentTimeMillis() < giveUp; i++) {
+                client.send(stalledPeer, "dntest", new byte[60000], 5000 + i);
+                long[] st = client.stats(stalledPeer);
+                if (st != null && st[4] > 0) {
+                    if (stuckSince == 0) stuckSince = System.currentTimeMillis();
+                    if (System.currentTimeMillis() - stuckSince > 300) break;
+                } else {
+                    stuckSince = 0;
+                }
+                Thread.sleep(5);
+            }
+            check(stuckSince > 0, "the never-reading peer's queue is stuck");
             AtomicInteger senderLast = new AtomicInteger(-1);
             Thread sender = new Thread(() -> {
                 int st;
