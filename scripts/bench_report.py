@@ -170,8 +170,11 @@ report = f"""# dashnet benchmark report
 {read("wire.md")}
 
 ## Peer (benches/peer.rs): ping RTT, send-to-wire latency, throughput, wake-ups
-The old design is modelled in the bench: one mutex over the socket shared by the reader,
-the keepalive and every send; the reader polls every 10 ms and decodes under the lock.
+The old design is a model of dash-spv's network layer at rust-dashcore v0.42-dev (`OldPeer`
+in benches/peer.rs names the lines it follows): one lock per peer over the unsplit socket,
+held by the reader while it waits up to 10 ms for a frame, released for a moment, taken
+again by every send, pong and keepalive ping; headers2 are decompressed in the reader task
+without the lock. Its RTT is measured from the moment the ping is written, as dash-spv does.
 
 {read("peer.md")}
 
