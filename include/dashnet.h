@@ -170,9 +170,9 @@ typedef struct DashnetConfig {
   uint64_t services;
   // Relay transactions before a bloom filter is loaded (default 0: no).
   uint8_t relay;
-  // Protocol version we speak (default 70238).
+  // Protocol version we speak (default 70240).
   uint32_t protocol_version;
-  // Peers below this version are refused (default 70216).
+  // Peers below this version are refused (default 70221).
   uint32_t min_protocol_version;
   // Our best height, sent in `version`.
   int32_t start_height;

@@ -844,3 +844,94 @@ fn syncs_from_a_peer_without_headers2_with_the_right_tip() {
     drop(events);
     sims.stop(sim);
 }
+
+#[test]
+fn built_in_seeds_parse_with_the_networks_port() {
+    // data/seeds/*.txt: Dash Core's chainparamsseeds.h, decoded (the files name the commit).
+    let main = Network::Mainnet.fixed_seeds();
+    let test = Network::Testnet.fixed_seeds();
+    assert_eq!((main.len(), test.len()), (177, 3));
+    assert!(main.iter().all(|a| a.port() == 9999));
+    assert!(test.iter().all(|a| a.port() == 19999));
+    assert!(Network::Regtest.fixed_seeds().is_empty());
+    assert_eq!(ClientConfig::new(Network::Mainnet).fixed_seeds, main);
+}
+
+#[test]
+fn fixed_seeds_are_dialed_when_the_book_is_empty_and_dns_is_off() {
+    let sims = Sims::new();
+    let sim = sims.start("127.0.0.96", 0, SimConfig::default());
+    let mut cfg = config(&[]);
+    cfg.dns_seeds = false;
+    cfg.fixed_seeds = vec![sim.addr()];
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(10), || connected_addrs(
+        &client
+    ) == vec![
+        sim.addr()
+    ]));
+    assert_eq!(client.stats().seed_lookups, 0, "DNS is off");
+    client.shutdown();
+    drop(events);
+    sims.stop(sim);
+}
+
+#[test]
+fn dns_seeds_are_looked_up_again_on_network_changed_resume_and_a_dry_book() {
+    // "localhost" resolves from /etc/hosts, on this machine, to 127.0.0.1.
+    let sims = Sims::new();
+    let sim = sims.start("127.0.0.1", 0, SimConfig::default());
+    let mut cfg = config(&[]);
+    cfg.dns_seeds = true;
+    cfg.seed_hosts = vec![format!("localhost:{}", sim.addr().port())];
+    cfg.fixed_seeds = Vec::new();
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(10), || connected_addrs(
+        &client
+    )
+    .contains(&sim.addr())));
+    assert_eq!(client.stats().seed_lookups, 1, "once at start");
+    client.network_changed().unwrap();
+    assert!(wait_until(Duration::from_secs(5), || client
+        .stats()
+        .seed_lookups
+        == 2));
+    client.pause().unwrap();
+    client.resume().unwrap();
+    assert!(wait_until(Duration::from_secs(5), || client
+        .stats()
+        .seed_lookups
+        == 3));
+    client.shutdown();
+    drop(events);
+    sims.stop(sim);
+
+    // A seed that leads nowhere: the book runs dry and is reseeded, at most every
+    // reseed_interval (a wallet started offline keeps looking).
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut cfg = config(&[]);
+    cfg.dns_seeds = true;
+    cfg.seed_hosts = vec![format!("localhost:{}", dead.port())];
+    cfg.fixed_seeds = Vec::new();
+    cfg.reseed_interval = Duration::from_millis(500);
+    cfg.book.backoff_initial = Duration::from_secs(30);
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    let t = Instant::now();
+    assert!(wait_until(Duration::from_secs(10), || client
+        .stats()
+        .seed_lookups
+        >= 4));
+    assert!(
+        t.elapsed() >= Duration::from_millis(1400),
+        "rate-limited: {:?}",
+        t.elapsed()
+    );
+    client.shutdown();
+    drop(events);
+}

@@ -51,7 +51,7 @@ async fn disconnected_tags(rx: &mut mpsc::Receiver<PeerEvent>) -> (DisconnectRea
 
 fn locator_genesis() -> Locator {
     Locator {
-        version: 70238,
+        version: 70240,
         hashes: vec![Network::Regtest.genesis_hash().unwrap()],
         stop: Default::default(),
     }
@@ -81,8 +81,8 @@ async fn handshake_and_sync() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let (peer, mut rx) = connect(&sim, config()).await.unwrap();
     let info = peer.info().clone();
-    assert_eq!(info.version, 70238);
-    assert_eq!(info.negotiated_version, 70238);
+    assert_eq!(info.version, 70240);
+    assert_eq!(info.negotiated_version, 70240);
     assert_eq!(info.start_height, 2000);
     assert!(info.user_agent.starts_with("/dashnet-sim:"));
     assert!(info.headers2 && info.wants_addrv2);
@@ -680,13 +680,13 @@ async fn handshake_fallbacks_match_what_dash_core_expects() {
     .await;
     assert!(!info.headers2);
     assert_eq!((n, compressed), (2000, false));
-    // 70216-70222: no sendaddrv2 before verack (the sim's transcript check fails otherwise).
+    // 70221-70222: no sendaddrv2 before verack (the sim's transcript check fails otherwise).
     let (info, n, compressed) = first_reply(SimConfig {
-        protocol_version: 70220,
+        protocol_version: 70222,
         ..SimConfig::default()
     })
     .await;
-    assert_eq!((info.negotiated_version, info.wants_addrv2), (70220, false));
+    assert_eq!((info.negotiated_version, info.wants_addrv2), (70222, false));
     assert_eq!((n, compressed), (2000, true));
     // Below 70235: headers2 replies carry at most 2000 headers; from 70235, 8000.
     let tall = |protocol_version| SimConfig {
@@ -701,4 +701,49 @@ async fn handshake_fallbacks_match_what_dash_core_expects() {
     );
     let (_, n, _) = first_reply(tall(70235)).await;
     assert_eq!(n, 8000);
+}
+
+#[tokio::test]
+async fn a_malformed_optional_message_passes_through_and_a_malformed_addr_does_not() {
+    let sim = Sim::start(SimConfig {
+        ping_interval: None,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let (peer, mut rx) = connect(&sim, config()).await.unwrap();
+    until(|| SimStats::get(&sim.stats().handshakes_ok) == 1).await;
+    // A clsig three bytes long: not ours to judge. It reaches the app as raw bytes under
+    // its own command, and the peer stays (it answers a ping sent after it).
+    let bad_clsig = Message::Unknown {
+        command: Command::new("clsig").unwrap(),
+        payload: vec![1, 2, 3],
+    };
+    let nonce = sim.ping_nonce();
+    sim.inject(&[bad_clsig, Message::Ping(nonce)]).await;
+    loop {
+        match rx.recv().await.expect("events") {
+            PeerEvent::Message {
+                message: Message::Unknown { command, payload },
+                ..
+            } if command.as_str() == "clsig" => {
+                assert_eq!(payload, vec![1, 2, 3]);
+                break;
+            }
+            PeerEvent::Disconnected { reason, .. } => panic!("dropped for a clsig: {reason:?}"),
+            _ => {}
+        }
+    }
+    until(|| SimStats::get(&sim.stats().pongs_received) == 1).await;
+    // A malformed addrv2 is the library's to act on: a protocol error.
+    let bad_addr = Message::Unknown {
+        command: Command::new("addrv2").unwrap(),
+        payload: vec![5, 1, 2],
+    };
+    sim.inject(&[bad_addr]).await;
+    let (reason, _) = disconnected(&mut rx).await;
+    let text = protocol_text(reason);
+    assert!(text.starts_with("addrv2"), "{text}");
+    peer.closed().await;
+    sim.shutdown().await.assert_clean();
 }

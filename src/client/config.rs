@@ -29,6 +29,12 @@ pub struct ClientConfig {
     pub seed_hosts: Vec<String>,
     /// How long a DNS lookup may take.
     pub dns_timeout: Duration,
+    /// Seed nodes dialed when the address book is empty, DNS finds nothing, or DNS is off:
+    /// the network's built-in list by default ([`Network::fixed_seeds`]).
+    pub fixed_seeds: Vec<SocketAddr>,
+    /// When the book runs dry (nothing connected, nothing to dial), seeds are looked up
+    /// again, at most this often.
+    pub reseed_interval: Duration,
     /// Address book size, per-source limit, backoff, ban threshold and duration.
     pub book: Policy,
     /// Events waiting for the app before readers stop reading.
@@ -47,6 +53,7 @@ impl ClientConfig {
     /// Defaults for `network`.
     pub fn new(network: Network) -> Self {
         let seed_hosts = network.dns_seeds().iter().map(|s| s.to_string()).collect();
+        let fixed_seeds = network.fixed_seeds();
         ClientConfig {
             peer: PeerConfig::new(network),
             worker_threads: 1,
@@ -57,6 +64,8 @@ impl ClientConfig {
             dns_seeds: true,
             seed_hosts,
             dns_timeout: Duration::from_secs(10),
+            fixed_seeds,
+            reseed_interval: Duration::from_secs(60),
             book: Policy::default(),
             event_queue: 1024,
             inbound_client_bytes: 16 * 1024 * 1024,

@@ -34,6 +34,10 @@ struct Manager {
     clock: (Instant, SystemTime),
     /// Dial and DNS tasks: reaped as they finish, awaited at shutdown.
     tasks: JoinSet<()>,
+    /// When seeds were last looked up.
+    last_reseed: Option<Instant>,
+    /// Nothing connected, nothing being dialed, nothing due: the book ran dry.
+    dry: bool,
 }
 
 pub(crate) async fn run(
@@ -51,8 +55,10 @@ pub(crate) async fn run(
         shutdown: false,
         clock: (Instant::now(), SystemTime::now()),
         tasks: JoinSet::new(),
+        last_reseed: None,
+        dry: false,
     };
-    m.resolve_seeds();
+    m.reseed("start");
     loop {
         while m.tasks.try_join_next().is_some() {}
         m.check_clock();
@@ -66,9 +72,13 @@ pub(crate) async fn run(
         // Sleep until the next dial is due, or the client's own keepalive tick (which also
         // notices a suspended process by its wall-clock jump). No polling.
         let tick = m.shared.peer_config.ping_interval;
-        let wait = m.next_due().map_or(tick, |at| {
+        let mut wait = m.next_due().map_or(tick, |at| {
             Duration::from_secs_f64((at - unix_now()).max(0.0) + 0.001).min(tick)
         });
+        if m.dry {
+            // Wake when another reseed is allowed.
+            wait = wait.min(m.until_reseed() + Duration::from_millis(1));
+        }
         tokio::select! {
             c = control.recv() => match c {
                 Some(c) => m.handle(c),
@@ -110,7 +120,10 @@ impl Manager {
                     slot.peer.close(DisconnectReason::Requested);
                 }
             }
-            Control::Resume => self.shared.book.lock().reset_backoff(),
+            Control::Resume => {
+                self.shared.book.lock().reset_backoff();
+                self.reseed("resume");
+            }
             Control::Shutdown => {
                 self.shutdown = true;
                 // Dials and handshakes in flight hold no app data: abandon them now. A
@@ -138,6 +151,7 @@ impl Manager {
             slot.peer.check_alive(within);
         }
         self.shared.book.lock().reset_backoff();
+        self.reseed("network changed");
     }
 
     /// A wall-clock jump much larger than the monotonic clock's means the OS suspended
@@ -197,9 +211,23 @@ impl Manager {
                 }
             }
         }
+        self.dry = !cfg.exclusive && picks.is_empty() && open == 0;
+        if self.dry && self.until_reseed().is_zero() {
+            self.reseed("the address book ran dry");
+        }
         for addr in picks {
             self.start_dial(addr);
         }
+    }
+
+    /// How long until seeds may be looked up again after the book ran dry.
+    fn until_reseed(&self) -> Duration {
+        self.last_reseed.map_or(Duration::ZERO, |t| {
+            self.shared
+                .config
+                .reseed_interval
+                .saturating_sub(t.elapsed())
+        })
     }
 
     fn start_dial(&mut self, addr: SocketAddr) {
@@ -301,11 +329,29 @@ impl Manager {
         self.shared.book.lock().connection_ended(&addr, now);
     }
 
-    fn resolve_seeds(&mut self) {
+    /// Finds peers to dial: the fixed seeds when the book is empty or DNS is off, and the
+    /// DNS seeds (the fixed ones again if DNS finds nothing). At start, on
+    /// `network_changed`, on `resume`, and when the book runs dry (at most every
+    /// `reseed_interval`), so a wallet started offline finds peers once it is online.
+    fn reseed(&mut self, why: &str) {
         let cfg = &self.shared.config;
-        if !cfg.dns_seeds || cfg.exclusive || cfg.seed_hosts.is_empty() {
+        if cfg.exclusive {
             return;
         }
+        self.last_reseed = Some(Instant::now());
+        let dns = cfg.dns_seeds && !cfg.seed_hosts.is_empty();
+        let book_empty = self.shared.book.lock().is_empty();
+        let fixed = cfg.fixed_seeds.clone();
+        if (!dns || book_empty) && !fixed.is_empty() {
+            let _ = self.shared.control.send(Control::Seeds(fixed.clone()));
+        }
+        if !dns {
+            return;
+        }
+        self.shared.seed_lookups.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .events
+            .log(LogLevel::Info, || format!("looking up DNS seeds ({why})"));
         let port = cfg.peer.network.default_port();
         let hosts = cfg.seed_hosts.clone();
         let timeout = cfg.dns_timeout;
@@ -325,9 +371,7 @@ impl Manager {
                     found.extend(addrs);
                 }
             }
-            if !found.is_empty() {
-                let _ = control.send(Control::Seeds(found));
-            }
+            let _ = control.send(Control::Seeds(if found.is_empty() { fixed } else { found }));
         });
     }
 }

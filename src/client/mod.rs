@@ -158,6 +158,9 @@ pub struct ClientStats {
     pub banned: u64,
     /// Dials made since the client started.
     pub dials: u64,
+    /// DNS seed lookups started (at start, on `network_changed`, on `resume`, and when
+    /// the address book runs dry).
+    pub seed_lookups: u64,
     /// Bytes received by connected peers.
     pub bytes_in: u64,
     /// Bytes sent by connected peers.
@@ -236,6 +239,7 @@ pub(crate) struct Shared {
     pub shutting_down: AtomicBool,
     pub dialing: AtomicUsize,
     pub dials: AtomicU64,
+    pub seed_lookups: AtomicU64,
     pub control: mpsc::UnboundedSender<Control>,
     pub report: Mutex<Vec<(PeerId, Vec<OutboundMessage>)>>,
     pub peers_closed: AtomicUsize,
@@ -302,6 +306,7 @@ impl Client {
             shutting_down: AtomicBool::new(false),
             dialing: AtomicUsize::new(0),
             dials: AtomicU64::new(0),
+            seed_lookups: AtomicU64::new(0),
             control: control_tx,
             report: Mutex::new(Vec::new()),
             peers_closed: AtomicUsize::new(0),
@@ -500,6 +505,7 @@ impl Client {
         let mut s = ClientStats {
             dialing: self.shared.dialing.load(Ordering::Relaxed) as u64,
             dials: self.shared.dials.load(Ordering::Relaxed),
+            seed_lookups: self.shared.seed_lookups.load(Ordering::Relaxed),
             inbound_bytes: self.shared.budget.in_use() as u64,
             inbound_budget: self.shared.budget.size() as u64,
             events_queued: queued as u64,

@@ -48,9 +48,9 @@ pub struct DashnetConfig {
     pub services: u64,
     /// Relay transactions before a bloom filter is loaded (default 0: no).
     pub relay: u8,
-    /// Protocol version we speak (default 70238).
+    /// Protocol version we speak (default 70240).
     pub protocol_version: u32,
-    /// Peers below this version are refused (default 70216).
+    /// Peers below this version are refused (default 70221).
     pub min_protocol_version: u32,
     /// Our best height, sent in `version`.
     pub start_height: i32,

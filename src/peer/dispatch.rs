@@ -137,7 +137,21 @@ async fn decode(
             message,
             charge: Some(charge),
         })),
-        Err(e) => Err(DisconnectReason::Protocol(format!("{}: {e}", raw.command))),
+        // The library acts on addresses itself: a malformed one is misbehaviour.
+        Err(e) if cmd == "addr" || cmd == "addrv2" => {
+            Err(DisconnectReason::Protocol(format!("{}: {e}", raw.command)))
+        }
+        // Anything else is the app's to judge (an optional message, or one a newer node
+        // encodes differently): it passes through as raw bytes under its own command,
+        // and the peer is neither dropped nor scored.
+        Err(_) => Ok(Some(PeerEvent::Message {
+            peer,
+            message: Message::Unknown {
+                command: raw.command,
+                payload: raw.payload,
+            },
+            charge: Some(charge),
+        })),
     }
 }
 

@@ -2,10 +2,11 @@
 
 use super::hash::Hash256;
 
-/// Dash Core's current protocol version.
-pub const PROTOCOL_VERSION: u32 = 70238;
-/// Peers below this version are disconnected (Dash Core's MIN_PEER_PROTO_VERSION).
-pub const MIN_PEER_PROTO_VERSION: u32 = 70216;
+/// Dash Core's current protocol version (v23.1, 2026).
+pub const PROTOCOL_VERSION: u32 = 70240;
+/// Peers below this version are disconnected (Dash Core v23's MIN_PEER_PROTO_VERSION; it
+/// was 70216 in v22).
+pub const MIN_PEER_PROTO_VERSION: u32 = 70221;
 /// From this version on, `sendaddrv2` / `addrv2` are used.
 pub const ADDRV2_VERSION: u32 = 70223;
 /// From this version on, a headers2 message may carry up to 8000 headers (else 2000).
@@ -119,6 +120,22 @@ impl Network {
             Network::Testnet => &["testnet-seed.dashdot.io"],
             _ => &[],
         }
+    }
+
+    /// Dash Core's built-in seed nodes for this network (`data/seeds/`, decoded from Dash
+    /// Core's `chainparamsseeds.h`; the file names its source and commit). Empty for
+    /// regtest and devnets.
+    pub fn fixed_seeds(&self) -> Vec<std::net::SocketAddr> {
+        let text = match self {
+            Network::Mainnet => include_str!("../../data/seeds/mainnet.txt"),
+            Network::Testnet => include_str!("../../data/seeds/testnet.txt"),
+            _ => "",
+        };
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter_map(|l| l.parse().ok())
+            .collect()
     }
 
     /// The easiest target a header may claim, as a compact `bits` value.

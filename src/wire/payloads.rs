@@ -4,7 +4,7 @@ use super::address::NetAddr;
 use super::codec::{Reader, put_compact_size, put_var_bytes};
 use super::error::DecodeError;
 use super::frame::MAX_PAYLOAD_LEN;
-use super::hash::Hash256;
+use super::hash::{Hash256, sha256d};
 use super::header::BlockHeader;
 
 /// Longest user agent Dash Core accepts.
@@ -323,6 +323,44 @@ pub struct CFHeaders {
     pub previous_filter_header: Hash256,
     /// Filter hashes (at most 2000).
     pub filter_hashes: Vec<Hash256>,
+}
+
+/// BIP157: the hash of a filter is SHA256d of its serialized bytes.
+pub fn filter_hash(filter: &[u8]) -> Hash256 {
+    sha256d(filter)
+}
+
+/// BIP157: a filter's header is SHA256d(filter hash || previous filter header); the
+/// previous header of the genesis block's filter is all zeros.
+pub fn filter_header(filter_hash: &Hash256, previous: &Hash256) -> Hash256 {
+    let mut both = [0u8; 64];
+    both[..32].copy_from_slice(&filter_hash.0);
+    both[32..].copy_from_slice(&previous.0);
+    sha256d(&both)
+}
+
+impl CFHeaders {
+    /// The filter headers this reply stands for, computed from its previous filter header
+    /// and its filter hashes, in order: the last is the header of `stop_hash`'s filter. An
+    /// app that holds a checkpoint compares the last with it.
+    pub fn filter_headers(&self) -> Vec<Hash256> {
+        let mut previous = self.previous_filter_header;
+        self.filter_hashes
+            .iter()
+            .map(|h| {
+                previous = filter_header(h, &previous);
+                previous
+            })
+            .collect()
+    }
+}
+
+impl CFilter {
+    /// This filter's header, given the previous block's filter header: what the app
+    /// compares with the header it got from cfheaders.
+    pub fn header(&self, previous: &Hash256) -> Hash256 {
+        filter_header(&filter_hash(&self.filter), previous)
+    }
 }
 
 /// getcfcheckpt (BIP157).

@@ -26,7 +26,7 @@ int main(void) {
   CHECK(strstr(dashnet_last_error(), "unknown network") != NULL, "last error names it");
   CHECK(dashnet_config_init(&cfg, sizeof cfg, DASHNET_NETWORK_TESTNET) == DASHNET_STATUS_OK, "init");
   CHECK(cfg.struct_size == sizeof(DashnetConfig), "struct_size set");
-  CHECK(cfg.protocol_version == 70238 && cfg.min_protocol_version == 70216, "versions");
+  CHECK(cfg.protocol_version == 70240 && cfg.min_protocol_version == 70221, "versions");
   CHECK(cfg.ping_interval_ms == 120000 && cfg.pong_timeout_ms == 60000, "keepalive defaults");
 
   /* client_new refuses bad configs with a reason. */

@@ -216,7 +216,7 @@ public final class DashnetTest {
         DashnetConfig cfg = new DashnetConfig(DashnetClient.REGTEST);
         check(cfg.flushDeadlineMs == 2000 && cfg.eventQueue == 1024 && cfg.pingIntervalMs == 120000
                 && cfg.inboundPeerBytes == 4L << 20 && cfg.inboundClientBytes == 16L << 20
-                && cfg.protocolVersion == 70238 && cfg.dnsSeeds && !cfg.exclusive,
+                && cfg.protocolVersion == 70240 && cfg.dnsSeeds && !cfg.exclusive,
                 "defaults come from the library");
         boolean refused = false;
         try {
