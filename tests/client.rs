@@ -935,3 +935,36 @@ fn dns_seeds_are_looked_up_again_on_network_changed_resume_and_a_dry_book() {
     client.shutdown();
     drop(events);
 }
+
+#[test]
+fn a_suspend_seen_as_a_wall_clock_jump_probes_every_peer() {
+    let sims = Sims::new();
+    let sim = sims.start(
+        "127.0.0.97",
+        0,
+        SimConfig {
+            ping_interval: None,
+            ..SimConfig::default()
+        },
+    );
+    let mut cfg = config(&[sim.addr()]);
+    cfg.peer.ping_interval = Duration::from_secs(600); // no keepalive ping in this test
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 1));
+    std::thread::sleep(Duration::from_millis(200));
+    // Below the threshold (30 s by default): nothing happens.
+    client.simulate_suspend(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sim.stats().received_count("ping"), 0);
+    // A jump of a minute while the monotonic clock stood still: the OS suspended us. Every
+    // peer is probed at once, as on network_changed.
+    client.simulate_suspend(Duration::from_secs(60));
+    assert!(wait_until(Duration::from_secs(5), || sim
+        .stats()
+        .received_count("ping")
+        == 1));
+    client.shutdown();
+    drop(events);
+    sims.stop(sim);
+}

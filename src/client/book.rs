@@ -310,11 +310,14 @@ impl AddressBook {
         }
     }
 
-    /// The book as bytes, for the app to keep between launches:
-    /// `"DNAB" | version 1 | count u32 LE | count x (ip[16] | port u16 BE | services u64 LE | last_seen u64 LE)`.
+    /// The book as bytes, for the app to keep between launches, bans included (so a
+    /// peer banned for misbehaving stays banned after a restart):
+    /// `"DNAB" | version 2 | count u32 LE | count x (ip[16] | port u16 BE | services u64 LE |
+    /// last_seen u64 LE) | bans u32 LE | bans x (ip[16] | banned_until u64 LE)`.
+    /// IPv4 addresses are IPv4-mapped IPv6. Version 1 (no ban section) still imports.
     pub fn export(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(9 + self.entries.len() * 34);
-        out.extend_from_slice(b"DNAB\x01");
+        let mut out = Vec::with_capacity(13 + self.entries.len() * 34 + self.bans.len() * 24);
+        out.extend_from_slice(b"DNAB\x02");
         out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
         let mut entries: Vec<_> = self.entries.iter().collect();
         entries.sort_by_key(|(a, _)| **a);
@@ -325,21 +328,58 @@ impl AddressBook {
             out.extend_from_slice(&e.services.to_le_bytes());
             out.extend_from_slice(&e.last_seen.to_le_bytes());
         }
+        let mut bans: Vec<_> = self.bans.iter().collect();
+        bans.sort();
+        out.extend_from_slice(&(bans.len() as u32).to_le_bytes());
+        for (ip, until) in bans {
+            let na = NetAddr::from_socket_addr(SocketAddr::new(*ip, 0), 0);
+            out.extend_from_slice(&na.ip);
+            out.extend_from_slice(&until.to_le_bytes());
+        }
         out
     }
 
-    /// Adds the entries of an exported book; returns how many were added.
+    /// Adds the entries (and, from version 2, the bans still in force) of an exported
+    /// book; returns how many entries were added.
     pub fn import(&mut self, bytes: &[u8], now: UnixSecs) -> Result<usize, &'static str> {
-        let body = bytes
-            .strip_prefix(b"DNAB\x01")
-            .ok_or("not a dashnet address book (bad magic or version)")?;
+        let (version, body) = match bytes.strip_prefix(b"DNAB") {
+            Some([1, rest @ ..]) => (1, rest),
+            Some([2, rest @ ..]) => (2, rest),
+            _ => return Err("not a dashnet address book (bad magic or version)"),
+        };
         let (count, body) = body.split_first_chunk::<4>().ok_or("truncated count")?;
         let count = u32::from_le_bytes(*count) as usize;
-        if body.len() != count.checked_mul(34).ok_or("count overflows")? {
+        let entries_len = count.checked_mul(34).ok_or("count overflows")?;
+        let (records, mut rest) = body
+            .split_at_checked(entries_len)
+            .ok_or("length does not match the count")?;
+        let mut bans = Vec::new();
+        if version == 2 {
+            let (n, tail) = rest.split_first_chunk::<4>().ok_or("truncated ban count")?;
+            let n = u32::from_le_bytes(*n) as usize;
+            if tail.len() != n.checked_mul(24).ok_or("ban count overflows")? {
+                return Err("length does not match the ban count");
+            }
+            for rec in tail.chunks_exact(24) {
+                let mut ip = [0u8; 16];
+                ip.copy_from_slice(&rec[..16]);
+                let until = u64::from_le_bytes(rec[16..24].try_into().map_err(|_| "bad ban")?);
+                let ip = NetAddr {
+                    services: 0,
+                    ip,
+                    port: 0,
+                }
+                .socket_addr()
+                .ip();
+                bans.push((ip, until));
+            }
+            rest = &[];
+        }
+        if !rest.is_empty() {
             return Err("length does not match the count");
         }
         let mut added = 0;
-        for rec in body.chunks_exact(34) {
+        for rec in records.chunks_exact(34) {
             let mut ip = [0u8; 16];
             ip.copy_from_slice(&rec[..16]);
             let port = u16::from_be_bytes([rec[16], rec[17]]);
@@ -348,6 +388,12 @@ impl AddressBook {
             let addr = NetAddr { services, ip, port }.socket_addr();
             if self.add(addr, services, seen, None, now) {
                 added += 1;
+            }
+        }
+        for (ip, until) in bans {
+            if until > now {
+                let b = self.bans.entry(ip).or_insert(until);
+                *b = (*b).max(until);
             }
         }
         Ok(added)
@@ -453,8 +499,35 @@ mod tests {
         assert_eq!(c.export(), bytes);
         assert!(c.import(b"nope", NOW).is_err());
         assert!(c.import(&bytes[..bytes.len() - 1], NOW).is_err());
-        let mut huge = b"DNAB\x01".to_vec();
+        let mut huge = b"DNAB\x02".to_vec();
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         assert!(c.import(&huge, NOW).is_err());
+    }
+
+    #[test]
+    fn bans_survive_export_and_import_and_version_1_still_imports() {
+        let mut b = AddressBook::new(Policy::default());
+        b.add(sa("1.2.3.4:9999"), 1, NOW - 10, None, NOW);
+        let bad: IpAddr = "5.6.7.8".parse().unwrap();
+        let bad6: IpAddr = "2001:db8::9".parse().unwrap();
+        assert!(b.misbehaved(bad, 100, NOW));
+        assert!(b.misbehaved(bad6, 100, NOW));
+        let bytes = b.export();
+        let mut c = AddressBook::new(Policy::default());
+        assert_eq!(c.import(&bytes, NOW + 60), Ok(1));
+        assert!(c.is_banned(bad, NOW + 60) && c.is_banned(bad6, NOW + 60));
+        assert_eq!(c.export(), bytes, "the same bytes after a round trip");
+        // Expired by the time of the import: not restored.
+        let mut d = AddressBook::new(Policy::default());
+        d.import(&bytes, NOW + 2 * 24 * 3600).unwrap();
+        assert!(!d.is_banned(bad, NOW + 2 * 24 * 3600));
+        // A version 1 book: entries only.
+        let mut v1 = b"DNAB\x01".to_vec();
+        v1.extend_from_slice(&1u32.to_le_bytes());
+        v1.extend_from_slice(&bytes[9..9 + 34]);
+        let mut e = AddressBook::new(Policy::default());
+        assert_eq!(e.import(&v1, NOW), Ok(1));
+        // A truncated ban section is refused.
+        assert!(e.import(&bytes[..bytes.len() - 1], NOW).is_err());
     }
 }

@@ -157,7 +157,8 @@ impl Manager {
     /// A wall-clock jump much larger than the monotonic clock's means the OS suspended
     /// the app: treat it as a network change.
     fn check_clock(&mut self) {
-        let (mono, wall) = (Instant::now(), SystemTime::now());
+        let skew = Duration::from_millis(self.shared.wall_skew_ms.load(Ordering::Relaxed));
+        let (mono, wall) = (Instant::now(), SystemTime::now() + skew);
         let dm = mono.duration_since(self.clock.0);
         let dw = wall.duration_since(self.clock.1).unwrap_or_default();
         self.clock = (mono, wall);

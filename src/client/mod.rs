@@ -240,6 +240,8 @@ pub(crate) struct Shared {
     pub dialing: AtomicUsize,
     pub dials: AtomicU64,
     pub seed_lookups: AtomicU64,
+    /// Milliseconds added to the wall clock the manager reads (`simulate_suspend`).
+    pub wall_skew_ms: AtomicU64,
     pub control: mpsc::UnboundedSender<Control>,
     pub report: Mutex<Vec<(PeerId, Vec<OutboundMessage>)>>,
     pub peers_closed: AtomicUsize,
@@ -307,6 +309,7 @@ impl Client {
             dialing: AtomicUsize::new(0),
             dials: AtomicU64::new(0),
             seed_lookups: AtomicU64::new(0),
+            wall_skew_ms: AtomicU64::new(0),
             control: control_tx,
             report: Mutex::new(Vec::new()),
             peers_closed: AtomicUsize::new(0),
@@ -561,6 +564,17 @@ impl Client {
         self.shared.paused.store(true, Ordering::Release);
         let _ = self.shared.control.send(Control::Pause);
         Ok(())
+    }
+
+    /// For tests: moves the wall clock the client sees forward by `by`, as an OS suspend
+    /// of that length would (the monotonic clock does not move), and wakes the manager. A
+    /// jump beyond `suspend_threshold` is handled as a network change.
+    #[doc(hidden)]
+    pub fn simulate_suspend(&self, by: Duration) {
+        self.shared
+            .wall_skew_ms
+            .fetch_add(by.as_millis() as u64, Ordering::Relaxed);
+        let _ = self.shared.control.send(Control::Wake);
     }
 
     /// The app is back: dial again at once.

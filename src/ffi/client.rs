@@ -740,9 +740,9 @@ pub unsafe extern "C" fn dashnet_client_stats(
     })
 }
 
-/// Exports the address book: `*bytes` gets a new buffer of `*len` bytes, to free with
-/// `dashnet_bytes_free`. Keep it between launches and give it to
-/// `dashnet_address_book_import`.
+/// Exports the address book, bans included: `*bytes` gets a new buffer of `*len` bytes,
+/// to free with `dashnet_bytes_free`. Keep it between launches and give it to
+/// `dashnet_address_book_import` (which also takes the older format without bans).
 ///
 /// # Safety
 /// `client` is a live handle; `bytes` and `len` are writable.
