@@ -213,6 +213,13 @@ typedef struct DashnetConfig {
   uint64_t inbound_peer_bytes;
   // Inbound bytes of all peers together (default 16 MiB; same rule).
   uint64_t inbound_client_bytes;
+  // Seed nodes dialed when the address book is empty, DNS is off or finds nothing:
+  // "IP:PORT" entries separated by commas or spaces ("[v6]:port" for IPv6). NULL (the
+  // default): Dash Core's built-in list for the network; "": none.
+  const char *fixed_seeds;
+  // When nothing is connected and nothing is left to dial, seeds are looked up again,
+  // at most this often (default 60000).
+  uint32_t reseed_interval_ms;
 } DashnetConfig;
 
 // A peer connected or disconnected. Strings and arrays are borrowed (see the callback).
@@ -413,6 +420,9 @@ typedef struct DashnetClientStats {
   uint64_t events_discarded;
   // Their bytes.
   uint64_t bytes_discarded;
+  // DNS seed lookups started (at start, on network_changed, on resume, and when the
+  // address book ran dry).
+  uint64_t seed_lookups;
 } DashnetClientStats;
 
 // Any event. Only the member named by `kind` is meaningful. Events from

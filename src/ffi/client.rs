@@ -623,6 +623,9 @@ pub struct DashnetClientStats {
     pub events_discarded: u64,
     /// Their bytes.
     pub bytes_discarded: u64,
+    /// DNS seed lookups started (at start, on network_changed, on resume, and when the
+    /// address book ran dry).
+    pub seed_lookups: u64,
 }
 
 fn peer_stats_field_ends() -> [usize; 12] {
@@ -631,10 +634,10 @@ fn peer_stats_field_ends() -> [usize; 12] {
         connected_since_unix_us, inbound_bytes)
 }
 
-fn client_stats_field_ends() -> [usize; 13] {
+fn client_stats_field_ends() -> [usize; 14] {
     field_ends!(DashnetClientStats; struct_size, peers, dialing, dials, address_book,
         banned, bytes_in, bytes_out, inbound_bytes, inbound_budget, events_queued,
-        events_discarded, bytes_discarded)
+        events_discarded, bytes_discarded, seed_lookups)
 }
 
 /// Reads and checks the `struct_size` a caller set in an out-struct.
@@ -732,6 +735,7 @@ pub unsafe extern "C" fn dashnet_client_stats(
             events_queued: s.events_queued,
             events_discarded: s.events_discarded,
             bytes_discarded: s.bytes_discarded,
+            seed_lookups: s.seed_lookups,
         };
         // SAFETY: the caller promises `struct_size` (= n) writable bytes, and n ends on
         // one of our fields.

@@ -91,6 +91,13 @@ pub struct DashnetConfig {
     pub inbound_peer_bytes: u64,
     /// Inbound bytes of all peers together (default 16 MiB; same rule).
     pub inbound_client_bytes: u64,
+    /// Seed nodes dialed when the address book is empty, DNS is off or finds nothing:
+    /// "IP:PORT" entries separated by commas or spaces ("[v6]:port" for IPv6). NULL (the
+    /// default): Dash Core's built-in list for the network; "": none.
+    pub fixed_seeds: *const c_char,
+    /// When nothing is connected and nothing is left to dial, seeds are looked up again,
+    /// at most this often (default 60000).
+    pub reseed_interval_ms: u32,
 }
 
 impl DashnetNetwork {
@@ -142,6 +149,8 @@ impl DashnetConfig {
             event_queue: c.event_queue as u32,
             inbound_peer_bytes: c.peer.inbound_peer_bytes as u64,
             inbound_client_bytes: c.inbound_client_bytes as u64,
+            fixed_seeds: std::ptr::null(),
+            reseed_interval_ms: ms(c.reseed_interval),
         }
     }
 
@@ -186,7 +195,8 @@ impl DashnetConfig {
     /// The Rust client config it describes.
     ///
     /// # Safety
-    /// `devnet_name` and `user_agent` are NULL or valid NUL-terminated strings.
+    /// `devnet_name`, `user_agent` and `fixed_seeds` are NULL or valid NUL-terminated
+    /// strings.
     pub(crate) unsafe fn client_config(&self) -> Result<ClientConfig, DashnetStatus> {
         let devnet = if self.devnet_name.is_null() {
             None
@@ -232,6 +242,23 @@ impl DashnetConfig {
         let clamp = |v: u64| v.clamp(1, u64::from(u32::MAX)) as usize;
         c.peer.inbound_peer_bytes = clamp(self.inbound_peer_bytes);
         c.inbound_client_bytes = clamp(self.inbound_client_bytes);
+        if !self.fixed_seeds.is_null() {
+            // SAFETY: the caller's promise above.
+            let list = unsafe { str_arg(self.fixed_seeds, "fixed_seeds") }?;
+            c.fixed_seeds = list
+                .split(|ch: char| ch == ',' || ch.is_whitespace())
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse().map_err(|_| {
+                        fail(
+                            DashnetStatus::InvalidArgument,
+                            format!("fixed_seeds: {s:?} is not IP:PORT"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        c.reseed_interval = ms(self.reseed_interval_ms);
         Ok(c)
     }
 }
@@ -249,13 +276,14 @@ fn to_network(n: DashnetNetwork, devnet: Option<String>) -> Network {
 }
 
 /// Where each field of `DashnetConfig` ends: the sizes older versions may have.
-fn config_field_ends() -> [usize; 27] {
+fn config_field_ends() -> [usize; 29] {
     field_ends!(DashnetConfig; struct_size, network, devnet_name, user_agent, services,
         relay, protocol_version, min_protocol_version, start_height, worker_threads,
         target_outbound, max_outbound, exclusive, dns_seeds, connect_timeout_ms,
         handshake_timeout_ms, ping_interval_ms, pong_timeout_ms, write_stall_timeout_ms,
         inactivity_timeout_ms, flush_deadline_ms, queue_max_messages, queue_max_bytes,
-        ban_duration_s, event_queue, inbound_peer_bytes, inbound_client_bytes)
+        ban_duration_s, event_queue, inbound_peer_bytes, inbound_client_bytes, fixed_seeds,
+        reseed_interval_ms)
 }
 
 /// Fills the first `struct_size` bytes of `config` (pass `sizeof *config`: the size your

@@ -55,7 +55,8 @@ int main(void) {
       END(DashnetConfig, flush_deadline_ms), END(DashnetConfig, queue_max_messages),
       END(DashnetConfig, queue_max_bytes), END(DashnetConfig, ban_duration_s),
       END(DashnetConfig, event_queue), END(DashnetConfig, inbound_peer_bytes),
-      END(DashnetConfig, inbound_client_bytes), sizeof(DashnetConfig)};
+      END(DashnetConfig, inbound_client_bytes), END(DashnetConfig, fixed_seeds),
+      END(DashnetConfig, reseed_interval_ms), sizeof(DashnetConfig)};
   const size_t n_cfg_ends = sizeof cfg_ends / sizeof cfg_ends[0];
   int accepted_sizes = 0;
   for (size_t size = 0; size <= sizeof(DashnetConfig) + 16; size++) {
@@ -151,7 +152,8 @@ int main(void) {
                             END(DashnetClientStats, bytes_in), END(DashnetClientStats, bytes_out),
                             END(DashnetClientStats, inbound_bytes), END(DashnetClientStats, inbound_budget),
                             END(DashnetClientStats, events_queued), END(DashnetClientStats, events_discarded),
-                            END(DashnetClientStats, bytes_discarded), sizeof(DashnetClientStats)};
+                            END(DashnetClientStats, bytes_discarded), END(DashnetClientStats, seed_lookups),
+                            sizeof(DashnetClientStats)};
   for (size_t size = 0; size <= sizeof(DashnetClientStats) + 16; size++) {
     unsigned char buf[sizeof(DashnetClientStats) + 64];
     memset(buf, CANARY, sizeof buf);

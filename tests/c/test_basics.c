@@ -28,6 +28,7 @@ int main(void) {
   CHECK(cfg.struct_size == sizeof(DashnetConfig), "struct_size set");
   CHECK(cfg.protocol_version == 70240 && cfg.min_protocol_version == 70221, "versions");
   CHECK(cfg.ping_interval_ms == 120000 && cfg.pong_timeout_ms == 60000, "keepalive defaults");
+  CHECK(cfg.fixed_seeds == NULL && cfg.reseed_interval_ms == 60000, "seed defaults (NULL: built-in list)");
 
   /* client_new refuses bad configs with a reason. */
   CHECK(dashnet_client_new(NULL, NULL) == NULL, "NULL config refused");
@@ -38,6 +39,17 @@ int main(void) {
   quiet_config(&cfg);
   cfg.network = 42;
   CHECK(dashnet_client_new(&cfg, NULL) == NULL, "unknown network refused");
+  quiet_config(&cfg);
+  cfg.exclusive = 1; /* parse only: dial nothing */
+  cfg.fixed_seeds = "127.0.0.1:1, nonsense";
+  CHECK(dashnet_client_new(&cfg, NULL) == NULL, "a bad fixed seed refused");
+  CHECK(strstr(dashnet_last_error(), "nonsense") != NULL, "reason: %s", dashnet_last_error());
+  quiet_config(&cfg);
+  cfg.exclusive = 1;
+  cfg.fixed_seeds = "127.0.0.1:1,[::1]:1 127.0.0.2:1";
+  DashnetClient *seeded = dashnet_client_new(&cfg, NULL);
+  CHECK(seeded != NULL, "three fixed seeds accepted: %s", dashnet_last_error());
+  if (seeded) dashnet_client_free(seeded);
   quiet_config(&cfg);
   cfg.user_agent = "\xff\xfe not utf-8";
   CHECK(dashnet_client_new(&cfg, NULL) == NULL, "invalid UTF-8 refused");
