@@ -787,6 +787,19 @@ enum DashnetStatus dashnet_x11(const uint8_t *data, size_t len, uint8_t *out);
 // `data` has `len` readable bytes (or len is 0); `out` has 32 writable bytes.
 enum DashnetStatus dashnet_sha256d(const uint8_t *data, size_t len, uint8_t *out);
 
+// The BIP157 filter header that follows `previous` (32 bytes; all zeros before the
+// genesis block's filter) for a filter whose hash is `filter_hash` (32 bytes: the
+// SHA256d of the filter bytes, `dashnet_sha256d`): SHA256d(filter_hash || previous),
+// into `out` (32 bytes, wire order). Chaining it over a cfheaders reply's hashes from its
+// previous header gives the header of its stop block, to compare with a checkpoint; for
+// a cfilter, compare it with the header cfheaders gave for that block.
+//
+// # Safety
+// `filter_hash` and `previous` have 32 readable bytes; `out` has 32 writable bytes.
+enum DashnetStatus dashnet_filter_header(const uint8_t *filter_hash,
+                                         const uint8_t *previous,
+                                         uint8_t *out);
+
 // The message of the most recent failure on the calling thread ("" if none yet).
 //
 // The string belongs to dashnet and stays valid until the next dashnet call on the

@@ -41,6 +41,34 @@ int main(void) {
   for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
     CHECK(strcmp(dashnet_status_name(odd[i]), "unknown status") == 0, "status %u is unknown", odd[i]);
 
+  /* BIP157 filter headers from C, against BIP158's vectors (Bitcoin Core's
+   * src/test/data/blockfilters.json: testnet blocks 0 and 2, headers in display hex). */
+  {
+    const uint8_t f0[] = {0x01, 0x9d, 0xfc, 0xa8}, f2[] = {0x01, 0x74, 0xa1, 0x70};
+    const char *prev2 = "d7bdac13a59d745b1add0d2ce852f1a0442e8945fc1bf3848d3cbffd88c24fe1";
+    const char *want0 = "21584579b7eb08997773e5aeff3a7f932700042d0ed2a6129012b7d7ae81b750";
+    const char *want2 = "186afd11ef2b5e7e3504f2e8cbf8df28a1fd251fe53d60dff8b1467d1b386cf0";
+    uint8_t zero[32] = {0}, p2[32], w0[32], w2[32], fh[32], out[32];
+    for (int i = 0; i < 32; i++) {
+      unsigned a, b, c;
+      sscanf(prev2 + 2 * i, "%2x", &a);
+      sscanf(want0 + 2 * i, "%2x", &b);
+      sscanf(want2 + 2 * i, "%2x", &c);
+      p2[31 - i] = (uint8_t)a;
+      w0[31 - i] = (uint8_t)b;
+      w2[31 - i] = (uint8_t)c;
+    }
+    CHECK(dashnet_sha256d(f0, sizeof f0, fh) == DASHNET_STATUS_OK, "filter hash 0");
+    CHECK(dashnet_filter_header(fh, zero, out) == DASHNET_STATUS_OK && memcmp(out, w0, 32) == 0,
+          "filter header of block 0");
+    CHECK(dashnet_sha256d(f2, sizeof f2, fh) == DASHNET_STATUS_OK, "filter hash 2");
+    CHECK(dashnet_filter_header(fh, p2, out) == DASHNET_STATUS_OK && memcmp(out, w2, 32) == 0,
+          "filter header of block 2");
+    CHECK(dashnet_filter_header(NULL, zero, out) == DASHNET_STATUS_INVALID_ARGUMENT, "NULL hash");
+    CHECK(dashnet_filter_header(fh, NULL, out) == DASHNET_STATUS_INVALID_ARGUMENT, "NULL previous");
+    CHECK(dashnet_filter_header(fh, zero, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "NULL out");
+  }
+
   /* dashnet_config_init: every size from 0 to sizeof + 16; only field ends (from the
    * network field on) are accepted, and nothing past the size is ever written. */
   const size_t cfg_ends[] = {
