@@ -268,12 +268,12 @@ fn start_delivery(
     })
 }
 
+/// The strings a config read from Java points to: they must outlive its use.
+type ConfigStrings = [Option<CString>; 3];
+
 /// Reads a Java `DashnetConfig` into the C ABI's struct (the one conversion and
 /// validation path for both bindings); the strings live in the returned CStrings.
-fn read_config(
-    env: &mut JNIEnv,
-    obj: &JObject,
-) -> Result<(DashnetConfig, Option<CString>, Option<CString>), String> {
+fn read_config(env: &mut JNIEnv, obj: &JObject) -> Result<(DashnetConfig, ConfigStrings), String> {
     macro_rules! int {
         ($name:literal) => {{
             let v = env
@@ -348,7 +348,10 @@ fn read_config(
     c.event_queue = int!("eventQueue");
     c.inbound_peer_bytes = long!("inboundPeerBytes");
     c.inbound_client_bytes = long!("inboundClientBytes");
-    Ok((c, devnet, ua))
+    let seeds = string!("fixedSeeds");
+    c.fixed_seeds = seeds.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+    c.reseed_interval_ms = int!("reseedIntervalMs");
+    Ok((c, [devnet, ua, seeds]))
 }
 
 /// `boolean nativeDefaults(int network, DashnetConfig out)`: fills `out` with the
@@ -373,7 +376,7 @@ pub extern "system" fn Java_org_dashnet_DashnetConfig_nativeDefaults<'l>(
         let c = DashnetConfig::defaults(n);
         let int = |v: u32| JValue::Int(v.min(i32::MAX as u32) as jint);
         let long = |v: u64| JValue::Long(v.min(i64::MAX as u64) as jlong);
-        let fields: [(&str, &str, JValue); 24] = [
+        let fields: [(&str, &str, JValue); 25] = [
             ("network", "I", int(c.network)),
             ("services", "J", long(c.services)),
             ("relay", "Z", JValue::Bool(c.relay)),
@@ -398,6 +401,7 @@ pub extern "system" fn Java_org_dashnet_DashnetConfig_nativeDefaults<'l>(
             ("eventQueue", "I", int(c.event_queue)),
             ("inboundPeerBytes", "J", long(c.inbound_peer_bytes)),
             ("inboundClientBytes", "J", long(c.inbound_client_bytes)),
+            ("reseedIntervalMs", "I", int(c.reseed_interval_ms)),
         ];
         for (name, sig, v) in fields {
             if env.set_field(&out, name, sig, v).is_err() {
@@ -426,9 +430,9 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeNew<'l>(
             return 0;
         }
         let client_config = match read_config(env, &config) {
-            Ok((c, _devnet, _ua)) => {
-                // SAFETY: the strings the struct points to (`_devnet`, `_ua`) live until
-                // the end of this arm, past the call.
+            Ok((c, _strings)) => {
+                // SAFETY: the strings the struct points to (`_strings`) live until the end
+                // of this arm, past the call.
                 match unsafe { c.client_config() } {
                     Ok(cc) => cc,
                     Err(_) => {

@@ -24,7 +24,7 @@ pub(crate) async fn run(
     mut from_reader: mpsc::UnboundedReceiver<(RawMessage, Charge)>,
     budget: InboundBudget,
     events: mpsc::Sender<PeerEvent>,
-    reader: JoinHandle<()>,
+    reader: JoinHandle<tokio::net::tcp::OwnedReadHalf>,
     writer: JoinHandle<Vec<crate::peer::OutboundMessage>>,
 ) {
     let peer = shared.id;
@@ -82,8 +82,16 @@ pub(crate) async fn run(
     budget.close();
     // Both other tasks have ended before the last event goes out.
     let undelivered = writer.await.unwrap_or_default();
-    let _ = reader.await;
+    let read_half = reader.await.ok();
     let reason = shared.reason().unwrap_or(DisconnectReason::Shutdown);
+    if reason.is_graceful()
+        && undelivered.is_empty()
+        && let Some(mut socket) = read_half
+    {
+        // Everything was written and our side shut down: read until the peer closes
+        // too, so that closing does not reset data it has not read yet.
+        super::reader::linger(&mut socket).await;
+    }
     let stats = shared
         .counters
         .snapshot(shared.queue.counts.depth(), shared.connected_unix_us);

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
@@ -44,7 +45,7 @@ pub(crate) async fn run(
     leftover: Vec<u8>,
     to_dispatch: mpsc::UnboundedSender<(RawMessage, Charge)>,
     budget: InboundBudget,
-) {
+) -> OwnedReadHalf {
     let mut closing = shared.closing();
     let client_budget = shared.config.client_budget.clone();
     let mut reader = Reader {
@@ -56,14 +57,14 @@ pub(crate) async fn run(
     };
     if let Err(reason) = reader.feed(&mut decoder, &leftover).await {
         shared.close(reason);
-        return;
+        return socket;
     }
     let mut buf = vec![0u8; READ_BUF];
     let inactivity = shared.config.inactivity_timeout;
     loop {
         let n = tokio::select! {
             biased;
-            _ = closing.wait_for(|c| *c) => return,
+            _ = closing.wait_for(|c| *c) => return socket,
             r = timeout(inactivity, socket.read(&mut buf)) => match r {
                 Err(_) => Err(DisconnectReason::Inactive),
                 Ok(Ok(0)) => Err(DisconnectReason::RemoteClosed),
@@ -76,7 +77,7 @@ pub(crate) async fn run(
                 shared.counters.bytes_in.fetch_add(n as u64, Relaxed);
                 tokio::select! {
                     biased;
-                    _ = closing.wait_for(|c| *c) => return,
+                    _ = closing.wait_for(|c| *c) => return socket,
                     r = reader.feed(&mut decoder, &buf[..n]) => r,
                 }
             }
@@ -84,9 +85,29 @@ pub(crate) async fn run(
         };
         if let Err(reason) = result {
             shared.close(reason);
-            return;
+            return socket;
         }
     }
+}
+
+/// How long a graceful close keeps reading after everything was written and our side
+/// was shut down.
+const LINGER: Duration = Duration::from_millis(250);
+
+/// After a graceful close that wrote everything: reads and drops what the peer still
+/// sends until it closes its side, for at most `LINGER`. Closing a socket with unread data
+/// in it resets the connection, and a reset makes the peer's kernel throw away what we
+/// wrote that it has not read yet: written would not mean delivered.
+pub(crate) async fn linger(socket: &mut OwnedReadHalf) {
+    let mut buf = vec![0u8; 16 * 1024];
+    let _ = timeout(LINGER, async {
+        while let Ok(n) = socket.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 struct Reader<'a> {

@@ -216,7 +216,8 @@ public final class DashnetTest {
         DashnetConfig cfg = new DashnetConfig(DashnetClient.REGTEST);
         check(cfg.flushDeadlineMs == 2000 && cfg.eventQueue == 1024 && cfg.pingIntervalMs == 120000
                 && cfg.inboundPeerBytes == 4L << 20 && cfg.inboundClientBytes == 16L << 20
-                && cfg.protocolVersion == 70240 && cfg.dnsSeeds && !cfg.exclusive,
+                && cfg.protocolVersion == 70240 && cfg.dnsSeeds && !cfg.exclusive
+                && cfg.fixedSeeds == null && cfg.reseedIntervalMs == 60000,
                 "defaults come from the library");
         boolean refused = false;
         try {
@@ -240,6 +241,16 @@ public final class DashnetTest {
             refused = true;
         }
         check(refused, "a negative timeout is refused");
+        DashnetConfig badSeeds = new DashnetConfig(DashnetClient.REGTEST);
+        badSeeds.exclusive = true;
+        badSeeds.fixedSeeds = "127.0.0.1:1, nonsense";
+        String why = "";
+        try {
+            new DashnetClient(badSeeds, new Life()).close();
+        } catch (IllegalArgumentException e) {
+            why = String.valueOf(e.getMessage());
+        }
+        check(why.contains("nonsense"), "a bad fixed seed is refused, named: " + why);
 
         try (Sim flood = new Sim("--flood-headers2", "0", "--flood-kind", "inv");
              Sim stalled = new Sim("--stop-reading-after", "0")) {

@@ -45,6 +45,14 @@ public final class DashnetConfig {
     public long inboundPeerBytes;
     /** Inbound bytes of all peers together. */
     public long inboundClientBytes;
+    /**
+     * Seed nodes dialed when the address book is empty, DNS is off or finds nothing:
+     * "IP:PORT" entries separated by commas or spaces. null (the default): Dash Core's
+     * built-in list for the network; "": none.
+     */
+    public String fixedSeeds;
+    /** When nothing is connected and nothing is left to dial, seeds are looked up again, at most this often. */
+    public int reseedIntervalMs;
 
     /** The library's defaults for {@code network}. */
     public DashnetConfig(int network) {
