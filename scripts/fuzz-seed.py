@@ -1,19 +1,12 @@
 #!/usr/bin/env python3
 """Seeds the fuzz corpus (fuzz/corpus/TARGET) from the shared vectors in tests/data/vectors:
-whole frames for frame_stream, (command index, payload) for message_roundtrip, headers2
+whole frames for frame_stream, (command name, NUL, payload) for message_roundtrip, headers2
 payloads for headers2. Run once; scripts/fuzz --cmin keeps the corpus small after that."""
 import hashlib, pathlib, sys
 
 root = pathlib.Path(__file__).resolve().parent.parent
 vectors = root / "tests/data/vectors"
 corpus = root / "fuzz/corpus"
-# The order of fuzz_targets/message_roundtrip.rs's COMMANDS.
-commands = ("version verack ping pong getaddr addr addrv2 sendaddrv2 inv getdata notfound "
-            "getheaders getheaders2 getblocks headers headers2 sendheaders sendheaders2 block "
-            "merkleblock tx mempool filterload filteradd filterclear feefilter reject sendcmpct "
-            "senddsq getcfilters cfilter getcfheaders cfheaders getcfcheckpt cfcheckpt getmnlistd "
-            "mnlistdiff getqrinfo qrinfo clsig isdlock platformban").split()
-
 def put(target, data):
     d = corpus / target
     d.mkdir(parents=True, exist_ok=True)
@@ -27,8 +20,7 @@ for path in sorted(vectors.rglob("*.hex")):
     command = frame[4:16].rstrip(b"\0").decode("ascii", "replace")
     payload = frame[24:]
     put("frame_stream", bytes([7]) + frame)           # split into 8-byte reads
-    if command in commands:
-        put("message_roundtrip", bytes([commands.index(command)]) + payload)
+    put("message_roundtrip", command.encode() + b"\0" + payload)  # name, NUL, payload
     if command == "headers2":
         put("headers2", payload)
     n += 1

@@ -81,6 +81,8 @@ pub mod commands {
                 #[doc = concat!("`", $text, "`")]
                 pub const $name: Command = Command::from_static($text);
             )*
+            /// Every command with a typed decoder, in this order.
+            pub const ALL: &[Command] = &[$($name),*];
         };
     }
 
