@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dashnet::client::{AddressBook, Client, ClientConfig, ClientEvent, Policy};
+use dashnet::client::{AddressBook, Client, ClientConfig, ClientEvent, Now, Policy};
 use dashnet::peer::{DisconnectReason, PeerId};
 use dashnet::sim::{Misbehavior, Sim, SimConfig};
 use dashnet::wire::{AddrV2Address, AddrV2Entry, Command, Message, Network};
@@ -118,7 +118,10 @@ fn book_with(addrs: &[SocketAddr]) -> Vec<u8> {
     for a in addrs {
         assert!(b.add(*a, 0, now, None, now));
     }
-    b.export()
+    b.export(Now {
+        mono: 0.0,
+        wall: now,
+    })
 }
 
 #[test]
@@ -311,9 +314,13 @@ fn learns_addresses_from_addrv2_dials_them_and_round_trips_the_book() {
     // Only the dialable entry was taken (the Tor one cannot be dialed).
     let exported = client.export_addresses();
     let mut book = AddressBook::new(Policy::default());
-    assert_eq!(book.import(&exported, now as u64), Ok(2)); // a (fixed) and b
+    let now = Now {
+        mono: 0.0,
+        wall: u64::from(now),
+    };
+    assert_eq!(book.import(&exported, now), Ok(2)); // a (fixed) and b
     assert!(book.get(&b.addr()).is_some());
-    assert_eq!(book.export(), exported);
+    assert_eq!(book.export(now), exported);
     client.shutdown();
     drop(events);
     sims.stop(a);
@@ -967,4 +974,101 @@ fn a_suspend_seen_as_a_wall_clock_jump_probes_every_peer() {
     client.shutdown();
     drop(events);
     sims.stop(sim);
+}
+
+#[test]
+fn a_wall_clock_set_back_does_not_stop_dialing() {
+    // Backoff runs on the monotonic clock. Before, a retry was scheduled in wall-clock
+    // time, so setting the clock back a day meant no dial for a day.
+    let sims = Sims::new();
+    let a = sims.start("127.0.0.61", 0, SimConfig::default());
+    let addr = a.addr();
+    let client = Arc::new(Client::new(config(&[])).unwrap());
+    let events = Events::start(&client);
+    assert_eq!(client.import_addresses(&book_with(&[addr])), Ok(1));
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 1));
+    sims.stop(a);
+    // Gone, and at least one redial failed: a retry is scheduled.
+    assert!(wait_until(Duration::from_secs(10), || client
+        .peers()
+        .is_empty()
+        && client.stats().dials >= 2));
+    client.simulate_wall_clock_jump(-24 * 3600 * 1000);
+    let a = sims.start("127.0.0.61", addr.port(), SimConfig::default());
+    assert!(
+        wait_until(Duration::from_secs(10), || client.peers().len() == 1),
+        "no redial after the wall clock went back a day"
+    );
+    client.shutdown();
+    drop(events);
+    sims.stop(a);
+}
+
+#[test]
+fn gossip_floods_do_not_take_over_the_book() {
+    // On mainnet rules (the sim speaks mainnet's magic): one peer's addrv2 floods of
+    // loopback, private and one-netgroup addresses add at most the netgroup cap.
+    let sims = Sims::new();
+    let a = sims.start(
+        "127.0.0.62",
+        0,
+        SimConfig {
+            network: Network::Mainnet,
+            ..SimConfig::default()
+        },
+    );
+    let mut cfg = config(&[a.addr()]);
+    cfg.peer.network = Network::Mainnet;
+    cfg.fixed_seeds = Vec::new();
+    cfg.exclusive = true; // never dial what the flood names
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 1));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32;
+    let entry = |ip: [u8; 4]| AddrV2Entry {
+        time: now + 500,
+        services: 1,
+        addr: AddrV2Address::Ipv4(ip),
+        port: 9999,
+    };
+    let mut messages = Vec::new();
+    for chunk in 0..10u8 {
+        let list: Vec<AddrV2Entry> = (0..1000u32)
+            .map(|i| match i % 4 {
+                0 => entry([127, chunk, (i >> 8) as u8, i as u8]),
+                1 => entry([10, chunk, (i >> 8) as u8, i as u8]),
+                2 => entry([192, 168, chunk, i as u8]),
+                _ => entry([45, 9, chunk, i as u8]),
+            })
+            .collect();
+        messages.push(Message::AddrV2(list));
+    }
+    assert_eq!(sims.0.block_on(a.inject(&messages)), 1, "one connection");
+    assert!(wait_until(Duration::from_secs(10), || client
+        .stats()
+        .address_book
+        == 1 + Policy::default().per_netgroup as u64));
+    std::thread::sleep(Duration::from_millis(200));
+    let exported = client.export_addresses();
+    let mut book = AddressBook::new(Policy::default());
+    let n = book
+        .import(
+            &exported,
+            Now {
+                mono: 0.0,
+                wall: u64::from(now),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        n,
+        1 + Policy::default().per_netgroup,
+        "fixed peer + one /16's cap"
+    );
+    client.shutdown();
+    drop(events);
+    sims.stop(a);
 }

@@ -1,17 +1,43 @@
 //! The address book: where to dial, fed by addr / addrv2 and DNS seeds, with backoff,
 //! misbehaviour scores and bans. Pure bookkeeping: no I/O, no clock of its own (every
 //! call takes `now`), so it is tested deterministically.
+//!
+//! Two clocks: schedules (backoff, bans in force, score decay) run on a monotonic clock
+//! ([`MonoSecs`]), so a wall clock set backwards cannot stop dialing or stretch a ban;
+//! only what is exported or gossiped (address times, ban expiry in the export) is in
+//! wall-clock time ([`UnixSecs`]).
+//!
+//! Against eclipse attacks: addresses learned from gossip must be publicly routable
+//! (except on regtest and devnets, where everything is local); gossip may hold at most
+//! `per_netgroup` entries of one /16 (IPv4) or /32 (IPv6) and `per_source` entries from
+//! one peer; gossip never evicts fresh entries other peers gave us (only stale ones, or
+//! its own source's), and its timestamps are clamped to now, so a peer claiming "seen just
+//! now" for everything cannot push the rest out. Dials pick distinct netgroups.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use rand::Rng;
 
 use crate::wire::{AddrV2Entry, NetAddr, TimedAddr};
 
-/// Times in the book are seconds since the Unix epoch.
+/// Wall-clock times (address times, exported ban expiry): seconds since the Unix epoch.
 pub type UnixSecs = u64;
+/// Monotonic times (schedules): seconds since an arbitrary start, never going backwards.
+pub type MonoSecs = f64;
+
+/// Both clocks, read once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Now {
+    /// The monotonic clock.
+    pub mono: MonoSecs,
+    /// The wall clock.
+    pub wall: UnixSecs,
+}
+
+/// Gossiped entries older than this may be evicted by gossip from another peer.
+const STALE: UnixSecs = 3 * 24 * 3600;
 
 /// Entries claiming to be seen more than this far in the future are ignored.
 const FUTURE_SLACK: UnixSecs = 10 * 60;
@@ -31,8 +57,8 @@ pub struct BookEntry {
     pub source: Option<u64>,
     /// Failed dials in a row.
     pub attempts: u32,
-    /// Not to be dialed before this time (Unix seconds, fractional).
-    pub next_attempt: f64,
+    /// Not to be dialed before this (monotonic) time.
+    pub next_attempt: MonoSecs,
 }
 
 /// Backoff and ban settings.
@@ -42,6 +68,8 @@ pub struct Policy {
     pub capacity: usize,
     /// Most entries one peer may contribute.
     pub per_source: usize,
+    /// Most entries gossip may put in one netgroup (/16 for IPv4, /32 for IPv6).
+    pub per_netgroup: usize,
     /// First retry delay.
     pub backoff_initial: Duration,
     /// Longest retry delay.
@@ -57,6 +85,7 @@ impl Default for Policy {
         Policy {
             capacity: 2048,
             per_source: 256,
+            per_netgroup: 32,
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
             ban_threshold: 100,
@@ -68,7 +97,7 @@ impl Default for Policy {
 #[derive(Debug, Clone, Copy, Default)]
 struct Score {
     value: f64,
-    at: UnixSecs,
+    at: MonoSecs,
 }
 
 /// The book.
@@ -77,13 +106,91 @@ pub struct AddressBook {
     policy: Policy,
     entries: HashMap<SocketAddr, BookEntry>,
     per_source: HashMap<u64, usize>,
+    per_group: HashMap<NetGroup, usize>,
     scores: HashMap<IpAddr, Score>,
-    bans: HashMap<IpAddr, UnixSecs>,
+    bans: HashMap<IpAddr, MonoSecs>,
+    local_ok: bool,
 }
 
 /// True for addresses dashnet can dial (IPv4 and IPv6, not unspecified, port set).
 pub fn dialable(addr: &SocketAddr) -> bool {
     addr.port() != 0 && !addr.ip().is_unspecified() && !addr.ip().is_multicast()
+}
+
+/// True for addresses reachable on the public internet: not loopback, private (RFC 1918,
+/// unique local), shared (100.64/10), link-local, documentation, benchmarking, reserved or
+/// multicast.
+pub fn routable(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => routable_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => routable_v4(v4),
+            None => routable_v6(v6),
+        },
+    }
+}
+
+fn routable_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || a >= 240
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 198 && (b == 18 || b == 19))
+        || (a == 192 && b == 0 && c == 0))
+}
+
+fn routable_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (s[0] & 0xfe00) == 0xfc00 // unique local
+        || (s[0] & 0xffc0) == 0xfe80 // link-local
+        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+        || (s[0] == 0x2001 && s[1] == 0x0db8)) // documentation
+}
+
+/// The group an address belongs to for diversity rules: its /16 (IPv4) or /32 (IPv6).
+/// Where local addresses are allowed (regtest, devnets) a non-routable address is a group
+/// of its own, since every node there is local.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NetGroup {
+    /// An IPv4 /16.
+    V4([u8; 2]),
+    /// An IPv6 /32.
+    V6([u8; 4]),
+    /// A local address on a local network: no grouping.
+    Local(SocketAddr),
+}
+
+/// The netgroup of `addr`; `local_ok` as in [`NetGroup::Local`].
+pub fn netgroup(addr: &SocketAddr, local_ok: bool) -> NetGroup {
+    if local_ok && !routable(addr.ip()) {
+        return NetGroup::Local(*addr);
+    }
+    match addr.ip() {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            NetGroup::V4([o[0], o[1]])
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => {
+                let o = v4.octets();
+                NetGroup::V4([o[0], o[1]])
+            }
+            None => {
+                let o = v6.octets();
+                NetGroup::V6([o[0], o[1], o[2], o[3]])
+            }
+        },
+    }
 }
 
 impl AddressBook {
@@ -93,9 +200,22 @@ impl AddressBook {
             policy,
             entries: HashMap::new(),
             per_source: HashMap::new(),
+            per_group: HashMap::new(),
             scores: HashMap::new(),
             bans: HashMap::new(),
+            local_ok: false,
         }
+    }
+
+    /// Allows local (non-routable) addresses from gossip and stops grouping them: for
+    /// regtest and devnets, where every node is local. Off by default.
+    pub fn set_local_ok(&mut self, ok: bool) {
+        self.local_ok = ok;
+    }
+
+    /// The netgroup of `addr` under this book's rules.
+    pub fn netgroup(&self, addr: &SocketAddr) -> NetGroup {
+        netgroup(addr, self.local_ok)
     }
 
     /// Number of entries.
@@ -113,7 +233,8 @@ impl AddressBook {
         self.entries.get(addr)
     }
 
-    /// Adds or refreshes one address; returns true if the book changed.
+    /// Adds or refreshes one address; returns true if the book changed. `source` is the
+    /// peer that gossiped it (None: the app, an import, or a seed), `now` wall-clock time.
     pub fn add(
         &mut self,
         addr: SocketAddr,
@@ -125,6 +246,16 @@ impl AddressBook {
         if !dialable(&addr) || last_seen > now + FUTURE_SLACK || last_seen + MAX_AGE < now {
             return false;
         }
+        let gossip = source.is_some();
+        if gossip && !self.local_ok && !routable(addr.ip()) {
+            return false;
+        }
+        // Gossip cannot claim the future: "seen just now" is the most it may say.
+        let last_seen = if gossip {
+            last_seen.min(now)
+        } else {
+            last_seen
+        };
         if let Some(e) = self.entries.get_mut(&addr) {
             if last_seen > e.last_seen {
                 e.last_seen = last_seen;
@@ -133,17 +264,20 @@ impl AddressBook {
             }
             return false;
         }
+        let group = self.netgroup(&addr);
         if let Some(src) = source
-            && self.per_source.get(&src).copied().unwrap_or(0) >= self.policy.per_source
+            && (self.per_source.get(&src).copied().unwrap_or(0) >= self.policy.per_source
+                || self.per_group.get(&group).copied().unwrap_or(0) >= self.policy.per_netgroup)
         {
             return false;
         }
-        if self.entries.len() >= self.policy.capacity && !self.evict_older_than(last_seen) {
+        if self.entries.len() >= self.policy.capacity && !self.make_room(last_seen, source, now) {
             return false;
         }
         if let Some(src) = source {
             *self.per_source.entry(src).or_default() += 1;
         }
+        *self.per_group.entry(group).or_default() += 1;
         self.entries.insert(
             addr,
             BookEntry {
@@ -157,29 +291,39 @@ impl AddressBook {
         true
     }
 
-    /// Removes the oldest entry if it is older than `than`; true if room was made.
-    fn evict_older_than(&mut self, than: UnixSecs) -> bool {
-        let Some((addr, e)) = self
+    /// Evicts one entry to make room for one seen at `than` from `source`; true if it did.
+    /// The app, imports and seeds may evict the oldest entry older than theirs; gossip may
+    /// evict only a stale entry, or the oldest of its own source's.
+    fn make_room(&mut self, than: UnixSecs, source: Option<u64>, now: UnixSecs) -> bool {
+        let victim = self
             .entries
             .iter()
+            .filter(|(_, e)| match source {
+                None => true,
+                Some(src) => e.source == Some(src) || e.last_seen + STALE < now,
+            })
             .min_by_key(|(_, e)| e.last_seen)
-            .map(|(a, e)| (*a, e.clone()))
-        else {
-            return false;
-        };
-        if e.last_seen >= than {
-            return false;
+            .map(|(a, e)| (*a, e.last_seen));
+        match victim {
+            Some((addr, seen)) if seen < than => {
+                self.remove(&addr);
+                true
+            }
+            _ => false,
         }
-        self.remove(&addr);
-        true
     }
 
     fn remove(&mut self, addr: &SocketAddr) {
-        if let Some(e) = self.entries.remove(addr)
-            && let Some(src) = e.source
-            && let Some(n) = self.per_source.get_mut(&src)
-        {
-            *n = n.saturating_sub(1);
+        let group = self.netgroup(addr);
+        if let Some(e) = self.entries.remove(addr) {
+            if let Some(src) = e.source
+                && let Some(n) = self.per_source.get_mut(&src)
+            {
+                *n = n.saturating_sub(1);
+            }
+            if let Some(n) = self.per_group.get_mut(&group) {
+                *n = n.saturating_sub(1);
+            }
         }
     }
 
@@ -207,7 +351,7 @@ impl AddressBook {
     }
 
     /// Records a failed dial: exponential backoff with jitter, capped. Never a ban.
-    pub fn dial_failed(&mut self, addr: &SocketAddr, now: f64) {
+    pub fn dial_failed(&mut self, addr: &SocketAddr, now: MonoSecs) {
         let policy = self.policy;
         if let Some(e) = self.entries.get_mut(addr) {
             e.attempts = e.attempts.saturating_add(1);
@@ -216,16 +360,16 @@ impl AddressBook {
     }
 
     /// Records a successful handshake: the backoff starts over.
-    pub fn dial_succeeded(&mut self, addr: &SocketAddr, now: UnixSecs) {
+    pub fn dial_succeeded(&mut self, addr: &SocketAddr, now: Now) {
         if let Some(e) = self.entries.get_mut(addr) {
             e.attempts = 0;
             e.next_attempt = 0.0;
-            e.last_seen = e.last_seen.max(now);
+            e.last_seen = e.last_seen.max(now.wall);
         }
     }
 
     /// After a connection ends: wait the initial backoff before dialing it again.
-    pub fn connection_ended(&mut self, addr: &SocketAddr, now: f64) {
+    pub fn connection_ended(&mut self, addr: &SocketAddr, now: MonoSecs) {
         let policy = self.policy;
         if let Some(e) = self.entries.get_mut(addr) {
             e.next_attempt = now + backoff(&policy, e.attempts.max(1));
@@ -242,14 +386,14 @@ impl AddressBook {
 
     /// Adds `points` to the score of `ip` (scores halve every hour); bans it at the
     /// threshold. Returns true if it is now banned.
-    pub fn misbehaved(&mut self, ip: IpAddr, points: u32, now: UnixSecs) -> bool {
+    pub fn misbehaved(&mut self, ip: IpAddr, points: u32, now: MonoSecs) -> bool {
         let s = self.scores.entry(ip).or_default();
-        let halvings = now.saturating_sub(s.at) as f64 / SCORE_HALF_LIFE as f64;
+        let halvings = (now - s.at).max(0.0) / SCORE_HALF_LIFE as f64;
         s.value = s.value * 0.5f64.powf(halvings) + f64::from(points);
         s.at = now;
         if s.value >= f64::from(self.policy.ban_threshold) {
             self.bans
-                .insert(ip, now + self.policy.ban_duration.as_secs().max(1));
+                .insert(ip, now + self.policy.ban_duration.as_secs().max(1) as f64);
             self.scores.remove(&ip);
             return true;
         }
@@ -257,41 +401,54 @@ impl AddressBook {
     }
 
     /// The current (decayed) score of `ip`.
-    pub fn score(&self, ip: IpAddr, now: UnixSecs) -> f64 {
+    pub fn score(&self, ip: IpAddr, now: MonoSecs) -> f64 {
         self.scores.get(&ip).map_or(0.0, |s| {
-            s.value * 0.5f64.powf(now.saturating_sub(s.at) as f64 / SCORE_HALF_LIFE as f64)
+            s.value * 0.5f64.powf((now - s.at).max(0.0) / SCORE_HALF_LIFE as f64)
         })
     }
 
     /// True while `ip` is banned.
-    pub fn is_banned(&self, ip: IpAddr, now: UnixSecs) -> bool {
+    pub fn is_banned(&self, ip: IpAddr, now: MonoSecs) -> bool {
         self.bans.get(&ip).is_some_and(|until| *until > now)
     }
 
     /// Number of bans in force.
-    pub fn bans_in_force(&self, now: UnixSecs) -> usize {
+    pub fn bans_in_force(&self, now: MonoSecs) -> usize {
         self.bans.values().filter(|u| **u > now).count()
     }
 
-    /// Addresses due for a dial, oldest attempt first, excluding `skip` and banned IPs.
-    pub fn due(&self, now: f64, skip: &dyn Fn(&SocketAddr) -> bool, max: usize) -> Vec<SocketAddr> {
-        let unix = now as UnixSecs;
+    /// Addresses due for a dial, excluding `skip` and banned IPs, at most one per netgroup
+    /// and none in the netgroups of `groups_in_use` (the peers already connected or being
+    /// dialed): fewest failures first, then the most recently seen.
+    pub fn due(
+        &self,
+        now: MonoSecs,
+        skip: &dyn Fn(&SocketAddr) -> bool,
+        groups_in_use: &HashSet<NetGroup>,
+        max: usize,
+    ) -> Vec<SocketAddr> {
         let mut v: Vec<(&SocketAddr, &BookEntry)> = self
             .entries
             .iter()
-            .filter(|(a, e)| e.next_attempt <= now && !skip(a) && !self.is_banned(a.ip(), unix))
+            .filter(|(a, e)| e.next_attempt <= now && !skip(a) && !self.is_banned(a.ip(), now))
             .collect();
-        // Fewest failures first, then the most recently seen.
         v.sort_by(|a, b| {
-            (a.1.attempts, std::cmp::Reverse(a.1.last_seen))
-                .cmp(&(b.1.attempts, std::cmp::Reverse(b.1.last_seen)))
+            (a.1.attempts, std::cmp::Reverse(a.1.last_seen), a.0).cmp(&(
+                b.1.attempts,
+                std::cmp::Reverse(b.1.last_seen),
+                b.0,
+            ))
         });
-        v.into_iter().take(max).map(|(a, _)| *a).collect()
+        let mut groups = groups_in_use.clone();
+        v.into_iter()
+            .map(|(a, _)| *a)
+            .filter(|a| groups.insert(self.netgroup(a)))
+            .take(max)
+            .collect()
     }
 
-    /// The earliest time an entry not yet due becomes due (for the dial timer).
-    pub fn next_due(&self, now: f64, skip: &dyn Fn(&SocketAddr) -> bool) -> Option<f64> {
-        let unix = now as UnixSecs;
+    /// The earliest (monotonic) time an entry not yet due becomes due, for the dial timer.
+    pub fn next_due(&self, now: MonoSecs, skip: &dyn Fn(&SocketAddr) -> bool) -> Option<MonoSecs> {
         let next_entry = self
             .entries
             .iter()
@@ -301,8 +458,8 @@ impl AddressBook {
         let next_unban = self
             .bans
             .values()
-            .filter(|u| **u > unix)
-            .map(|u| *u as f64)
+            .filter(|u| **u > now)
+            .copied()
             .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.min(t))));
         match (next_entry, next_unban) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -314,8 +471,9 @@ impl AddressBook {
     /// peer banned for misbehaving stays banned after a restart):
     /// `"DNAB" | version 2 | count u32 LE | count x (ip[16] | port u16 BE | services u64 LE |
     /// last_seen u64 LE) | bans u32 LE | bans x (ip[16] | banned_until u64 LE)`.
-    /// IPv4 addresses are IPv4-mapped IPv6. Version 1 (no ban section) still imports.
-    pub fn export(&self) -> Vec<u8> {
+    /// IPv4 addresses are IPv4-mapped IPv6; `banned_until` is wall-clock Unix seconds.
+    /// Version 1 (no ban section) still imports.
+    pub fn export(&self, now: Now) -> Vec<u8> {
         let mut out = Vec::with_capacity(13 + self.entries.len() * 34 + self.bans.len() * 24);
         out.extend_from_slice(b"DNAB\x02");
         out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
@@ -328,11 +486,16 @@ impl AddressBook {
             out.extend_from_slice(&e.services.to_le_bytes());
             out.extend_from_slice(&e.last_seen.to_le_bytes());
         }
-        let mut bans: Vec<_> = self.bans.iter().collect();
+        let mut bans: Vec<(IpAddr, UnixSecs)> = self
+            .bans
+            .iter()
+            .filter(|(_, until)| **until > now.mono)
+            .map(|(ip, until)| (*ip, now.wall + (until - now.mono).round() as UnixSecs))
+            .collect();
         bans.sort();
         out.extend_from_slice(&(bans.len() as u32).to_le_bytes());
         for (ip, until) in bans {
-            let na = NetAddr::from_socket_addr(SocketAddr::new(*ip, 0), 0);
+            let na = NetAddr::from_socket_addr(SocketAddr::new(ip, 0), 0);
             out.extend_from_slice(&na.ip);
             out.extend_from_slice(&until.to_le_bytes());
         }
@@ -341,7 +504,7 @@ impl AddressBook {
 
     /// Adds the entries (and, from version 2, the bans still in force) of an exported
     /// book; returns how many entries were added.
-    pub fn import(&mut self, bytes: &[u8], now: UnixSecs) -> Result<usize, &'static str> {
+    pub fn import(&mut self, bytes: &[u8], now: Now) -> Result<usize, &'static str> {
         let (version, body) = match bytes.strip_prefix(b"DNAB") {
             Some([1, rest @ ..]) => (1, rest),
             Some([2, rest @ ..]) => (2, rest),
@@ -386,14 +549,15 @@ impl AddressBook {
             let services = u64::from_le_bytes(rec[18..26].try_into().map_err(|_| "bad record")?);
             let seen = u64::from_le_bytes(rec[26..34].try_into().map_err(|_| "bad record")?);
             let addr = NetAddr { services, ip, port }.socket_addr();
-            if self.add(addr, services, seen, None, now) {
+            if self.add(addr, services, seen, None, now.wall) {
                 added += 1;
             }
         }
         for (ip, until) in bans {
-            if until > now {
+            if until > now.wall {
+                let until = now.mono + (until - now.wall) as f64;
                 let b = self.bans.entry(ip).or_insert(until);
-                *b = (*b).max(until);
+                *b = b.max(until);
             }
         }
         Ok(added)
@@ -414,6 +578,15 @@ mod tests {
     use super::*;
 
     const NOW: UnixSecs = 1_800_000_000;
+    /// The monotonic clock at NOW (any value: it has no relation to the wall clock).
+    const MONO: MonoSecs = 5_000.0;
+
+    fn at(offset: u64) -> Now {
+        Now {
+            mono: MONO + offset as f64,
+            wall: NOW + offset,
+        }
+    }
 
     fn sa(s: &str) -> SocketAddr {
         s.parse().unwrap()
@@ -442,7 +615,7 @@ mod tests {
         });
         for i in 0..20u8 {
             b.add(
-                sa(&format!("10.0.0.{i}:9999")),
+                sa(&format!("20.0.0.{i}:9999")),
                 1,
                 NOW - 100 + u64::from(i),
                 Some(7),
@@ -462,7 +635,7 @@ mod tests {
         assert_eq!(b.len(), 10);
         // The newest ten survive.
         assert!(b.get(&sa("10.1.0.19:9999")).is_some());
-        assert!(b.get(&sa("10.0.0.0:9999")).is_none());
+        assert!(b.get(&sa("20.0.0.0:9999")).is_none());
     }
 
     #[test]
@@ -479,13 +652,13 @@ mod tests {
     fn scores_decay_and_ban_at_threshold() {
         let mut b = AddressBook::new(Policy::default());
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        assert!(!b.misbehaved(ip, 60, NOW));
+        assert!(!b.misbehaved(ip, 60, MONO));
         // An hour later the 60 has decayed to 30: another 60 makes 90, still no ban.
-        assert!(!b.misbehaved(ip, 60, NOW + 3600));
-        assert!((b.score(ip, NOW + 3600) - 90.0).abs() < 1e-6);
-        assert!(b.misbehaved(ip, 60, NOW + 3600));
-        assert!(b.is_banned(ip, NOW + 3601));
-        assert!(!b.is_banned(ip, NOW + 3600 + 24 * 3600 + 1));
+        assert!(!b.misbehaved(ip, 60, MONO + 3600.0));
+        assert!((b.score(ip, MONO + 3600.0) - 90.0).abs() < 1e-6);
+        assert!(b.misbehaved(ip, 60, MONO + 3600.0));
+        assert!(b.is_banned(ip, MONO + 3601.0));
+        assert!(!b.is_banned(ip, MONO + 3600.0 + 24.0 * 3600.0 + 1.0));
     }
 
     #[test]
@@ -493,15 +666,15 @@ mod tests {
         let mut b = AddressBook::new(Policy::default());
         b.add(sa("1.2.3.4:9999"), 1, NOW - 10, None, NOW);
         b.add(sa("[2001:db8::7]:19999"), 0x800, NOW - 20, None, NOW);
-        let bytes = b.export();
+        let bytes = b.export(at(0));
         let mut c = AddressBook::new(Policy::default());
-        assert_eq!(c.import(&bytes, NOW), Ok(2));
-        assert_eq!(c.export(), bytes);
-        assert!(c.import(b"nope", NOW).is_err());
-        assert!(c.import(&bytes[..bytes.len() - 1], NOW).is_err());
+        assert_eq!(c.import(&bytes, at(0)), Ok(2));
+        assert_eq!(c.export(at(0)), bytes);
+        assert!(c.import(b"nope", at(0)).is_err());
+        assert!(c.import(&bytes[..bytes.len() - 1], at(0)).is_err());
         let mut huge = b"DNAB\x02".to_vec();
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
-        assert!(c.import(&huge, NOW).is_err());
+        assert!(c.import(&huge, at(0)).is_err());
     }
 
     #[test]
@@ -510,24 +683,189 @@ mod tests {
         b.add(sa("1.2.3.4:9999"), 1, NOW - 10, None, NOW);
         let bad: IpAddr = "5.6.7.8".parse().unwrap();
         let bad6: IpAddr = "2001:db8::9".parse().unwrap();
-        assert!(b.misbehaved(bad, 100, NOW));
-        assert!(b.misbehaved(bad6, 100, NOW));
-        let bytes = b.export();
+        assert!(b.misbehaved(bad, 100, MONO));
+        assert!(b.misbehaved(bad6, 100, MONO));
+        let bytes = b.export(at(0));
+        // The expiry is exported in wall-clock time: a day after NOW.
+        let until = u64::from_le_bytes(bytes[bytes.len() - 8..].try_into().unwrap());
+        assert_eq!(until, NOW + 24 * 3600);
+        // Imported after a restart a minute later, by a process whose monotonic clock
+        // started elsewhere: banned for the rest of the day, no longer.
+        let later = Now {
+            mono: 7.0,
+            wall: NOW + 60,
+        };
         let mut c = AddressBook::new(Policy::default());
-        assert_eq!(c.import(&bytes, NOW + 60), Ok(1));
-        assert!(c.is_banned(bad, NOW + 60) && c.is_banned(bad6, NOW + 60));
-        assert_eq!(c.export(), bytes, "the same bytes after a round trip");
+        assert_eq!(c.import(&bytes, later), Ok(1));
+        assert!(c.is_banned(bad, 7.0) && c.is_banned(bad6, 7.0));
+        assert!(c.is_banned(bad, 7.0 + 24.0 * 3600.0 - 61.0));
+        assert!(!c.is_banned(bad, 7.0 + 24.0 * 3600.0 - 59.0));
+        assert_eq!(c.export(later), bytes, "the same bytes after a round trip");
         // Expired by the time of the import: not restored.
         let mut d = AddressBook::new(Policy::default());
-        d.import(&bytes, NOW + 2 * 24 * 3600).unwrap();
-        assert!(!d.is_banned(bad, NOW + 2 * 24 * 3600));
+        d.import(&bytes, at(2 * 24 * 3600)).unwrap();
+        assert!(!d.is_banned(bad, MONO + 2.0 * 24.0 * 3600.0));
+        assert_eq!(d.bans_in_force(0.0), 0);
         // A version 1 book: entries only.
         let mut v1 = b"DNAB\x01".to_vec();
         v1.extend_from_slice(&1u32.to_le_bytes());
         v1.extend_from_slice(&bytes[9..9 + 34]);
         let mut e = AddressBook::new(Policy::default());
-        assert_eq!(e.import(&v1, NOW), Ok(1));
+        assert_eq!(e.import(&v1, at(0)), Ok(1));
         // A truncated ban section is refused.
-        assert!(e.import(&bytes[..bytes.len() - 1], NOW).is_err());
+        assert!(e.import(&bytes[..bytes.len() - 1], at(0)).is_err());
+    }
+
+    #[test]
+    fn schedules_ignore_the_wall_clock() {
+        // Backoff and bans are in monotonic time: the wall clock is not an argument of
+        // due() or is_banned(), so setting it back an hour changes nothing. What matters
+        // is that time moving on the monotonic clock releases them.
+        let mut b = AddressBook::new(Policy::default());
+        let a = sa("1.2.3.4:9999");
+        b.add(a, 1, NOW, None, NOW);
+        b.dial_failed(&a, MONO);
+        let none = HashSet::new();
+        assert!(b.due(MONO, &|_| false, &none, 8).is_empty());
+        let next = b.next_due(MONO, &|_| false).unwrap();
+        assert!(next > MONO && next < MONO + 2.0, "{next}");
+        assert_eq!(b.due(next, &|_| false, &none, 8), vec![a]);
+        assert!(b.misbehaved(a.ip(), 100, MONO));
+        assert!(b.due(next, &|_| false, &none, 8).is_empty(), "banned");
+        let unban = b.next_due(next, &|_| false).unwrap();
+        assert_eq!(unban, MONO + 24.0 * 3600.0);
+        assert_eq!(b.due(unban, &|_| false, &none, 8), vec![a]);
+    }
+
+    #[test]
+    fn gossip_must_be_routable_except_on_local_networks() {
+        let mut b = AddressBook::new(Policy::default());
+        for local in [
+            "127.0.0.1:9999",
+            "10.1.2.3:9999",
+            "172.16.0.1:9999",
+            "192.168.1.1:9999",
+            "169.254.1.1:9999",
+            "100.64.0.1:9999",
+            "[::1]:9999",
+            "[fd00::1]:9999",
+            "[fe80::1]:9999",
+            "[::ffff:192.168.0.1]:9999",
+        ] {
+            assert!(!b.add(sa(local), 1, NOW, Some(1), NOW), "{local}");
+            // The app (or an import, or a seed) may still add it.
+            assert!(b.add(sa(local), 1, NOW, None, NOW), "{local}");
+        }
+        assert!(b.add(sa("1.2.3.4:9999"), 1, NOW, Some(1), NOW));
+        assert!(b.add(sa("[2a01:4f8::1]:9999"), 1, NOW, Some(1), NOW));
+        let mut r = AddressBook::new(Policy::default());
+        r.set_local_ok(true);
+        assert!(r.add(sa("127.0.0.1:9999"), 1, NOW, Some(1), NOW));
+        // Locally, every address is its own group.
+        assert_ne!(
+            r.netgroup(&sa("127.0.0.1:9999")),
+            r.netgroup(&sa("127.0.0.1:9998"))
+        );
+        assert_eq!(
+            b.netgroup(&sa("1.2.3.4:9999")),
+            b.netgroup(&sa("[::ffff:1.2.250.250]:1"))
+        );
+    }
+
+    #[test]
+    fn gossip_from_one_netgroup_or_one_peer_cannot_take_over() {
+        let policy = Policy {
+            capacity: 200,
+            ..Policy::default()
+        };
+        let mut b = AddressBook::new(policy);
+        // An honest book: 150 addresses in 150 netgroups, from 50 peers, an hour old.
+        for i in 0..150u32 {
+            let addr = sa(&format!("{}.{}.1.1:9999", 20 + i / 200, i % 200));
+            assert!(b.add(addr, 1, NOW - 3600, Some(u64::from(i % 50)), NOW));
+        }
+        // One peer floods 10,000 addresses of one /16, "seen" ten minutes from now.
+        let flood: Vec<AddrV2Entry> = (0..10_000u32)
+            .map(|i| AddrV2Entry {
+                time: (NOW + 500) as u32,
+                services: 1,
+                addr: crate::wire::AddrV2Address::Ipv4([45, 9, (i >> 8) as u8, i as u8]),
+                port: 9999,
+            })
+            .collect();
+        let added = b.add_addrv2(&flood, 999, NOW);
+        assert_eq!(added, policy.per_netgroup);
+        // Another floods 10,000 addresses across netgroups: its per-source share, and it
+        // fills the free room only; nobody honest is evicted.
+        let spread: Vec<AddrV2Entry> = (0..10_000u32)
+            .map(|i| AddrV2Entry {
+                time: (NOW + 500) as u32,
+                services: 1,
+                addr: crate::wire::AddrV2Address::Ipv4([
+                    60 + (i % 100) as u8,
+                    (i / 100) as u8,
+                    0,
+                    1,
+                ]),
+                port: 9999,
+            })
+            .collect();
+        let added2 = b.add_addrv2(&spread, 998, NOW);
+        assert_eq!(b.len(), 200);
+        assert_eq!(added2, 200 - 150 - policy.per_netgroup);
+        for i in 0..150u32 {
+            let addr = sa(&format!("{}.{}.1.1:9999", 20 + i / 200, i % 200));
+            assert!(b.get(&addr).is_some(), "{addr} was pushed out");
+        }
+        // Clamped: no gossiped entry claims to be newer than now.
+        assert!(b.entries.values().all(|e| e.last_seen <= NOW));
+        // A flood of loopback and private addresses adds nothing.
+        let local: Vec<AddrV2Entry> = (0..1000u32)
+            .map(|i| AddrV2Entry {
+                time: NOW as u32,
+                services: 1,
+                addr: crate::wire::AddrV2Address::Ipv4([
+                    if i % 2 == 0 { 127 } else { 10 },
+                    0,
+                    (i >> 8) as u8,
+                    i as u8,
+                ]),
+                port: 9999,
+            })
+            .collect();
+        let mut fresh = AddressBook::new(Policy::default());
+        assert_eq!(fresh.add_addrv2(&local, 5, NOW), 0);
+        // Stale gossip can be replaced by fresh gossip from another peer.
+        let mut s = AddressBook::new(Policy {
+            capacity: 2,
+            ..Policy::default()
+        });
+        assert!(s.add(sa("1.1.1.1:9999"), 1, NOW - 4 * 24 * 3600, Some(1), NOW));
+        assert!(s.add(sa("2.2.2.2:9999"), 1, NOW - 60, Some(1), NOW));
+        assert!(s.add(sa("3.3.3.3:9999"), 1, NOW, Some(2), NOW));
+        assert!(s.get(&sa("1.1.1.1:9999")).is_none());
+        // Full of fresh entries: more gossip from peer 2 is refused, nothing evicted.
+        assert!(!s.add(sa("4.4.4.4:9999"), 1, NOW, Some(2), NOW));
+        assert!(s.get(&sa("2.2.2.2:9999")).is_some());
+    }
+
+    #[test]
+    fn dials_pick_distinct_netgroups() {
+        let mut b = AddressBook::new(Policy::default());
+        for a in [
+            "1.2.3.4:9999",
+            "1.2.9.9:9999",
+            "5.6.7.8:9999",
+            "5.6.1.1:9999",
+            "9.9.9.9:9999",
+        ] {
+            b.add(sa(a), 1, NOW, None, NOW);
+        }
+        let in_use: HashSet<NetGroup> = [b.netgroup(&sa("9.9.1.1:1"))].into();
+        let picks = b.due(MONO, &|_| false, &in_use, 8);
+        assert_eq!(picks.len(), 2, "{picks:?}");
+        let groups: HashSet<NetGroup> = picks.iter().map(|a| b.netgroup(a)).collect();
+        assert_eq!(groups.len(), 2);
+        assert!(!groups.contains(&b.netgroup(&sa("9.9.9.9:9999"))));
     }
 }

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::book::NetGroup;
 use super::events::LogLevel;
-use super::{ClientEvent, Control, FailStage, PeerSlot, Shared, unix_now};
+use super::{ClientEvent, Control, FailStage, PeerSlot, Shared};
 use crate::peer::{ConnectError, DisconnectReason, PeerEvent, PeerId, PendingPeer};
 
 /// Misbehaviour points per disconnect reason (the ban threshold is 100 by default).
@@ -73,7 +74,7 @@ pub(crate) async fn run(
         // notices a suspended process by its wall-clock jump). No polling.
         let tick = m.shared.peer_config.ping_interval;
         let mut wait = m.next_due().map_or(tick, |at| {
-            Duration::from_secs_f64((at - unix_now()).max(0.0) + 0.001).min(tick)
+            Duration::from_secs_f64((at - m.shared.now().mono).max(0.0) + 0.001).min(tick)
         });
         if m.dry {
             // Wake when another reseed is allowed.
@@ -100,15 +101,15 @@ impl Manager {
                 if !self.fixed.contains(&addr) {
                     self.fixed.push(addr);
                 }
-                let now = unix_now();
+                let now = self.shared.now();
                 let mut book = self.shared.book.lock();
-                book.add(addr, 0, now as u64, None, now as u64);
-                book.dial_succeeded(&addr, now as u64); // due at once
+                book.add(addr, 0, now.wall, None, now.wall);
+                book.dial_succeeded(&addr, now); // due at once
             }
             Control::Forget(addr) => self.fixed.retain(|a| *a != addr),
             Control::Wake => {}
             Control::Seeds(addrs) => {
-                let now = unix_now() as u64;
+                let now = self.shared.now().wall;
                 let mut book = self.shared.book.lock();
                 for a in addrs {
                     book.add(a, 0, now, None, now);
@@ -157,8 +158,7 @@ impl Manager {
     /// A wall-clock jump much larger than the monotonic clock's means the OS suspended
     /// the app: treat it as a network change.
     fn check_clock(&mut self) {
-        let skew = Duration::from_millis(self.shared.wall_skew_ms.load(Ordering::Relaxed));
-        let (mono, wall) = (Instant::now(), SystemTime::now() + skew);
+        let (mono, wall) = (Instant::now(), self.shared.wall_time());
         let dm = mono.duration_since(self.clock.0);
         let dw = wall.duration_since(self.clock.1).unwrap_or_default();
         self.clock = (mono, wall);
@@ -177,7 +177,10 @@ impl Manager {
         }
         let fixed_only = self.shared.config.exclusive;
         let skip = |a: &SocketAddr| self.busy(a) || (fixed_only && !self.fixed.contains(a));
-        self.shared.book.lock().next_due(unix_now(), &skip)
+        self.shared
+            .book
+            .lock()
+            .next_due(self.shared.now().mono, &skip)
     }
 
     fn dial(&mut self) {
@@ -185,7 +188,7 @@ impl Manager {
             return;
         }
         let cfg = &self.shared.config;
-        let now = unix_now();
+        let now = self.shared.now().mono;
         let open = self.connected.len() + self.dialing.len();
         let mut picks: Vec<SocketAddr> = Vec::new();
         {
@@ -195,7 +198,7 @@ impl Manager {
             let fixed: Vec<SocketAddr> = self
                 .fixed
                 .iter()
-                .filter(|a| !self.busy(a) && !book.is_banned(a.ip(), now as u64))
+                .filter(|a| !self.busy(a) && !book.is_banned(a.ip(), now))
                 .filter(|a| book.get(a).is_none_or(|e| e.next_attempt <= now))
                 .take(room)
                 .copied()
@@ -207,8 +210,17 @@ impl Manager {
                     .min(cfg.max_outbound)
                     .saturating_sub(open + picks.len());
                 if want > 0 {
+                    // Outbound connections in distinct netgroups: none in a group we
+                    // already have a peer (or a dial) in.
+                    let in_use: HashSet<NetGroup> = self
+                        .connected
+                        .keys()
+                        .chain(self.dialing.iter())
+                        .chain(picks.iter())
+                        .map(|a| book.netgroup(a))
+                        .collect();
                     let skip = |a: &SocketAddr| self.busy(a) || picks.contains(a);
-                    picks.extend(book.due(now, &skip, want));
+                    picks.extend(book.due(now, &skip, &in_use, want));
                 }
             }
         }
@@ -286,10 +298,10 @@ impl Manager {
             return;
         }
         self.shared.dialing.fetch_sub(1, Ordering::Relaxed);
-        let now = unix_now();
+        let now = self.shared.now();
         match result {
             Ok(()) => {
-                self.shared.book.lock().dial_succeeded(&addr, now as u64);
+                self.shared.book.lock().dial_succeeded(&addr, now);
                 if self.gone_early.remove(&id) {
                     return;
                 }
@@ -298,9 +310,9 @@ impl Manager {
             Err(e) => {
                 // A failed dial is never a ban: a phone without network must keep its book.
                 if let ConnectError::Handshake(reason) = &e {
-                    self.punish(addr, reason, now);
+                    self.punish(addr, reason, now.mono);
                 }
-                self.shared.book.lock().dial_failed(&addr, now);
+                self.shared.book.lock().dial_failed(&addr, now.mono);
             }
         }
     }
@@ -311,10 +323,7 @@ impl Manager {
             self.shared.events.log(LogLevel::Warn, || {
                 format!("{addr} misbehaved ({points} points): {reason}")
             });
-            self.shared
-                .book
-                .lock()
-                .misbehaved(addr.ip(), points, now as u64);
+            self.shared.book.lock().misbehaved(addr.ip(), points, now);
         }
     }
 
@@ -325,7 +334,7 @@ impl Manager {
         } else {
             self.gone_early.insert(peer);
         }
-        let now = unix_now();
+        let now = self.shared.now().mono;
         self.punish(addr, &reason, now);
         self.shared.book.lock().connection_ended(&addr, now);
     }

@@ -22,13 +22,16 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 
-pub use book::{AddressBook, BookEntry, Policy, backoff, dialable};
+pub use book::{
+    AddressBook, BookEntry, MonoSecs, NetGroup, Now, Policy, UnixSecs, backoff, dialable, netgroup,
+    routable,
+};
 pub use config::ClientConfig;
 pub use delivery::DeliveryThread;
 pub use events::{LogLevel, Taken};
@@ -240,8 +243,11 @@ pub(crate) struct Shared {
     pub dialing: AtomicUsize,
     pub dials: AtomicU64,
     pub seed_lookups: AtomicU64,
-    /// Milliseconds added to the wall clock the manager reads (`simulate_suspend`).
-    pub wall_skew_ms: AtomicU64,
+    /// Milliseconds added to the wall clock the client reads (`simulate_suspend`,
+    /// `simulate_wall_clock_jump`).
+    pub wall_skew_ms: AtomicI64,
+    /// The start of the client's monotonic clock (schedules in the book).
+    pub epoch: Instant,
     pub control: mpsc::UnboundedSender<Control>,
     pub report: Mutex<Vec<(PeerId, Vec<OutboundMessage>)>>,
     pub peers_closed: AtomicUsize,
@@ -251,11 +257,29 @@ pub(crate) struct Shared {
     pub budget: InboundBudget,
 }
 
-pub(crate) fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+impl Shared {
+    /// The wall clock, as the client sees it (tests may move it).
+    pub(crate) fn wall_time(&self) -> SystemTime {
+        let skew = self.wall_skew_ms.load(Ordering::Relaxed);
+        let d = Duration::from_millis(skew.unsigned_abs());
+        let now = SystemTime::now();
+        if skew >= 0 {
+            now + d
+        } else {
+            now.checked_sub(d).unwrap_or(UNIX_EPOCH)
+        }
+    }
+
+    /// Both clocks, for the address book.
+    pub(crate) fn now(&self) -> Now {
+        Now {
+            mono: self.epoch.elapsed().as_secs_f64(),
+            wall: self
+                .wall_time()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        }
+    }
 }
 
 /// A client. All methods return at once, from any thread.
@@ -293,7 +317,8 @@ impl Client {
         config.peer.client_budget = Some(budget.clone());
         let events = events::EventQueue::new(config.event_queue);
         let mut book = AddressBook::new(config.book);
-        let now = unix_now() as u64;
+        book.set_local_ok(config.peer.network.is_local());
+        let now = UNIX_EPOCH.elapsed().map_or(0, |d| d.as_secs());
         for addr in &config.fixed_peers {
             book.add(*addr, 0, now, None, now);
         }
@@ -309,7 +334,8 @@ impl Client {
             dialing: AtomicUsize::new(0),
             dials: AtomicU64::new(0),
             seed_lookups: AtomicU64::new(0),
-            wall_skew_ms: AtomicU64::new(0),
+            wall_skew_ms: AtomicI64::new(0),
+            epoch: Instant::now(),
             control: control_tx,
             report: Mutex::new(Vec::new()),
             peers_closed: AtomicUsize::new(0),
@@ -463,9 +489,9 @@ impl Client {
         }
         {
             // In the book at once (so an export right after includes it); due now.
-            let now = unix_now() as u64;
+            let now = self.shared.now();
             let mut book = self.shared.book.lock();
-            book.add(addr, 0, now, None, now);
+            book.add(addr, 0, now.wall, None, now.wall);
             book.dial_succeeded(&addr, now);
         }
         let _ = self.shared.control.send(Control::AddFixed(addr));
@@ -503,7 +529,7 @@ impl Client {
 
     /// Client-wide statistics.
     pub fn stats(&self) -> ClientStats {
-        let now = unix_now() as u64;
+        let now = self.shared.now();
         let (queued, discarded, discarded_bytes) = self.shared.events.counts();
         let mut s = ClientStats {
             dialing: self.shared.dialing.load(Ordering::Relaxed) as u64,
@@ -519,7 +545,7 @@ impl Client {
         {
             let book = self.shared.book.lock();
             s.address_book = book.len() as u64;
-            s.banned = book.bans_in_force(now) as u64;
+            s.banned = book.bans_in_force(now.mono) as u64;
         }
         for slot in self.shared.peers.read().values() {
             let p = slot.peer.stats();
@@ -534,7 +560,7 @@ impl Client {
 
     /// The address book as bytes, to keep between launches.
     pub fn export_addresses(&self) -> Vec<u8> {
-        self.shared.book.lock().export()
+        self.shared.book.lock().export(self.shared.now())
     }
 
     /// Adds addresses from [`Client::export_addresses`] bytes; returns how many were new.
@@ -544,7 +570,7 @@ impl Client {
             .shared
             .book
             .lock()
-            .import(bytes, unix_now() as u64)
+            .import(bytes, self.shared.now())
             .map_err(|e| ClientError::Invalid(e.to_string()))?;
         let _ = self.shared.control.send(Control::Resume);
         Ok(n)
@@ -571,9 +597,14 @@ impl Client {
     /// jump beyond `suspend_threshold` is handled as a network change.
     #[doc(hidden)]
     pub fn simulate_suspend(&self, by: Duration) {
-        self.shared
-            .wall_skew_ms
-            .fetch_add(by.as_millis() as u64, Ordering::Relaxed);
+        self.simulate_wall_clock_jump(by.as_millis() as i64);
+    }
+
+    /// For tests: moves the wall clock the client sees by `ms` milliseconds (negative:
+    /// backwards, as a user or NTP setting the clock back would), and wakes the manager.
+    #[doc(hidden)]
+    pub fn simulate_wall_clock_jump(&self, ms: i64) {
+        self.shared.wall_skew_ms.fetch_add(ms, Ordering::Relaxed);
         let _ = self.shared.control.send(Control::Wake);
     }
 

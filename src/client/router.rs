@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
 
 use super::events::LogLevel;
-use super::{ClientEvent, Control, Shared, unix_now};
+use super::{ClientEvent, Control, Shared};
 use crate::peer::{PeerEvent, PeerId};
 use crate::wire::Message;
 
@@ -40,7 +40,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut from_peers: mpsc::Receiver<Peer
                 message,
                 charge,
             } => {
-                let now = unix_now() as u64;
+                let now = shared.now().wall;
                 let changed = match &message {
                     Message::Addr(list) => shared.book.lock().add_addr(list, peer, now),
                     Message::AddrV2(list) => shared.book.lock().add_addrv2(list, peer, now),

@@ -40,12 +40,12 @@ impl SimShared {
         reading: watch::Receiver<bool>,
     ) -> Self {
         SimShared {
+            magic: config.network.magic(),
             config,
             chain,
             stats,
             control,
             reading,
-            magic: Network::Regtest.magic(),
             flood: std::sync::OnceLock::new(),
         }
     }

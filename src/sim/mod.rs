@@ -93,6 +93,8 @@ impl Misbehavior {
 pub struct SimConfig {
     /// Where to listen (port 0: any free port).
     pub bind: SocketAddr,
+    /// Whose magic it speaks (its chain is a regtest chain whatever this says).
+    pub network: crate::wire::Network,
     /// Height of the chain served.
     pub tip: u32,
     /// Protocol version it speaks.
@@ -135,6 +137,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            network: crate::wire::Network::Regtest,
             tip: 2000,
             protocol_version: PROTOCOL_VERSION,
             services: services::NETWORK | services::BLOOM | services::HEADERS_COMPRESSED,
@@ -293,6 +296,7 @@ impl Sim {
             next_nonce: AtomicU64::new(0x51_4d00_0000_0001),
             ..Control::default()
         });
+        let magic = config.network.magic();
         let shared = Arc::new(conn::SimShared::new(
             config,
             chain,
@@ -300,7 +304,6 @@ impl Sim {
             control.clone(),
             reading_rx,
         ));
-        let magic = crate::wire::Network::Regtest.magic();
         let task = tokio::spawn(async move {
             let mut loops = JoinSet::new();
             let counter = Arc::new(AtomicU64::new(0));

@@ -91,6 +91,12 @@ impl Network {
         }
     }
 
+    /// True for networks whose nodes are all local (regtest, devnets, custom magic):
+    /// gossiped private addresses are kept there, and netgroup rules do not apply.
+    pub fn is_local(&self) -> bool {
+        !matches!(self, Network::Mainnet | Network::Testnet)
+    }
+
     /// The default P2P port.
     pub fn default_port(&self) -> u16 {
         match self {
