@@ -15,6 +15,25 @@
 // Peer id meaning "the best peer" in the request builders.
 #define DASHNET_PEER_BEST 0
 
+// Service bit: a full node serving blocks.
+#define DASHNET_SERVICE_NETWORK 1
+
+// Service bit: serves BIP37 bloom-filtered blocks (filterload, filteradd, filterclear).
+#define DASHNET_SERVICE_BLOOM (1 << 2)
+
+// Service bit: serves BIP157/158 compact block filters (getcfilters, getcfheaders,
+// getcfcheckpt).
+#define DASHNET_SERVICE_COMPACT_FILTERS (1 << 6)
+
+// Service bit: serves recent blocks only.
+#define DASHNET_SERVICE_NETWORK_LIMITED (1 << 10)
+
+// Service bit: understands headers2 (DIP-0025).
+#define DASHNET_SERVICE_HEADERS_COMPRESSED (1 << 11)
+
+// Service bit: speaks the BIP324 v2 transport.
+#define DASHNET_SERVICE_P2P_V2 (1 << 12)
+
 // What every dashnet function returns. `DASHNET_STATUS_OK` is 0; on anything else,
 // `dashnet_last_error()` on the same thread says more.
 typedef enum DashnetStatus {
@@ -70,6 +89,9 @@ typedef enum DashnetDisconnectReason {
   DASHNET_DISCONNECT_REASON_VERSION_TOO_OLD = 10,
   // The client shut down (graceful).
   DASHNET_DISCONNECT_REASON_SHUTDOWN = 11,
+  // The peer does not advertise a service the config requires (`required_services`);
+  // only in PEER_FAILED's text, since such a peer never gets an id.
+  DASHNET_DISCONNECT_REASON_MISSING_SERVICES = 12,
 } DashnetDisconnectReason;
 
 // What kind of event a `DashnetEvent` is.
@@ -89,6 +111,8 @@ typedef enum DashnetEventKind {
   // A peer whose send got QUEUE_FULL has drained to half its queue bounds: sends fit
   // again. See `queue_ready_peer`.
   DASHNET_EVENT_KIND_QUEUE_READY = 7,
+  // The best peer stalled a header request and was replaced: see `best_peer_changed`.
+  DASHNET_EVENT_KIND_BEST_PEER_CHANGED = 8,
 } DashnetEventKind;
 
 // A Dash network.
@@ -220,6 +244,14 @@ typedef struct DashnetConfig {
   // When nothing is connected and nothing is left to dial, seeds are looked up again,
   // at most this often (default 60000).
   uint32_t reseed_interval_ms;
+  // A header request (`dashnet_request_headers`) the best peer leaves unanswered this
+  // long makes it stall: it is replaced (BEST_PEER_CHANGED) and the request re-sent to
+  // the new best peer (default 20000).
+  uint32_t header_stall_timeout_ms;
+  // Service bits every peer must advertise (for example `DASHNET_SERVICE_COMPACT_FILTERS`,
+  // 64): a peer without them is replaced after its version (PEER_FAILED, stage
+  // HANDSHAKE), never banned. 0 (the default): none.
+  uint64_t required_services;
 } DashnetConfig;
 
 // A peer connected or disconnected. Strings and arrays are borrowed (see the callback).
@@ -306,6 +338,17 @@ typedef struct DashnetPeerFailed {
   const char *reason_text;
 } DashnetPeerFailed;
 
+// The best peer stalled a header request (`header_stall_timeout_ms`): `new_peer`
+// replaces it (the request was re-sent there), or 0 when no other peer could.
+typedef struct DashnetBestPeerChanged {
+  // The peer that stalled.
+  uint64_t old_peer;
+  // Its replacement, or 0 for none.
+  uint64_t new_peer;
+  // Why, as text.
+  const char *reason_text;
+} DashnetBestPeerChanged;
+
 // `user_data` and the callbacks. Each callback runs on the client's delivery thread
 // only, never two at a time, with no dashnet lock held: it may call any dashnet
 // function except `dashnet_client_free` (which returns `DASHNET_STATUS_IN_CALLBACK`
@@ -338,6 +381,8 @@ typedef struct DashnetCallbacks {
   void (*on_peer_failed)(void *user_data, const struct DashnetPeerFailed *failed);
   // A peer whose send got QUEUE_FULL has room again (drained to half its bounds).
   void (*on_queue_ready)(void *user_data, uint64_t peer);
+  // The best peer stalled a header request and was replaced.
+  void (*on_best_peer_changed)(void *user_data, const struct DashnetBestPeerChanged *changed);
 } DashnetCallbacks;
 
 // What shutting down left behind (`dashnet_client_free_with_report`). Set `struct_size`
@@ -442,6 +487,8 @@ typedef struct DashnetEvent {
   struct DashnetPeerFailed peer_failed;
   // For QUEUE_READY: the peer whose queue has room again.
   uint64_t queue_ready_peer;
+  // For BEST_PEER_CHANGED.
+  struct DashnetBestPeerChanged best_peer_changed;
 } DashnetEvent;
 
 #ifdef __cplusplus

@@ -328,7 +328,7 @@ fn learns_addresses_from_addrv2_dials_them_and_round_trips_the_book() {
 }
 
 #[test]
-fn broadcast_reaches_every_peer_and_send_best_picks_the_tallest() {
+fn broadcast_reaches_every_peer_and_send_best_picks_the_most_work() {
     let sims = Sims::new();
     let tips = [100u32, 300, 200];
     let list: Vec<Sim> = tips
@@ -352,6 +352,22 @@ fn broadcast_reaches_every_peer_and_send_best_picks_the_tallest() {
     assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 3));
     let cmd = Command::new("dnhello").unwrap();
     assert_eq!(client.broadcast(cmd, b"all".to_vec(), 0), Ok(3));
+    // Each peer delivers its chain: the work it shows is what ranks it.
+    let genesis = dashnet::sim::regtest_genesis().block_hash();
+    for (id, _) in client.peers() {
+        let ask = Message::GetHeaders2(dashnet::wire::Locator {
+            version: dashnet::wire::network::PROTOCOL_VERSION,
+            hashes: vec![genesis],
+            stop: Default::default(),
+        });
+        client.send_message(id, &ask).unwrap();
+    }
+    assert!(wait_until(Duration::from_secs(10), || client
+        .peers()
+        .iter()
+        .all(|(id, i)| client
+            .verified_work(*id)
+            .is_ok_and(|w| w.headers == i.start_height as u64))));
     let best = client
         .send_best(Command::new("dnbest").unwrap(), b"one".to_vec(), 0)
         .unwrap();
@@ -981,7 +997,7 @@ fn a_wall_clock_set_back_does_not_stop_dialing() {
     // Backoff runs on the monotonic clock. Before, a retry was scheduled in wall-clock
     // time, so setting the clock back a day meant no dial for a day.
     let sims = Sims::new();
-    let a = sims.start("127.0.0.61", 0, SimConfig::default());
+    let a = sims.start("127.0.0.63", 0, SimConfig::default());
     let addr = a.addr();
     let client = Arc::new(Client::new(config(&[])).unwrap());
     let events = Events::start(&client);
@@ -994,7 +1010,7 @@ fn a_wall_clock_set_back_does_not_stop_dialing() {
         .is_empty()
         && client.stats().dials >= 2));
     client.simulate_wall_clock_jump(-24 * 3600 * 1000);
-    let a = sims.start("127.0.0.61", addr.port(), SimConfig::default());
+    let a = sims.start("127.0.0.63", addr.port(), SimConfig::default());
     assert!(
         wait_until(Duration::from_secs(10), || client.peers().len() == 1),
         "no redial after the wall clock went back a day"
@@ -1071,4 +1087,209 @@ fn gossip_floods_do_not_take_over_the_book() {
     client.shutdown();
     drop(events);
     sims.stop(a);
+}
+
+#[test]
+fn a_peer_that_claims_height_but_serves_nothing_is_replaced_when_it_stalls() {
+    // It claims 10,000,000 blocks and never answers a header request. Chosen first (it is
+    // the only peer when the request goes out), it stalls: the client names its
+    // replacement, re-sends the request there, and the honest peer's headers arrive.
+    let sims = Sims::new();
+    let liar = sims.start(
+        "127.0.0.71",
+        0,
+        SimConfig {
+            claimed_height: Some(10_000_000),
+            serve_headers: false,
+            ..SimConfig::default()
+        },
+    );
+    let honest = sims.start("127.0.0.72", 0, SimConfig::default());
+    let mut cfg = config(&[liar.addr()]);
+    cfg.header_stall_timeout = Duration::from_millis(500);
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 1));
+    let liar_id = client.peers()[0].0;
+    let genesis = dashnet::sim::regtest_genesis().block_hash();
+    assert_eq!(
+        client.request_headers(vec![genesis], Default::default()),
+        Ok(liar_id)
+    );
+    client.connect(honest.addr()).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 2));
+    let honest_id = client
+        .peers()
+        .iter()
+        .find(|(id, _)| *id != liar_id)
+        .unwrap()
+        .0;
+    assert!(
+        wait_until(Duration::from_secs(10), || events.count(|e| matches!(
+            e,
+            ClientEvent::BestPeerChanged { old, new: Some(n), .. }
+                if *old == liar_id && *n == honest_id
+        )) == 1),
+        "the stall names the replacement"
+    );
+    assert!(wait_until(Duration::from_secs(10), || {
+        events.count(|e| matches!(
+        e,
+        ClientEvent::Headers { peer, headers, .. } if *peer == honest_id && headers.len() == 2000
+    )) == 1
+    }));
+    assert_eq!(client.best_peer(), Some(honest_id));
+    assert_eq!(liar.stats().header_requests.load(Ordering::Relaxed), 1);
+    // More requests go to the honest peer; the liar is not chosen again.
+    let tip = client.verified_work(honest_id).unwrap().tip.unwrap();
+    assert_eq!(
+        client.request_headers(vec![tip], Default::default()),
+        Ok(honest_id)
+    );
+    assert!(wait_until(Duration::from_secs(5), || honest
+        .stats()
+        .header_requests
+        .load(Ordering::Relaxed)
+        == 2));
+    assert_eq!(
+        events.count(|e| matches!(e, ClientEvent::BestPeerChanged { .. })),
+        1
+    );
+    assert_eq!(client.stats().banned, 0, "a stall is not a ban");
+    client.shutdown();
+    drop(events);
+    sims.stop(liar);
+    sims.stop(honest);
+}
+
+#[test]
+fn required_services_keep_only_the_peers_that_serve_them() {
+    use dashnet::wire::network::services;
+    let sims = Sims::new();
+    let cf = services::NETWORK
+        | services::BLOOM
+        | services::HEADERS_COMPRESSED
+        | services::COMPACT_FILTERS;
+    let with = |ip: &str| {
+        sims.start(
+            ip,
+            0,
+            SimConfig {
+                services: cf,
+                ..SimConfig::default()
+            },
+        )
+    };
+    let a = with("127.0.0.81");
+    let b = with("127.0.0.82");
+    let c = sims.start("127.0.0.83", 0, SimConfig::default());
+    let mut cfg = config(&[]);
+    cfg.peer.required_services = services::COMPACT_FILTERS;
+    cfg.target_outbound = 3;
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    assert_eq!(
+        client.import_addresses(&book_with(&[a.addr(), b.addr(), c.addr()])),
+        Ok(3)
+    );
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 2));
+    assert!(wait_until(Duration::from_secs(5), || events.count(
+        |e| matches!(
+            e,
+            ClientEvent::PeerFailed { addr, reason, .. }
+                if *addr == c.addr() && reason.contains("COMPACT_FILTERS")
+        )
+    ) == 1));
+    // Replaced, not banned, and not dialed again (backoff here is 100 ms).
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(c.stats().connections.load(Ordering::Relaxed), 1);
+    assert_eq!(client.stats().banned, 0);
+    let mut peers = connected_addrs(&client);
+    peers.sort();
+    assert_eq!(peers, vec![a.addr(), b.addr()]);
+    // Filters come back from whichever serves them.
+    let stop = dashnet::sim::regtest_chain(2000).headers()[10].hash();
+    let ask = Message::GetCFHeaders(dashnet::wire::payloads::FilterRange {
+        filter_type: 0,
+        start_height: 1,
+        stop_hash: stop,
+    });
+    let to = client.send_best(ask.command(), ask.payload(), 0).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || events.count(
+        |e| matches!(
+            e,
+            ClientEvent::Message { peer, message: Message::CFHeaders(h) }
+                if *peer == to && h.filter_hashes.len() == 10
+        )
+    ) == 1));
+    client.shutdown();
+    drop(events);
+
+    // A client that needs nothing keeps c; filter requests cannot go there.
+    let client = Arc::new(Client::new(config(&[c.addr()])).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 1));
+    let id = client.peers()[0].0;
+    assert_eq!(
+        client.send_message(id, &ask),
+        Err(dashnet::client::ClientError::NoService {
+            peer: Some(id),
+            services: services::COMPACT_FILTERS
+        })
+    );
+    assert_eq!(
+        client.send_best(ask.command(), ask.payload(), 0),
+        Err(dashnet::client::ClientError::NoService {
+            peer: None,
+            services: services::COMPACT_FILTERS
+        })
+    );
+    assert_eq!(client.broadcast(ask.command(), ask.payload(), 0), Ok(0));
+    client.shutdown();
+    drop(events);
+    sims.stop(a);
+    sims.stop(b);
+    sims.stop(c); // clean: no filter request ever reached it
+}
+
+#[test]
+fn claimed_height_does_not_make_a_best_peer_delivered_work_does() {
+    let sims = Sims::new();
+    let liar = sims.start(
+        "127.0.0.73",
+        0,
+        SimConfig {
+            claimed_height: Some(10_000_000),
+            serve_headers: false,
+            ..SimConfig::default()
+        },
+    );
+    let honest = sims.start("127.0.0.74", 0, SimConfig::default());
+    let client = Arc::new(Client::new(config(&[liar.addr(), honest.addr()])).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 2));
+    let (honest_id, _) = client
+        .peers()
+        .into_iter()
+        .find(|(_, i)| i.addr == honest.addr())
+        .unwrap();
+    let genesis = dashnet::sim::regtest_genesis().block_hash();
+    let ask = Message::GetHeaders2(dashnet::wire::Locator {
+        version: dashnet::wire::network::PROTOCOL_VERSION,
+        hashes: vec![genesis],
+        stop: Default::default(),
+    });
+    client.send_message(honest_id, &ask).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || client
+        .verified_work(honest_id)
+        .is_ok_and(|w| w.headers == 2000)));
+    assert_eq!(client.best_peer(), Some(honest_id));
+    assert_eq!(
+        client.request_headers(vec![genesis], Default::default()),
+        Ok(honest_id)
+    );
+    client.shutdown();
+    drop(events);
+    sims.stop(liar);
+    sims.stop(honest);
 }

@@ -417,27 +417,46 @@ impl AddressBook {
         self.bans.values().filter(|u| **u > now).count()
     }
 
+    /// What a peer's version said it serves (the handshake knows better than gossip).
+    pub fn set_services(&mut self, addr: &SocketAddr, services: u64) {
+        if let Some(e) = self.entries.get_mut(addr) {
+            e.services = services;
+        }
+    }
+
     /// Addresses due for a dial, excluding `skip` and banned IPs, at most one per netgroup
     /// and none in the netgroups of `groups_in_use` (the peers already connected or being
-    /// dialed): fewest failures first, then the most recently seen.
+    /// dialed). Entries known to lack the `required` services are skipped (unknown
+    /// services, 0, may be tried); those known to have them come first, then the fewest
+    /// failures, then the most recently seen.
     pub fn due(
         &self,
         now: MonoSecs,
         skip: &dyn Fn(&SocketAddr) -> bool,
         groups_in_use: &HashSet<NetGroup>,
+        required: u64,
         max: usize,
     ) -> Vec<SocketAddr> {
+        let has = |e: &BookEntry| e.services & required == required;
         let mut v: Vec<(&SocketAddr, &BookEntry)> = self
             .entries
             .iter()
             .filter(|(a, e)| e.next_attempt <= now && !skip(a) && !self.is_banned(a.ip(), now))
+            .filter(|(_, e)| e.services == 0 || has(e))
             .collect();
         v.sort_by(|a, b| {
-            (a.1.attempts, std::cmp::Reverse(a.1.last_seen), a.0).cmp(&(
-                b.1.attempts,
-                std::cmp::Reverse(b.1.last_seen),
-                b.0,
-            ))
+            (
+                !has(a.1),
+                a.1.attempts,
+                std::cmp::Reverse(a.1.last_seen),
+                a.0,
+            )
+                .cmp(&(
+                    !has(b.1),
+                    b.1.attempts,
+                    std::cmp::Reverse(b.1.last_seen),
+                    b.0,
+                ))
         });
         let mut groups = groups_in_use.clone();
         v.into_iter()
@@ -726,15 +745,15 @@ mod tests {
         b.add(a, 1, NOW, None, NOW);
         b.dial_failed(&a, MONO);
         let none = HashSet::new();
-        assert!(b.due(MONO, &|_| false, &none, 8).is_empty());
+        assert!(b.due(MONO, &|_| false, &none, 0, 8).is_empty());
         let next = b.next_due(MONO, &|_| false).unwrap();
         assert!(next > MONO && next < MONO + 2.0, "{next}");
-        assert_eq!(b.due(next, &|_| false, &none, 8), vec![a]);
+        assert_eq!(b.due(next, &|_| false, &none, 0, 8), vec![a]);
         assert!(b.misbehaved(a.ip(), 100, MONO));
-        assert!(b.due(next, &|_| false, &none, 8).is_empty(), "banned");
+        assert!(b.due(next, &|_| false, &none, 0, 8).is_empty(), "banned");
         let unban = b.next_due(next, &|_| false).unwrap();
         assert_eq!(unban, MONO + 24.0 * 3600.0);
-        assert_eq!(b.due(unban, &|_| false, &none, 8), vec![a]);
+        assert_eq!(b.due(unban, &|_| false, &none, 0, 8), vec![a]);
     }
 
     #[test]
@@ -862,7 +881,7 @@ mod tests {
             b.add(sa(a), 1, NOW, None, NOW);
         }
         let in_use: HashSet<NetGroup> = [b.netgroup(&sa("9.9.1.1:1"))].into();
-        let picks = b.due(MONO, &|_| false, &in_use, 8);
+        let picks = b.due(MONO, &|_| false, &in_use, 0, 8);
         assert_eq!(picks.len(), 2, "{picks:?}");
         let groups: HashSet<NetGroup> = picks.iter().map(|a| b.netgroup(a)).collect();
         assert_eq!(groups.len(), 2);

@@ -47,6 +47,10 @@ pub struct ClientConfig {
     pub probe_timeout: Duration,
     /// A wall-clock jump this much larger than the monotonic clock's counts as a network change.
     pub suspend_threshold: Duration,
+    /// A header request (`request_headers`) the best peer has not answered within this is
+    /// stalled: the best peer is replaced (`BestPeerChanged`) and the request re-sent to
+    /// the new one.
+    pub header_stall_timeout: Duration,
 }
 
 impl ClientConfig {
@@ -71,6 +75,7 @@ impl ClientConfig {
             inbound_client_bytes: 16 * 1024 * 1024,
             probe_timeout: Duration::from_secs(5),
             suspend_threshold: Duration::from_secs(30),
+            header_stall_timeout: Duration::from_secs(20),
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
@@ -220,7 +220,8 @@ impl Manager {
                         .map(|a| book.netgroup(a))
                         .collect();
                     let skip = |a: &SocketAddr| self.busy(a) || picks.contains(a);
-                    picks.extend(book.due(now, &skip, &in_use, want));
+                    let required = self.shared.peer_config.required_services;
+                    picks.extend(book.due(now, &skip, &in_use, required, want));
                 }
             }
         }
@@ -256,11 +257,7 @@ impl Manager {
                     // Publish the id before the peer's first event, so PeerConnected
                     // never reaches the app before its id accepts sends.
                     let peer = pending.peer();
-                    let slot = Arc::new(PeerSlot {
-                        height: AtomicI64::new(i64::from(peer.info().start_height)),
-                        addr,
-                        peer: peer.clone(),
-                    });
+                    let slot = Arc::new(PeerSlot::new(peer.clone(), addr));
                     shared.peers.write().insert(id, slot);
                     if shared.shutting_down.load(Ordering::Acquire) {
                         peer.close(DisconnectReason::Shutdown);
@@ -301,7 +298,18 @@ impl Manager {
         let now = self.shared.now();
         match result {
             Ok(()) => {
-                self.shared.book.lock().dial_succeeded(&addr, now);
+                let services = self
+                    .shared
+                    .peers
+                    .read()
+                    .get(&id)
+                    .map(|s| s.peer.info().services);
+                let mut book = self.shared.book.lock();
+                book.dial_succeeded(&addr, now);
+                if let Some(s) = services {
+                    book.set_services(&addr, s);
+                }
+                drop(book);
                 if self.gone_early.remove(&id) {
                     return;
                 }
@@ -311,6 +319,11 @@ impl Manager {
                 // A failed dial is never a ban: a phone without network must keep its book.
                 if let ConnectError::Handshake(reason) = &e {
                     self.punish(addr, reason, now.mono);
+                    if let DisconnectReason::MissingServices { have, .. } = reason {
+                        // Replaced, not banned: the book remembers what it serves, so
+                        // it is not picked again while the services are required.
+                        self.shared.book.lock().set_services(&addr, *have);
+                    }
                 }
                 self.shared.book.lock().dial_failed(&addr, now.mono);
             }

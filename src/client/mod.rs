@@ -40,6 +40,7 @@ use crate::peer::{
     DisconnectReason, InboundBudget, OutboundMessage, Peer, PeerConfig, PeerId, PeerInfo,
     PeerStats, SendError,
 };
+use crate::wire::network::{service_for, service_names};
 use crate::wire::{Command, Hash256, HashedHeader, Locator, Message};
 
 /// What the client reports, in one stream. Events of one peer arrive in the order they
@@ -102,6 +103,16 @@ pub enum ClientEvent {
         /// The peer.
         peer: PeerId,
     },
+    /// The best peer did not answer a header request in time (`header_stall_timeout`):
+    /// `new` replaces it (the request was re-sent there), or nobody can (`None`).
+    BestPeerChanged {
+        /// The peer that stalled.
+        old: PeerId,
+        /// Its replacement, if any.
+        new: Option<PeerId>,
+        /// Why, as text.
+        reason: String,
+    },
 }
 
 /// Where a dial failed.
@@ -126,6 +137,14 @@ pub enum ClientError {
     ShuttingDown,
     /// Bad input (the text says what).
     Invalid(String),
+    /// The request needs services that this peer (`Some`) or every connected peer
+    /// (`None`) does not advertise.
+    NoService {
+        /// The peer asked for, if one was.
+        peer: Option<PeerId>,
+        /// The service bits the request needs.
+        services: u64,
+    },
 }
 
 impl std::fmt::Display for ClientError {
@@ -136,6 +155,22 @@ impl std::fmt::Display for ClientError {
             ClientError::Send(e) => write!(f, "{e}"),
             ClientError::ShuttingDown => write!(f, "client is shutting down"),
             ClientError::Invalid(t) => write!(f, "invalid argument: {t}"),
+            ClientError::NoService {
+                peer: Some(p),
+                services,
+            } => write!(
+                f,
+                "peer {p} does not advertise {}",
+                service_names(*services)
+            ),
+            ClientError::NoService {
+                peer: None,
+                services,
+            } => write!(
+                f,
+                "no connected peer advertises {}",
+                service_names(*services)
+            ),
         }
     }
 }
@@ -207,6 +242,72 @@ pub(crate) struct PeerSlot {
     pub addr: SocketAddr,
     /// Best height known: the start height, raised by headers it sends.
     pub height: AtomicI64,
+    /// The work this peer has shown: headers it delivered, checked and linked.
+    pub work: Mutex<VerifiedWork>,
+    /// It let a header request stall: chosen as best only when nobody else is left.
+    pub stalled: AtomicBool,
+}
+
+impl PeerSlot {
+    pub(crate) fn new(peer: Peer, addr: SocketAddr) -> PeerSlot {
+        PeerSlot {
+            height: AtomicI64::new(i64::from(peer.info().start_height)),
+            addr,
+            peer,
+            work: Mutex::new(VerifiedWork::default()),
+            stalled: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Proof of work a peer actually delivered, as opposed to the height its `version`
+/// claims: the summed work of a run of headers it sent, each batch checked (proof of
+/// work, linkage) and linked to the last header of its previous batch. A batch that does
+/// not link starts the run over, so replaying headers never adds up.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct VerifiedWork {
+    /// The last header of the run.
+    pub tip: Option<Hash256>,
+    /// Summed work (expected hashes) of the run.
+    pub work: f64,
+    /// Headers in the run.
+    pub headers: u64,
+}
+
+impl VerifiedWork {
+    /// Adds a checked batch.
+    pub fn add(&mut self, headers: &[HashedHeader]) {
+        let (Some(first), Some(last)) = (headers.first(), headers.last()) else {
+            return;
+        };
+        let batch: f64 = headers.iter().map(|h| header_work(h.header().bits)).sum();
+        if self.tip.is_some_and(|t| t == first.header().prev_blockhash) {
+            self.work += batch;
+            self.headers += headers.len() as u64;
+        } else {
+            self.work = batch;
+            self.headers = headers.len() as u64;
+        }
+        self.tip = Some(last.hash());
+    }
+}
+
+/// The expected number of hashes behind one header with compact target `bits`
+/// (2^256 / target), as a float: enough to rank peers.
+pub fn header_work(bits: u32) -> f64 {
+    let exponent = (bits >> 24) as i32;
+    let mantissa = f64::from(bits & 0x007f_ffff);
+    if mantissa == 0.0 {
+        return 0.0;
+    }
+    2f64.powi(256 - 8 * (exponent - 3)) / mantissa
+}
+
+pub(crate) struct PendingHeaders {
+    pub seq: u64,
+    pub peer: PeerId,
+    pub locator: Vec<Hash256>,
+    pub stop: Hash256,
 }
 
 pub(crate) enum Control {
@@ -255,9 +356,152 @@ pub(crate) struct Shared {
     pub events: events::EventQueue,
     /// Inbound bytes of every peer, waiting between the sockets and the app.
     pub budget: InboundBudget,
+    /// The header request waiting for the best peer's answer.
+    pub pending_headers: Mutex<Option<PendingHeaders>>,
+    pub pending_seq: AtomicU64,
+}
+
+/// Orders floats (work is never NaN).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrdF64(f64);
+
+impl Eq for OrdF64 {}
+
+impl PartialOrd for OrdF64 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrdF64 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// Waits for the answer to header request `seq`; when it does not come in time, replaces
+/// the best peer, tells the app, and re-sends the request to the new best peer.
+async fn watch_headers_request(shared: Arc<Shared>, seq: u64) {
+    let timeout = shared.config.header_stall_timeout;
+    loop {
+        tokio::time::sleep(timeout).await;
+        let (peer, locator, stop) = match &*shared.pending_headers.lock() {
+            Some(p) if p.seq == seq => (p.peer, p.locator.clone(), p.stop),
+            _ => return, // answered, or superseded by a newer request
+        };
+        if shared.shutting_down.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(slot) = shared.peers.read().get(&peer) {
+            slot.stalled.store(true, Ordering::Relaxed);
+        }
+        let new = shared.best_peer(0).filter(|n| *n != peer);
+        let sent = new.filter(|n| {
+            shared
+                .send_headers_request(*n, locator.clone(), stop)
+                .is_ok()
+        });
+        {
+            let mut pending = shared.pending_headers.lock();
+            match (&mut *pending, sent) {
+                (Some(p), Some(n)) if p.seq == seq => p.peer = n,
+                (Some(p), None) if p.seq == seq => *pending = None,
+                _ => return,
+            }
+        }
+        let reason = format!("no headers within {} ms", timeout.as_millis());
+        shared.events.log(LogLevel::Warn, || {
+            format!("best peer {peer} stalled ({reason}); now {sent:?}")
+        });
+        let ev = ClientEvent::BestPeerChanged {
+            old: peer,
+            new: sent,
+            reason,
+        };
+        shared.events.push(ev, None).await;
+        if sent.is_none() {
+            return;
+        }
+    }
 }
 
 impl Shared {
+    /// The best peer among those with `services`: most verified work first, then the
+    /// lowest ping, then the oldest id; a peer that stalled only when nobody else is left.
+    /// For header requests (`services` 0) the choice is sticky until the peer goes,
+    /// stalls, or another shows more work.
+    pub(crate) fn best_peer(&self, services: u64) -> Option<PeerId> {
+        let peers = self.peers.read();
+        let rank = |id: &PeerId, s: &PeerSlot| {
+            let st = s.peer.stats();
+            let rtt = if st.pings_answered == 0 {
+                u64::MAX
+            } else {
+                st.ping_avg_us
+            };
+            let work = s.work.lock().work;
+            (
+                s.stalled.load(Ordering::Relaxed),
+                std::cmp::Reverse(OrdF64(work)),
+                rtt,
+                *id,
+            )
+        };
+        let ok =
+            |s: &PeerSlot| s.peer.is_connected() && s.peer.info().services & services == services;
+        let pick = peers
+            .iter()
+            .filter(|(_, s)| ok(s))
+            .min_by_key(|(id, s)| rank(id, s))
+            .map(|(id, _)| *id);
+        if services != 0 {
+            return pick;
+        }
+        let mut best = self.best.lock();
+        if let Some(id) = *best
+            && let Some(s) = peers.get(&id)
+            && ok(s)
+            && !s.stalled.load(Ordering::Relaxed)
+        {
+            let mine = s.work.lock().work;
+            let more = pick
+                .and_then(|p| peers.get(&p))
+                .is_some_and(|p| p.work.lock().work > mine);
+            if !more {
+                return Some(id);
+            }
+        }
+        *best = pick;
+        pick
+    }
+
+    /// Sends a header request to `id`: getheaders2 when it does headers2, else getheaders.
+    pub(crate) fn send_headers_request(
+        &self,
+        id: PeerId,
+        locator: Vec<Hash256>,
+        stop: Hash256,
+    ) -> Result<(), ClientError> {
+        let slot = self
+            .peers
+            .read()
+            .get(&id)
+            .cloned()
+            .ok_or(ClientError::NotFound)?;
+        let l = Locator {
+            version: self.peer_config.protocol_version,
+            hashes: locator,
+            stop,
+        };
+        let msg = if slot.peer.info().headers2 {
+            Message::GetHeaders2(l)
+        } else {
+            Message::GetHeaders(l)
+        };
+        slot.peer.send(&msg)?;
+        Ok(())
+    }
+
     /// The wall clock, as the client sees it (tests may move it).
     pub(crate) fn wall_time(&self) -> SystemTime {
         let skew = self.wall_skew_ms.load(Ordering::Relaxed);
@@ -341,6 +585,8 @@ impl Client {
             peers_closed: AtomicUsize::new(0),
             events,
             budget,
+            pending_headers: Mutex::new(None),
+            pending_seq: AtomicU64::new(0),
         });
         let router = runtime.spawn(router::run(shared.clone(), peer_rx));
         let manager = runtime.spawn(manager::run(shared.clone(), control_rx, peer_tx));
@@ -371,7 +617,10 @@ impl Client {
         }
     }
 
-    /// Queues a raw message to one peer (control commands take its priority lane).
+    /// Queues a raw message to one peer (control commands take its priority lane). A
+    /// request that needs a service the peer does not advertise (compact filters, BIP37
+    /// filters, headers2: see [`crate::wire::network::service_for`]) is refused with
+    /// `NoService`, since the peer would drop or ignore it.
     pub fn send(
         &self,
         peer: PeerId,
@@ -380,7 +629,16 @@ impl Client {
         tag: u64,
     ) -> Result<(), ClientError> {
         self.check_running()?;
-        Ok(self.slot(peer)?.peer.send_raw(command, payload, tag)?)
+        let slot = self.slot(peer)?;
+        if let Some(need) = service_for(command.as_str())
+            && slot.peer.info().services & need != need
+        {
+            return Err(ClientError::NoService {
+                peer: Some(peer),
+                services: need,
+            });
+        }
+        Ok(slot.peer.send_raw(command, payload, tag)?)
     }
 
     /// Queues a typed message to one peer.
@@ -388,7 +646,8 @@ impl Client {
         self.send(peer, message.command(), message.payload(), 0)
     }
 
-    /// Queues a message to every connected peer; returns how many accepted it.
+    /// Queues a message to every connected peer that can take it (a request that needs a
+    /// service goes only to peers advertising it); returns how many accepted it.
     pub fn broadcast(
         &self,
         command: Command,
@@ -399,46 +658,31 @@ impl Client {
         if payload.len() > self.shared.peer_config.max_payload {
             return Err(ClientError::Send(SendError::TooLarge));
         }
+        let need = service_for(command.as_str()).unwrap_or(0);
         let peers: Vec<Arc<PeerSlot>> = self.shared.peers.read().values().cloned().collect();
         Ok(peers
             .iter()
+            .filter(|s| s.peer.info().services & need == need)
             .filter(|s| s.peer.send_raw(command, payload.clone(), tag).is_ok())
             .count())
     }
 
-    /// The best peer: sticky once chosen (for header sync) until it disconnects; chosen
-    /// as the lowest ping among the peers at the highest known height.
+    /// The best peer: the one that has shown the most work (headers it delivered,
+    /// checked and linked; never the height it claims), then the lowest ping. Sticky
+    /// once chosen until it disconnects, stalls a header request, or another peer shows
+    /// more work.
     pub fn best_peer(&self) -> Option<PeerId> {
-        let peers = self.shared.peers.read();
-        let mut best = self.shared.best.lock();
-        if let Some(id) = *best
-            && peers.get(&id).is_some_and(|s| s.peer.is_connected())
-        {
-            return Some(id);
-        }
-        let top = peers
-            .values()
-            .filter(|s| s.peer.is_connected())
-            .map(|s| s.height.load(Ordering::Relaxed))
-            .max()?;
-        let pick = peers
-            .iter()
-            .filter(|(_, s)| s.peer.is_connected() && s.height.load(Ordering::Relaxed) == top)
-            .min_by_key(|(id, s)| {
-                let st = s.peer.stats();
-                let rtt = if st.pings_answered == 0 {
-                    u64::MAX
-                } else {
-                    st.ping_avg_us
-                };
-                (rtt, **id)
-            })
-            .map(|(id, _)| *id);
-        *best = pick;
-        pick
+        self.shared.best_peer(0)
     }
 
-    /// Queues a message to the best peer; returns its id.
+    /// The work `peer` has shown (see [`VerifiedWork`]).
+    pub fn verified_work(&self, peer: PeerId) -> Result<VerifiedWork, ClientError> {
+        Ok(*self.slot(peer)?.work.lock())
+    }
+
+    /// Queues a message to the best peer that can take it (for a request that needs a
+    /// service, the best among the peers advertising it); returns its id. `NoPeer` when
+    /// no peer is connected, `NoService` when none advertises the service.
     pub fn send_best(
         &self,
         command: Command,
@@ -446,13 +690,25 @@ impl Client {
         tag: u64,
     ) -> Result<PeerId, ClientError> {
         self.check_running()?;
-        let id = self.best_peer().ok_or(ClientError::NoPeer)?;
+        let need = service_for(command.as_str()).unwrap_or(0);
+        let id = match self.shared.best_peer(need) {
+            Some(id) => id,
+            None if need != 0 && !self.shared.peers.read().is_empty() => {
+                return Err(ClientError::NoService {
+                    peer: None,
+                    services: need,
+                });
+            }
+            None => return Err(ClientError::NoPeer),
+        };
         self.send(id, command, payload, tag)?;
         Ok(id)
     }
 
     /// Asks the best peer for headers after `locator` (up to `stop`, zero for as many as
-    /// it sends): getheaders2 when it does headers2, else getheaders. Returns its id.
+    /// it sends): getheaders2 when it does headers2, else getheaders. Returns its id. If
+    /// no headers come back within `header_stall_timeout`, the best peer is replaced
+    /// (`BestPeerChanged`) and the request re-sent to the new one.
     pub fn request_headers(
         &self,
         locator: Vec<Hash256>,
@@ -465,19 +721,19 @@ impl Client {
                 crate::wire::MAX_LOCATOR_HASHES
             )));
         }
-        let id = self.best_peer().ok_or(ClientError::NoPeer)?;
-        let slot = self.slot(id)?;
-        let l = Locator {
-            version: self.shared.peer_config.protocol_version,
-            hashes: locator,
+        let id = self.shared.best_peer(0).ok_or(ClientError::NoPeer)?;
+        self.shared
+            .send_headers_request(id, locator.clone(), stop)?;
+        let seq = self.shared.pending_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        *self.shared.pending_headers.lock() = Some(PendingHeaders {
+            seq,
+            peer: id,
+            locator,
             stop,
-        };
-        let msg = if slot.peer.info().headers2 {
-            Message::GetHeaders2(l)
-        } else {
-            Message::GetHeaders(l)
-        };
-        slot.peer.send(&msg)?;
+        });
+        if let Some(rt) = self.runtime.lock().as_ref() {
+            rt.spawn(watch_headers_request(self.shared.clone(), seq));
+        }
         Ok(id)
     }
 

@@ -64,11 +64,21 @@ pub(crate) async fn run(shared: Arc<Shared>, mut from_peers: mpsc::Receiver<Peer
                 charge,
             } => {
                 if let Some(slot) = shared.peers.read().get(&peer) {
-                    // Headers it sends raise what we know of its height.
+                    // Headers it sends raise what we know of its height, and count as
+                    // work it has shown (they were checked on the way in).
                     slot.height.fetch_max(
                         slot.height.load(Ordering::Relaxed).max(0) + headers.len() as i64,
                         Ordering::Relaxed,
                     );
+                    slot.work.lock().add(&headers);
+                    slot.stalled.store(false, Ordering::Relaxed);
+                }
+                {
+                    // The header request it was asked is answered (even by an empty reply).
+                    let mut pending = shared.pending_headers.lock();
+                    if pending.as_ref().is_some_and(|p| p.peer == peer) {
+                        *pending = None;
+                    }
                 }
                 events.log(LogLevel::Debug, || {
                     format!("{} headers from peer {peer}", headers.len())

@@ -44,6 +44,20 @@ pub struct DashnetClient {
 /// Peer id meaning "the best peer" in the request builders.
 pub const DASHNET_PEER_BEST: u64 = 0;
 
+/// Service bit: a full node serving blocks.
+pub const DASHNET_SERVICE_NETWORK: u64 = 1;
+/// Service bit: serves BIP37 bloom-filtered blocks (filterload, filteradd, filterclear).
+pub const DASHNET_SERVICE_BLOOM: u64 = 1 << 2;
+/// Service bit: serves BIP157/158 compact block filters (getcfilters, getcfheaders,
+/// getcfcheckpt).
+pub const DASHNET_SERVICE_COMPACT_FILTERS: u64 = 1 << 6;
+/// Service bit: serves recent blocks only.
+pub const DASHNET_SERVICE_NETWORK_LIMITED: u64 = 1 << 10;
+/// Service bit: understands headers2 (DIP-0025).
+pub const DASHNET_SERVICE_HEADERS_COMPRESSED: u64 = 1 << 11;
+/// Service bit: speaks the BIP324 v2 transport.
+pub const DASHNET_SERVICE_P2P_V2: u64 = 1 << 12;
+
 /// Borrows the client behind a handle.
 ///
 /// # Safety

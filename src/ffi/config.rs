@@ -98,6 +98,14 @@ pub struct DashnetConfig {
     /// When nothing is connected and nothing is left to dial, seeds are looked up again,
     /// at most this often (default 60000).
     pub reseed_interval_ms: u32,
+    /// A header request (`dashnet_request_headers`) the best peer leaves unanswered this
+    /// long makes it stall: it is replaced (BEST_PEER_CHANGED) and the request re-sent to
+    /// the new best peer (default 20000).
+    pub header_stall_timeout_ms: u32,
+    /// Service bits every peer must advertise (for example `DASHNET_SERVICE_COMPACT_FILTERS`,
+    /// 64): a peer without them is replaced after its version (PEER_FAILED, stage
+    /// HANDSHAKE), never banned. 0 (the default): none.
+    pub required_services: u64,
 }
 
 impl DashnetNetwork {
@@ -151,6 +159,8 @@ impl DashnetConfig {
             inbound_client_bytes: c.inbound_client_bytes as u64,
             fixed_seeds: std::ptr::null(),
             reseed_interval_ms: ms(c.reseed_interval),
+            header_stall_timeout_ms: ms(c.header_stall_timeout),
+            required_services: c.peer.required_services,
         }
     }
 
@@ -259,6 +269,8 @@ impl DashnetConfig {
                 .collect::<Result<_, _>>()?;
         }
         c.reseed_interval = ms(self.reseed_interval_ms);
+        c.header_stall_timeout = ms(self.header_stall_timeout_ms);
+        c.peer.required_services = self.required_services;
         Ok(c)
     }
 }
@@ -276,14 +288,14 @@ fn to_network(n: DashnetNetwork, devnet: Option<String>) -> Network {
 }
 
 /// Where each field of `DashnetConfig` ends: the sizes older versions may have.
-fn config_field_ends() -> [usize; 29] {
+fn config_field_ends() -> [usize; 31] {
     field_ends!(DashnetConfig; struct_size, network, devnet_name, user_agent, services,
         relay, protocol_version, min_protocol_version, start_height, worker_threads,
         target_outbound, max_outbound, exclusive, dns_seeds, connect_timeout_ms,
         handshake_timeout_ms, ping_interval_ms, pong_timeout_ms, write_stall_timeout_ms,
         inactivity_timeout_ms, flush_deadline_ms, queue_max_messages, queue_max_bytes,
         ban_duration_s, event_queue, inbound_peer_bytes, inbound_client_bytes, fixed_seeds,
-        reseed_interval_ms)
+        reseed_interval_ms, header_stall_timeout_ms, required_services)
 }
 
 /// Fills the first `struct_size` bytes of `config` (pass `sizeof *config`: the size your

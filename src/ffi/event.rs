@@ -32,6 +32,8 @@ pub enum DashnetEventKind {
     /// A peer whose send got QUEUE_FULL has drained to half its queue bounds: sends fit
     /// again. See `queue_ready_peer`.
     QueueReady = 7,
+    /// The best peer stalled a header request and was replaced: see `best_peer_changed`.
+    BestPeerChanged = 8,
 }
 
 /// Where a dial failed (`DashnetPeerFailed.stage`).
@@ -84,6 +86,9 @@ pub enum DashnetDisconnectReason {
     VersionTooOld = 10,
     /// The client shut down (graceful).
     Shutdown = 11,
+    /// The peer does not advertise a service the config requires (`required_services`);
+    /// only in PEER_FAILED's text, since such a peer never gets an id.
+    MissingServices = 12,
 }
 
 /// Log levels for the `on_log` callback.
@@ -167,6 +172,19 @@ pub struct DashnetMessage {
     pub inventory_count: usize,
 }
 
+/// The best peer stalled a header request (`header_stall_timeout_ms`): `new_peer`
+/// replaces it (the request was re-sent there), or 0 when no other peer could.
+#[repr(C)]
+#[derive(Debug)]
+pub struct DashnetBestPeerChanged {
+    /// The peer that stalled.
+    pub old_peer: u64,
+    /// Its replacement, or 0 for none.
+    pub new_peer: u64,
+    /// Why, as text.
+    pub reason_text: *const c_char,
+}
+
 /// One block header and its X11 hash (both in wire byte order; a hash displays reversed).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -213,6 +231,8 @@ pub struct DashnetEvent {
     pub peer_failed: DashnetPeerFailed,
     /// For QUEUE_READY: the peer whose queue has room again.
     pub queue_ready_peer: u64,
+    /// For BEST_PEER_CHANGED.
+    pub best_peer_changed: DashnetBestPeerChanged,
 }
 
 /// An event and the storage its pointers point into. `ev` is first, so a pointer to the
@@ -239,6 +259,7 @@ pub(crate) fn reason_code(r: &DisconnectReason) -> DashnetDisconnectReason {
         DisconnectReason::WriteStalled => DashnetDisconnectReason::WriteStalled,
         DisconnectReason::Inactive => DashnetDisconnectReason::Inactive,
         DisconnectReason::VersionTooOld(_) => DashnetDisconnectReason::VersionTooOld,
+        DisconnectReason::MissingServices { .. } => DashnetDisconnectReason::MissingServices,
         DisconnectReason::Shutdown => DashnetDisconnectReason::Shutdown,
     }
 }
@@ -298,6 +319,11 @@ impl EventBox {
                     reason_text: EMPTY.as_ptr(),
                 },
                 queue_ready_peer: 0,
+                best_peer_changed: DashnetBestPeerChanged {
+                    old_peer: 0,
+                    new_peer: 0,
+                    reason_text: EMPTY.as_ptr(),
+                },
             },
             strings: Vec::new(),
             payload: Vec::new(),
@@ -394,6 +420,15 @@ impl EventBox {
                 b.ev.kind = DashnetEventKind::QueueReady;
                 b.ev.queue_ready_peer = peer;
             }
+            ClientEvent::BestPeerChanged { old, new, reason } => {
+                b.ev.kind = DashnetEventKind::BestPeerChanged;
+                let text = b.keep(reason);
+                b.ev.best_peer_changed = DashnetBestPeerChanged {
+                    old_peer: old,
+                    new_peer: new.unwrap_or(0),
+                    reason_text: text,
+                };
+            }
         }
         b
     }
@@ -459,6 +494,10 @@ pub struct DashnetCallbacks {
         Option<unsafe extern "C" fn(user_data: *mut c_void, failed: *const DashnetPeerFailed)>,
     /// A peer whose send got QUEUE_FULL has room again (drained to half its bounds).
     pub on_queue_ready: Option<unsafe extern "C" fn(user_data: *mut c_void, peer: u64)>,
+    /// The best peer stalled a header request and was replaced.
+    pub on_best_peer_changed: Option<
+        unsafe extern "C" fn(user_data: *mut c_void, changed: *const DashnetBestPeerChanged),
+    >,
 }
 
 impl DashnetCallbacks {
@@ -473,6 +512,7 @@ impl DashnetCallbacks {
             on_log: None,
             on_peer_failed: None,
             on_queue_ready: None,
+            on_best_peer_changed: None,
         }
     }
 
@@ -483,6 +523,7 @@ impl DashnetCallbacks {
             || self.on_address_book.is_some()
             || self.on_peer_failed.is_some()
             || self.on_queue_ready.is_some()
+            || self.on_best_peer_changed.is_some()
     }
 
     /// Reads a caller's callbacks of any version (the fields past its `struct_size` are NULL).
@@ -518,9 +559,9 @@ impl DashnetCallbacks {
 }
 
 /// Where each field of `DashnetCallbacks` ends: the sizes older versions may have.
-fn callbacks_field_ends() -> [usize; 9] {
+fn callbacks_field_ends() -> [usize; 10] {
     field_ends!(DashnetCallbacks; struct_size, user_data, on_peer, on_message, on_headers,
-        on_address_book, on_log, on_peer_failed, on_queue_ready)
+        on_address_book, on_log, on_peer_failed, on_queue_ready, on_best_peer_changed)
 }
 
 /// Fills the first `struct_size` bytes of `callbacks` (pass `sizeof *callbacks`) with
@@ -631,6 +672,12 @@ impl Delivery {
                 if let Some(f) = cb.on_queue_ready {
                     // SAFETY: see above.
                     unsafe { f(ud, b.ev.queue_ready_peer) };
+                }
+            }
+            DashnetEventKind::BestPeerChanged => {
+                if let Some(f) = cb.on_best_peer_changed {
+                    // SAFETY: see above.
+                    unsafe { f(ud, &b.ev.best_peer_changed) };
                 }
             }
         }

@@ -172,6 +172,7 @@ pub(crate) fn status_of(e: &ClientError) -> DashnetStatus {
         ClientError::Send(SendError::TooLarge) => DashnetStatus::TooLarge,
         ClientError::ShuttingDown => DashnetStatus::ShuttingDown,
         ClientError::Invalid(_) => DashnetStatus::InvalidArgument,
+        ClientError::NoService { .. } => DashnetStatus::NoPeer,
     }
 }
 

@@ -74,6 +74,7 @@ struct Methods {
     headers: JMethodID,
     failed: JMethodID,
     ready: JMethodID,
+    best: JMethodID,
     log: JMethodID,
 }
 
@@ -91,6 +92,7 @@ impl Methods {
             headers: id("onHeaders", "(J[B[BI)V")?,
             failed: id("onPeerFailed", "(Ljava/lang/String;ILjava/lang/String;)V")?,
             ready: id("onQueueReady", "(J)V")?,
+            best: id("onBestPeerChanged", "(JJLjava/lang/String;)V")?,
             log: id("onLog", "(ILjava/lang/String;)V")?,
         })
     }
@@ -236,6 +238,19 @@ fn deliver(
         ClientEvent::QueueReady { peer } => {
             call(env, listener, m.ready, &[JValue::Long(peer as jlong)])?;
         }
+        ClientEvent::BestPeerChanged { old, new, reason } => {
+            let text = env.new_string(reason)?;
+            call(
+                env,
+                listener,
+                m.best,
+                &[
+                    JValue::Long(old as jlong),
+                    JValue::Long(new.unwrap_or(0) as jlong),
+                    JValue::Object(&text),
+                ],
+            )?;
+        }
     }
     Ok(())
 }
@@ -351,6 +366,8 @@ fn read_config(env: &mut JNIEnv, obj: &JObject) -> Result<(DashnetConfig, Config
     let seeds = string!("fixedSeeds");
     c.fixed_seeds = seeds.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
     c.reseed_interval_ms = int!("reseedIntervalMs");
+    c.header_stall_timeout_ms = int!("headerStallTimeoutMs");
+    c.required_services = long!("requiredServices");
     Ok((c, [devnet, ua, seeds]))
 }
 
@@ -376,7 +393,7 @@ pub extern "system" fn Java_org_dashnet_DashnetConfig_nativeDefaults<'l>(
         let c = DashnetConfig::defaults(n);
         let int = |v: u32| JValue::Int(v.min(i32::MAX as u32) as jint);
         let long = |v: u64| JValue::Long(v.min(i64::MAX as u64) as jlong);
-        let fields: [(&str, &str, JValue); 25] = [
+        let fields: [(&str, &str, JValue); 27] = [
             ("network", "I", int(c.network)),
             ("services", "J", long(c.services)),
             ("relay", "Z", JValue::Bool(c.relay)),
@@ -402,6 +419,8 @@ pub extern "system" fn Java_org_dashnet_DashnetConfig_nativeDefaults<'l>(
             ("inboundPeerBytes", "J", long(c.inbound_peer_bytes)),
             ("inboundClientBytes", "J", long(c.inbound_client_bytes)),
             ("reseedIntervalMs", "I", int(c.reseed_interval_ms)),
+            ("headerStallTimeoutMs", "I", int(c.header_stall_timeout_ms)),
+            ("requiredServices", "J", long(c.required_services)),
         ];
         for (name, sig, v) in fields {
             if env.set_field(&out, name, sig, v).is_err() {

@@ -22,6 +22,9 @@ pub struct PeerConfig {
     pub protocol_version: u32,
     /// Peers below this version are disconnected with `VersionTooOld`.
     pub min_protocol_version: u32,
+    /// Service bits a peer must advertise (for example COMPACT_FILTERS); a peer without
+    /// them ends its handshake with `MissingServices` (never a ban). 0: none required.
+    pub required_services: u64,
     /// Our best height, sent in `version`.
     pub start_height: i32,
     /// How long a TCP connect may take.
@@ -61,6 +64,7 @@ impl PeerConfig {
             relay: false,
             protocol_version: PROTOCOL_VERSION,
             min_protocol_version: MIN_PEER_PROTO_VERSION,
+            required_services: 0,
             start_height: 0,
             connect_timeout: Duration::from_secs(15),
             handshake_timeout: Duration::from_secs(10),

@@ -60,6 +60,14 @@ pub enum DisconnectReason {
     Inactive,
     /// The peer's protocol version is below our minimum.
     VersionTooOld(u32),
+    /// The peer does not advertise services we require (`PeerConfig::required_services`):
+    /// it is replaced, never scored.
+    MissingServices {
+        /// What its version advertised.
+        have: u64,
+        /// What we require.
+        need: u64,
+    },
     /// The owning client shut down (graceful, like `Requested`).
     Shutdown,
 }
@@ -87,6 +95,11 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::WriteStalled => write!(f, "writes stalled"),
             DisconnectReason::Inactive => write!(f, "peer inactive"),
             DisconnectReason::VersionTooOld(v) => write!(f, "peer version {v} is too old"),
+            DisconnectReason::MissingServices { have, need } => write!(
+                f,
+                "peer lacks required services (has {have:#x}, needs {need:#x}: missing {})",
+                crate::wire::network::service_names(need & !have)
+            ),
             DisconnectReason::Shutdown => write!(f, "client shut down"),
         }
     }

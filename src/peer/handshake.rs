@@ -140,6 +140,12 @@ pub(crate) async fn handshake(
                     if v.version < config.min_protocol_version {
                         return Err(DisconnectReason::VersionTooOld(v.version));
                     }
+                    if v.services & config.required_services != config.required_services {
+                        return Err(DisconnectReason::MissingServices {
+                            have: v.services,
+                            need: config.required_services,
+                        });
+                    }
                     if v.nonce == nonce {
                         return Err(protocol("connected to ourselves"));
                     }

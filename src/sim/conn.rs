@@ -14,10 +14,12 @@ use super::{Control, Lanes, Misbehavior, Received, SimConfig, SimStats};
 use crate::wire::header::check_pow_of;
 use crate::wire::message::commands;
 use crate::wire::network::{ADDRV2_VERSION, HEADERS2_8000_VERSION, services};
-use crate::wire::payloads::SendCmpct;
+use crate::wire::payloads::{
+    CFCheckpt, CFHeaders, CFilter, FilterRange, GetCFCheckpt, SendCmpct, filter_hash, filter_header,
+};
 use crate::wire::{
-    FrameDecoder, HashedHeader, Locator, MAX_PAYLOAD_LEN, Message, NetAddr, Network, RawMessage,
-    TimedAddr, Version, encode_frame,
+    FrameDecoder, Hash256, HashedHeader, Locator, MAX_PAYLOAD_LEN, Message, NetAddr, Network,
+    RawMessage, TimedAddr, Version, encode_frame,
 };
 
 pub(crate) struct SimShared {
@@ -485,7 +487,7 @@ impl Conn {
             },
             nonce: 0x5349_4d5f_4e4f_4445 ^ self.id,
             user_agent: c.user_agent.clone().into_bytes(),
-            start_height: c.tip as i32,
+            start_height: c.claimed_height.unwrap_or(c.tip as i32),
             relay: Some(true),
             mn_auth_challenge: Some([0x42; 32]),
             masternode_connection: Some(false),
@@ -527,8 +529,34 @@ impl Conn {
                 }
                 stats.pongs_sent.fetch_add(1, Relaxed);
             }
+            Message::GetHeaders(_) | Message::GetHeaders2(_)
+                if !self.shared.config.serve_headers =>
+            {
+                self.shared.stats.header_requests.fetch_add(1, Relaxed);
+            }
             Message::GetHeaders(l) => self.answer_headers(&l, false).await,
             Message::GetHeaders2(l) => self.answer_headers(&l, true).await,
+            Message::GetCFilters(_) | Message::GetCFHeaders(_) | Message::GetCFCheckpt(_)
+                if self.shared.config.services & services::COMPACT_FILTERS == 0 =>
+            {
+                self.violation(format!(
+                    "{} without NODE_COMPACT_FILTERS: Dash Core disconnects",
+                    raw.command
+                ));
+                return false;
+            }
+            Message::FilterLoad(_) | Message::FilterAdd(_) | Message::FilterClear
+                if self.shared.config.services & services::BLOOM == 0 =>
+            {
+                self.violation(format!(
+                    "{} without NODE_BLOOM: Dash Core disconnects",
+                    raw.command
+                ));
+                return false;
+            }
+            Message::GetCFilters(r) => self.answer_cfilters(&r).await,
+            Message::GetCFHeaders(r) => self.answer_cfheaders(&r).await,
+            Message::GetCFCheckpt(r) => self.answer_cfcheckpt(&r).await,
             Message::GetAddr => {
                 let entries = &self.shared.config.addrs;
                 let msg = if self.wants_addrv2 {
@@ -563,6 +591,97 @@ impl Conn {
             });
         }
         true
+    }
+
+    /// The heights `start..=height(stop)` of a filter request, within `max` blocks and
+    /// the served chain; None (a violation noted) otherwise.
+    fn filter_range(&self, r: &FilterRange, max: u32) -> Option<std::ops::RangeInclusive<u32>> {
+        let served = self.shared.served().len() as u32;
+        let stop = self
+            .shared
+            .chain
+            .height_of(&r.stop_hash)
+            .filter(|h| *h < served);
+        match stop {
+            Some(stop)
+                if r.filter_type == 0 && r.start_height <= stop && stop - r.start_height < max =>
+            {
+                Some(r.start_height..=stop)
+            }
+            _ => {
+                self.violation(format!(
+                    "filter request type {} heights {}..{:?} (at most {max}): Dash Core disconnects",
+                    r.filter_type, r.start_height, stop
+                ));
+                None
+            }
+        }
+    }
+
+    async fn answer_cfilters(&self, r: &FilterRange) {
+        self.shared.stats.filter_requests.fetch_add(1, Relaxed);
+        let Some(range) = self.filter_range(r, 1000) else {
+            return;
+        };
+        for h in range {
+            let block = self.shared.served()[h as usize].hash();
+            let msg = Message::CFilter(CFilter {
+                filter_type: 0,
+                block_hash: block,
+                filter: sim_filter(&block),
+            });
+            self.send_data(self.shared.frame(&msg)).await;
+        }
+    }
+
+    async fn answer_cfheaders(&self, r: &FilterRange) {
+        self.shared.stats.filter_requests.fetch_add(1, Relaxed);
+        let Some(range) = self.filter_range(r, 2000) else {
+            return;
+        };
+        let served = self.shared.served();
+        let prev = if *range.start() == 0 {
+            Hash256::ZERO
+        } else {
+            sim_filter_header(served, *range.start() - 1)
+        };
+        let msg = Message::CFHeaders(CFHeaders {
+            filter_type: 0,
+            stop_hash: r.stop_hash,
+            previous_filter_header: prev,
+            filter_hashes: range
+                .map(|h| filter_hash(&sim_filter(&served[h as usize].hash())))
+                .collect(),
+        });
+        self.send_data(self.shared.frame(&msg)).await;
+    }
+
+    async fn answer_cfcheckpt(&self, r: &GetCFCheckpt) {
+        self.shared.stats.filter_requests.fetch_add(1, Relaxed);
+        let served = self.shared.served();
+        let Some(stop) = self
+            .shared
+            .chain
+            .height_of(&r.stop_hash)
+            .filter(|h| (*h as usize) < served.len() && r.filter_type == 0)
+        else {
+            self.violation("getcfcheckpt for an unknown stop or filter type");
+            return;
+        };
+        let mut headers = Vec::new();
+        let mut prev = Hash256::ZERO;
+        for h in 0..=stop {
+            prev = filter_header(&filter_hash(&sim_filter(&served[h as usize].hash())), &prev);
+            if h > 0 && h % 1000 == 0 {
+                headers.push(prev);
+            }
+        }
+        let msg = Message::CFCheckpt(CFCheckpt {
+            filter_type: 0,
+            stop_hash: r.stop_hash,
+            filter_headers: headers,
+        });
+        self.send_data(self.shared.frame(&msg)).await;
     }
 
     async fn answer_headers(&self, locator: &Locator, compressed: bool) {
@@ -656,4 +775,21 @@ impl Conn {
             }
         }
     }
+}
+
+/// The sim's filter for a block: deterministic bytes derived from its hash (the network
+/// layer checks hashes and chains, not what a filter matches).
+pub fn sim_filter(block: &Hash256) -> Vec<u8> {
+    let mut f = vec![0x01];
+    f.extend_from_slice(&crate::wire::sha256d(&block.0).0[..8]);
+    f
+}
+
+/// The filter header of height `h` of `chain` under [`sim_filter`].
+pub fn sim_filter_header(chain: &[HashedHeader], h: u32) -> Hash256 {
+    let mut prev = Hash256::ZERO;
+    for header in &chain[..=h as usize] {
+        prev = filter_header(&filter_hash(&sim_filter(&header.hash())), &prev);
+    }
+    prev
 }

@@ -15,6 +15,9 @@
 pub mod chain;
 mod conn;
 
+pub use chain::{regtest_chain, regtest_genesis};
+pub use conn::{sim_filter, sim_filter_header};
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -97,6 +100,11 @@ pub struct SimConfig {
     pub network: crate::wire::Network,
     /// Height of the chain served.
     pub tip: u32,
+    /// The start height its version claims (default: `tip`). A liar claims more.
+    pub claimed_height: Option<i32>,
+    /// Answer header requests (default). Off: they are counted and never answered, as a
+    /// peer that stalls would.
+    pub serve_headers: bool,
     /// Protocol version it speaks.
     pub protocol_version: u32,
     /// Services it advertises.
@@ -139,6 +147,8 @@ impl Default for SimConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             network: crate::wire::Network::Regtest,
             tip: 2000,
+            claimed_height: None,
+            serve_headers: true,
             protocol_version: PROTOCOL_VERSION,
             services: services::NETWORK | services::BLOOM | services::HEADERS_COMPRESSED,
             user_agent: format!("/dashnet-sim:{}/", env!("CARGO_PKG_VERSION")),
@@ -183,8 +193,10 @@ pub struct SimStats {
     pub messages_received: AtomicU64,
     /// Bytes received (all connections).
     pub bytes_received: AtomicU64,
-    /// getheaders / getheaders2 answered.
+    /// getheaders / getheaders2 received (answered unless `serve_headers` is off).
     pub header_requests: AtomicU64,
+    /// getcfilters / getcfheaders / getcfcheckpt received.
+    pub filter_requests: AtomicU64,
     /// Pings answered.
     pub pongs_sent: AtomicU64,
     /// Pings sent to clients.

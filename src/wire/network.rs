@@ -28,6 +28,46 @@ pub mod services {
     pub const P2P_V2: u64 = 1 << 12;
 }
 
+/// The names of the service bits in `bits` (unknown bits by number), for messages.
+pub fn service_names(bits: u64) -> String {
+    const NAMES: [(u64, &str); 6] = [
+        (services::NETWORK, "NETWORK"),
+        (services::BLOOM, "BLOOM"),
+        (services::COMPACT_FILTERS, "COMPACT_FILTERS"),
+        (services::NETWORK_LIMITED, "NETWORK_LIMITED"),
+        (services::HEADERS_COMPRESSED, "HEADERS_COMPRESSED"),
+        (services::P2P_V2, "P2P_V2"),
+    ];
+    let mut out: Vec<String> = Vec::new();
+    for bit in 0..64 {
+        let b = 1u64 << bit;
+        if bits & b != 0 {
+            out.push(
+                NAMES
+                    .iter()
+                    .find(|(v, _)| *v == b)
+                    .map_or_else(|| format!("bit {bit}"), |(_, n)| (*n).to_string()),
+            );
+        }
+    }
+    if out.is_empty() {
+        "none".into()
+    } else {
+        out.join("|")
+    }
+}
+
+/// The service a request needs from the peer it goes to, if any: compact-filter requests
+/// need COMPACT_FILTERS, BIP37 filter messages BLOOM, getheaders2 HEADERS_COMPRESSED.
+pub fn service_for(command: &str) -> Option<u64> {
+    match command {
+        "getcfilters" | "getcfheaders" | "getcfcheckpt" => Some(services::COMPACT_FILTERS),
+        "filterload" | "filteradd" | "filterclear" => Some(services::BLOOM),
+        "getheaders2" => Some(services::HEADERS_COMPRESSED),
+        _ => None,
+    }
+}
+
 /// Which Dash network a peer speaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Network {

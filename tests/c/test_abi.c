@@ -84,7 +84,8 @@ int main(void) {
       END(DashnetConfig, queue_max_bytes), END(DashnetConfig, ban_duration_s),
       END(DashnetConfig, event_queue), END(DashnetConfig, inbound_peer_bytes),
       END(DashnetConfig, inbound_client_bytes), END(DashnetConfig, fixed_seeds),
-      END(DashnetConfig, reseed_interval_ms), sizeof(DashnetConfig)};
+      END(DashnetConfig, reseed_interval_ms), END(DashnetConfig, header_stall_timeout_ms),
+      END(DashnetConfig, required_services), sizeof(DashnetConfig)};
   const size_t n_cfg_ends = sizeof cfg_ends / sizeof cfg_ends[0];
   int accepted_sizes = 0;
   for (size_t size = 0; size <= sizeof(DashnetConfig) + 16; size++) {
@@ -104,7 +105,7 @@ int main(void) {
       accepted_sizes++;
     }
   }
-  CHECK(accepted_sizes == (int)n_cfg_ends - (sizeof(DashnetConfig) == END(DashnetConfig, inbound_client_bytes)),
+  CHECK(accepted_sizes == (int)n_cfg_ends - (sizeof(DashnetConfig) == END(DashnetConfig, required_services)),
         "every version's size is accepted (%d)", accepted_sizes);
 
   /* dashnet_client_new with a config of every struct_size: only field ends create a client. */

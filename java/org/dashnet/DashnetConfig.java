@@ -53,6 +53,16 @@ public final class DashnetConfig {
     public String fixedSeeds;
     /** When nothing is connected and nothing is left to dial, seeds are looked up again, at most this often. */
     public int reseedIntervalMs;
+    /**
+     * A header request the best peer leaves unanswered this long makes it stall: it is
+     * replaced (onBestPeerChanged) and the request re-sent to the new best peer.
+     */
+    public int headerStallTimeoutMs;
+    /**
+     * Service bits every peer must advertise (for example 64, COMPACT_FILTERS): a peer
+     * without them is replaced after its version, never banned. 0: none.
+     */
+    public long requiredServices;
 
     /** The library's defaults for {@code network}. */
     public DashnetConfig(int network) {

@@ -34,6 +34,12 @@ public interface DashnetListener {
     /** A peer whose send returned QUEUE_FULL has drained to half its queue bounds. */
     default void onQueueReady(long peer) {}
 
+    /**
+     * The best peer did not answer a header request within headerStallTimeoutMs:
+     * newPeer (0 for none) replaces it, and the request was re-sent there.
+     */
+    default void onBestPeerChanged(long oldPeer, long newPeer, String reason) {}
+
     /** A log line (level 1 error .. 4 debug; see DashnetClient.setLogLevel). */
     default void onLog(int level, String text) {}
 }
