@@ -35,8 +35,8 @@ fn every_vector_round_trips_byte_for_byte() {
         assert_eq!(msg.to_frame(magic), bytes, "{name}: re-encoding differs");
         checked += 1;
     }
-    // 73 vector files: 72 well-formed, 1 malformed on purpose (checked below).
-    assert_eq!(checked, 72, "vectors checked");
+    // 81 vector files: 80 well-formed, 1 malformed on purpose (checked below).
+    assert_eq!(checked, 80, "vectors checked");
 }
 
 /// Exactly which commands the external vectors cover, split by how far they prove our codec:
@@ -62,9 +62,10 @@ fn the_vectors_cover_exactly_these_commands() {
     let list = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(" ");
     assert_eq!(
         list(&typed),
-        "addr block filteradd filterclear filterload getaddr getblocks getdata getheaders \
-         getheaders2 headers headers2 inv mempool merkleblock notfound ping pong reject \
-         sendaddrv2 sendheaders2 verack version"
+        "addr block cfcheckpt cfheaders cfilter clsig filteradd filterclear filterload getaddr \
+         getblocks getcfcheckpt getcfheaders getcfilters getdata getheaders getheaders2 headers \
+         headers2 inv isdlock mempool merkleblock notfound ping pong reject sendaddrv2 \
+         sendheaders2 verack version"
     );
     assert_eq!(list(&opaque), "mnlistdiff tx");
     assert_eq!(list(&unknown), "alert dsq getmnlistdif ix ssc");
@@ -364,4 +365,128 @@ fn filter_headers_match_bip158_vectors() {
     let chain = reply.filter_headers();
     assert_eq!(chain[0], h(cases[0].2));
     assert_eq!(chain[1], filter_header(&hashes[1], &chain[0]));
+}
+
+/// The fields of one line of `dashcore-tf-messages/fields.tsv`.
+fn tf_fields(file: &str) -> std::collections::HashMap<String, String> {
+    let text =
+        std::fs::read_to_string(vectors_dir().join("dashcore-tf-messages/fields.tsv")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.split('\t').next() == Some(file))
+        .unwrap_or_else(|| panic!("{file} not in fields.tsv"));
+    line.split('\t')
+        .skip(1)
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn compact_filter_and_finality_vectors_decode_to_their_fields() {
+    use dashnet::wire::Hash256;
+    use dashnet::wire::payloads::{FilterCheckError, filter_hash};
+    let wire = |f: &std::collections::HashMap<String, String>, k: &str| {
+        let b = hex::decode(&f[k]).unwrap();
+        Hash256(b.try_into().unwrap())
+    };
+    let msg = |file: &str| decode_vector(&format!("dashcore-tf-messages/{file}"));
+
+    let f = tf_fields("getcfilters.hex");
+    let Message::GetCFilters(r) = msg("getcfilters.hex") else {
+        panic!("getcfilters")
+    };
+    assert_eq!(r.filter_type.to_string(), f["filter_type"]);
+    assert_eq!(r.start_height.to_string(), f["start_height"]);
+    assert_eq!(r.stop_hash, wire(&f, "stop_hash_wire"));
+
+    let f = tf_fields("getcfheaders.hex");
+    let Message::GetCFHeaders(r) = msg("getcfheaders.hex") else {
+        panic!("getcfheaders")
+    };
+    assert_eq!((r.filter_type, r.start_height), (0, 0));
+    assert_eq!(r.stop_hash, wire(&f, "stop_hash_wire"));
+    assert_eq!(r.stop_hash.to_string(), f["stop_hash_display"]);
+
+    let f = tf_fields("getcfcheckpt.hex");
+    let Message::GetCFCheckpt(g) = msg("getcfcheckpt.hex") else {
+        panic!("getcfcheckpt")
+    };
+    assert_eq!(g.stop_hash, wire(&f, "stop_hash_wire"));
+
+    let f = tf_fields("cfilter.hex");
+    let Message::CFilter(cf) = msg("cfilter.hex") else {
+        panic!("cfilter")
+    };
+    assert_eq!(cf.block_hash, wire(&f, "block_hash_wire"));
+    assert_eq!(hex::encode(&cf.filter), f["filter_data"]);
+
+    let f = tf_fields("cfcheckpt.hex");
+    let Message::CFCheckpt(cp) = msg("cfcheckpt.hex") else {
+        panic!("cfcheckpt")
+    };
+    assert_eq!(cp.filter_headers.len().to_string(), f["count"]);
+    assert_eq!(cp.filter_headers[0], wire(&f, "header[0]_wire"));
+    assert_eq!(cp.filter_headers[1], wire(&f, "header[1]_wire"));
+
+    let f = tf_fields("clsig.hex");
+    let Message::ClSig(c) = msg("clsig.hex") else {
+        panic!("clsig")
+    };
+    assert_eq!(c.height.to_string(), f["height"]);
+    assert_eq!(c.block_hash, wire(&f, "block_hash_wire"));
+    assert_eq!(hex::encode(c.sig), f["sig"]);
+
+    let f = tf_fields("isdlock.hex");
+    let Message::IsDLock(l) = msg("isdlock.hex") else {
+        panic!("isdlock")
+    };
+    assert_eq!(l.version.to_string(), f["version"]);
+    assert_eq!(l.inputs.len().to_string(), f["count"]);
+    for (i, input) in l.inputs.iter().enumerate() {
+        assert_eq!(input.txid, wire(&f, &format!("input[{i}].txid_wire")));
+        assert_eq!(input.index.to_string(), f[&format!("input[{i}].vout")]);
+    }
+    assert_eq!(l.txid, wire(&f, "txid_wire"));
+    assert_eq!(l.cycle_hash, wire(&f, "cycle_hash_wire"));
+    assert_eq!(hex::encode(l.sig), f["sig"]);
+
+    // The cfheaders reply: its hashes are BIP158's testnet filters for blocks 0-2, so its
+    // chain ends at BIP158's filter header for block 2; the filter of block 0 checks
+    // against its header; one wrong hash anywhere is caught.
+    let f = tf_fields("cfheaders.hex");
+    let Message::CFHeaders(mut h) = msg("cfheaders.hex") else {
+        panic!("cfheaders")
+    };
+    assert_eq!(h.stop_hash, wire(&f, "stop_hash_wire"));
+    let d = |s: &str| Hash256::from_display_hex(s).unwrap();
+    let block0 = d("21584579b7eb08997773e5aeff3a7f932700042d0ed2a6129012b7d7ae81b750");
+    let block2 = d("186afd11ef2b5e7e3504f2e8cbf8df28a1fd251fe53d60dff8b1467d1b386cf0");
+    assert_eq!(
+        h.filter_hashes[0],
+        filter_hash(&hex::decode("019dfca8").unwrap())
+    );
+    let chain = h.check(Some(&block2)).unwrap();
+    assert_eq!(chain[0], block0);
+    assert_eq!(chain[2], block2);
+    assert_eq!(cf.check(&Hash256::ZERO, &block0), Ok(()));
+    assert!(matches!(
+        cf.check(&Hash256::ZERO, &block2),
+        Err(FilterCheckError::Mismatch { .. })
+    ));
+    for i in 0..3 {
+        let mut bad = h.clone();
+        bad.filter_hashes[i].0[7] ^= 1;
+        assert!(
+            matches!(
+                bad.check(Some(&block2)),
+                Err(FilterCheckError::Mismatch { .. })
+            ),
+            "a wrong hash at {i} is caught"
+        );
+    }
+    h.filter_type = 1;
+    assert_eq!(h.check(None), Err(FilterCheckError::UnknownType(1)));
 }

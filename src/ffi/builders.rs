@@ -4,14 +4,18 @@
 //!
 //! Functions: `dashnet_send_getheaders`, `dashnet_send_getdata`, `dashnet_send_filterload`,
 //! `dashnet_send_filteradd`, `dashnet_send_filterclear`, `dashnet_send_tx`,
-//! `dashnet_send_mempool`, `dashnet_send_getmnlistd`, `dashnet_send_getqrinfo`.
+//! `dashnet_send_mempool`, `dashnet_send_getmnlistd`, `dashnet_send_getqrinfo`,
+//! `dashnet_send_getcfilters`, `dashnet_send_getcfheaders`, `dashnet_send_getcfcheckpt`.
+//! A request that needs a service (BIP37 filters: BLOOM; compact filters:
+//! COMPACT_FILTERS; getheaders2: HEADERS_COMPRESSED) goes only to a peer advertising it;
+//! otherwise NO_PEER, with the service named in `dashnet_last_error`.
 
 use super::client::{DashnetClient, handle, hash_list, hashes_arg, one_hash, tri};
 use super::event::DashnetInventory;
 use super::status::{DashnetStatus, bytes_arg, fail, from_client_error, guard};
 use crate::wire::payloads::{
-    FilterLoad, GetMnListDiff, GetQrInfo, InvType, Inventory, Locator, MAX_BLOOM_FILTER_LEN,
-    MAX_FILTERADD_LEN, MAX_INV, MAX_LOCATOR_HASHES,
+    BASIC_FILTER, FilterLoad, FilterRange, GetCFCheckpt, GetMnListDiff, GetQrInfo, InvType,
+    Inventory, Locator, MAX_BLOOM_FILTER_LEN, MAX_FILTERADD_LEN, MAX_INV, MAX_LOCATOR_HASHES,
 };
 use crate::wire::{Hash256, MAX_PAYLOAD_LEN, Message};
 
@@ -316,5 +320,103 @@ pub unsafe extern "C" fn dashnet_send_getqrinfo(
             }),
             0,
         )
+    })
+}
+
+/// Checks a filter type: Dash Core serves basic filters (0) only.
+fn basic(filter_type: u8) -> Result<(), DashnetStatus> {
+    if filter_type == BASIC_FILTER {
+        Ok(())
+    } else {
+        Err(fail(
+            DashnetStatus::InvalidArgument,
+            format!("filter type {filter_type}: only basic filters (0) exist"),
+        ))
+    }
+}
+
+/// getcfilters (BIP157): the filters of blocks `start_height` to `stop_hash` (32 bytes;
+/// at most 1000 blocks). Goes only to a peer advertising COMPACT_FILTERS: to the best of
+/// them with `DASHNET_PEER_BEST`; NO_PEER when the peer (or every peer) lacks it. The
+/// replies come as one cfilter message each (`dashnet_view_cfilter`).
+///
+/// # Safety
+/// `client` is a live handle; `stop_hash` has 32 readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_send_getcfilters(
+    client: *const DashnetClient,
+    peer: u64,
+    filter_type: u8,
+    start_height: u32,
+    stop_hash: *const u8,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        tri!(basic(filter_type));
+        // SAFETY: as above.
+        let stop_hash = tri!(unsafe { one_hash(stop_hash, "stop_hash") });
+        let r = FilterRange {
+            filter_type,
+            start_height,
+            stop_hash,
+        };
+        queue(c, peer, Message::GetCFilters(r), 0)
+    })
+}
+
+/// getcfheaders (BIP157): the filter hashes of blocks `start_height` to `stop_hash` (32
+/// bytes; at most 2000 blocks), answered by one cfheaders (`dashnet_view_cfheaders`,
+/// `dashnet_cfheaders_check`). Routed as `dashnet_send_getcfilters`.
+///
+/// # Safety
+/// `client` is a live handle; `stop_hash` has 32 readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_send_getcfheaders(
+    client: *const DashnetClient,
+    peer: u64,
+    filter_type: u8,
+    start_height: u32,
+    stop_hash: *const u8,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        tri!(basic(filter_type));
+        // SAFETY: as above.
+        let stop_hash = tri!(unsafe { one_hash(stop_hash, "stop_hash") });
+        let r = FilterRange {
+            filter_type,
+            start_height,
+            stop_hash,
+        };
+        queue(c, peer, Message::GetCFHeaders(r), 0)
+    })
+}
+
+/// getcfcheckpt (BIP157): the filter header of every 1000th block up to `stop_hash` (32
+/// bytes), answered by one cfcheckpt (`dashnet_view_cfcheckpt`). Routed as
+/// `dashnet_send_getcfilters`.
+///
+/// # Safety
+/// `client` is a live handle; `stop_hash` has 32 readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_send_getcfcheckpt(
+    client: *const DashnetClient,
+    peer: u64,
+    filter_type: u8,
+    stop_hash: *const u8,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        tri!(basic(filter_type));
+        // SAFETY: as above.
+        let stop_hash = tri!(unsafe { one_hash(stop_hash, "stop_hash") });
+        let g = GetCFCheckpt {
+            filter_type,
+            stop_hash,
+        };
+        queue(c, peer, Message::GetCFCheckpt(g), 0)
     })
 }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod event;
 pub mod hash;
 pub mod status;
+pub mod views;
 
 use std::ffi::c_char;
 

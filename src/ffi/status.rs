@@ -36,6 +36,8 @@ pub enum DashnetStatus {
     Internal = 10,
     /// The call is not available in this mode (poll with callbacks installed).
     WrongMode = 11,
+    /// The data does not match what the app holds (a compact-filter check failed).
+    Mismatch = 12,
 }
 
 thread_local! {
@@ -76,6 +78,7 @@ pub extern "C" fn dashnet_status_name(status: u32) -> *const c_char {
         9 => c"shutting down",
         10 => c"internal error",
         11 => c"wrong mode",
+        12 => c"mismatch",
         _ => c"unknown status",
     };
     s.as_ptr()
@@ -268,6 +271,7 @@ mod tests {
             ("SHUTTING_DOWN", DashnetStatus::ShuttingDown),
             ("INTERNAL", DashnetStatus::Internal),
             ("WRONG_MODE", DashnetStatus::WrongMode),
+            ("MISMATCH", DashnetStatus::Mismatch),
         ];
         for (name, status) in all {
             let want = format!("{name} = {}", status as u32);

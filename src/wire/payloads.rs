@@ -355,13 +355,87 @@ impl CFHeaders {
     }
 }
 
+impl CFHeaders {
+    /// Checks the reply: basic filters (type 0, the only type Dash serves), at least one
+    /// hash, and, when the app holds the filter header of `stop_hash` (from a cfcheckpt
+    /// or an earlier reply), that the chain computed from the previous header through
+    /// every hash ends there: one wrong hash anywhere changes the end. Returns the
+    /// computed headers.
+    pub fn check(&self, expected_last: Option<&Hash256>) -> Result<Vec<Hash256>, FilterCheckError> {
+        if self.filter_type != BASIC_FILTER {
+            return Err(FilterCheckError::UnknownType(self.filter_type));
+        }
+        let headers = self.filter_headers();
+        let Some(last) = headers.last() else {
+            return Err(FilterCheckError::Empty);
+        };
+        match expected_last {
+            Some(want) if want != last => Err(FilterCheckError::Mismatch {
+                computed: *last,
+                expected: *want,
+            }),
+            _ => Ok(headers),
+        }
+    }
+}
+
 impl CFilter {
     /// This filter's header, given the previous block's filter header: what the app
     /// compares with the header it got from cfheaders.
     pub fn header(&self, previous: &Hash256) -> Hash256 {
         filter_header(&filter_hash(&self.filter), previous)
     }
+
+    /// Checks the filter against the header the app already holds for its block
+    /// (`expected`, from cfheaders), given the previous block's filter header.
+    pub fn check(&self, previous: &Hash256, expected: &Hash256) -> Result<(), FilterCheckError> {
+        if self.filter_type != BASIC_FILTER {
+            return Err(FilterCheckError::UnknownType(self.filter_type));
+        }
+        let computed = self.header(previous);
+        if computed != *expected {
+            return Err(FilterCheckError::Mismatch {
+                computed,
+                expected: *expected,
+            });
+        }
+        Ok(())
+    }
 }
+
+/// The basic filter type (BIP158), the only one Dash Core serves.
+pub const BASIC_FILTER: u8 = 0;
+
+/// Why a compact-filter reply does not check out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterCheckError {
+    /// A filter type other than basic.
+    UnknownType(u8),
+    /// A cfheaders reply with no hashes.
+    Empty,
+    /// The computed filter header is not the one the app holds.
+    Mismatch {
+        /// What the reply hashes to.
+        computed: Hash256,
+        /// What the app holds.
+        expected: Hash256,
+    },
+}
+
+impl std::fmt::Display for FilterCheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FilterCheckError::UnknownType(t) => write!(f, "filter type {t} is not basic (0)"),
+            FilterCheckError::Empty => write!(f, "no filter hashes"),
+            FilterCheckError::Mismatch { computed, expected } => write!(
+                f,
+                "filter header {computed} does not match the expected {expected}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FilterCheckError {}
 
 /// getcfcheckpt (BIP157).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
