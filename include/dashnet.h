@@ -61,6 +61,8 @@ typedef enum DashnetStatus {
   DASHNET_STATUS_INTERNAL = 10,
   // The call is not available in this mode (poll with callbacks installed).
   DASHNET_STATUS_WRONG_MODE = 11,
+  // The data does not match what the app holds (a compact-filter check failed).
+  DASHNET_STATUS_MISMATCH = 12,
 } DashnetStatus;
 
 // Why a connection ended.
@@ -491,6 +493,81 @@ typedef struct DashnetEvent {
   struct DashnetBestPeerChanged best_peer_changed;
 } DashnetEvent;
 
+// A cfilter: one block's filter.
+typedef struct DashnetCFilterView {
+  // `sizeof(DashnetCFilterView)` as the caller compiled it.
+  size_t struct_size;
+  // The filter type (0: basic).
+  uint8_t filter_type;
+  // The block the filter is for.
+  uint8_t block_hash[32];
+  // The filter bytes (inside the payload).
+  const uint8_t *filter;
+  // Their number.
+  size_t filter_len;
+} DashnetCFilterView;
+
+// A cfheaders reply: filter hashes for a run of blocks ending at `stop_hash`.
+typedef struct DashnetCFHeadersView {
+  // `sizeof(DashnetCFHeadersView)` as the caller compiled it.
+  size_t struct_size;
+  // The filter type (0: basic).
+  uint8_t filter_type;
+  // The last block of the run.
+  uint8_t stop_hash[32];
+  // The filter header of the block before the run.
+  uint8_t previous_filter_header[32];
+  // `count` filter hashes of 32 bytes each, in block order (inside the payload).
+  const uint8_t *filter_hashes;
+  // Their number (at most 2000).
+  size_t count;
+} DashnetCFHeadersView;
+
+// A cfcheckpt reply: the filter header of every 1000th block up to `stop_hash`.
+typedef struct DashnetCFCheckptView {
+  // `sizeof(DashnetCFCheckptView)` as the caller compiled it.
+  size_t struct_size;
+  // The filter type (0: basic).
+  uint8_t filter_type;
+  // The last block.
+  uint8_t stop_hash[32];
+  // `count` filter headers of 32 bytes each (heights 1000, 2000, ...; inside the payload).
+  const uint8_t *filter_headers;
+  // Their number.
+  size_t count;
+} DashnetCFCheckptView;
+
+// A clsig: a ChainLock on a block.
+typedef struct DashnetClSigView {
+  // `sizeof(DashnetClSigView)` as the caller compiled it.
+  size_t struct_size;
+  // The locked block's height.
+  int32_t height;
+  // The locked block's hash.
+  uint8_t block_hash[32];
+  // The quorum's BLS signature.
+  uint8_t signature[96];
+} DashnetClSigView;
+
+// An isdlock: an InstantSend lock on a transaction's inputs.
+typedef struct DashnetIsDLockView {
+  // `sizeof(DashnetIsDLockView)` as the caller compiled it.
+  size_t struct_size;
+  // The lock's version.
+  uint8_t version;
+  // `input_count` outpoints of 36 bytes each: txid (32) then output index (u32
+  // little-endian) (inside the payload).
+  const uint8_t *inputs;
+  // Their number.
+  size_t input_count;
+  // The locked transaction.
+  uint8_t txid[32];
+  // The quorum cycle's block hash.
+  uint8_t cycle_hash[32];
+  // The quorum's BLS signature.
+  uint8_t signature[96];
+} DashnetIsDLockView;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -587,6 +664,42 @@ enum DashnetStatus dashnet_send_getqrinfo(const struct DashnetClient *client,
                                           size_t count,
                                           const uint8_t *block_request_hash,
                                           uint8_t extra_share);
+
+// getcfilters (BIP157): the filters of blocks `start_height` to `stop_hash` (32 bytes;
+// at most 1000 blocks). Goes only to a peer advertising COMPACT_FILTERS: to the best of
+// them with `DASHNET_PEER_BEST`; NO_PEER when the peer (or every peer) lacks it. The
+// replies come as one cfilter message each (`dashnet_view_cfilter`).
+//
+// # Safety
+// `client` is a live handle; `stop_hash` has 32 readable bytes.
+enum DashnetStatus dashnet_send_getcfilters(const struct DashnetClient *client,
+                                            uint64_t peer,
+                                            uint8_t filter_type,
+                                            uint32_t start_height,
+                                            const uint8_t *stop_hash);
+
+// getcfheaders (BIP157): the filter hashes of blocks `start_height` to `stop_hash` (32
+// bytes; at most 2000 blocks), answered by one cfheaders (`dashnet_view_cfheaders`,
+// `dashnet_cfheaders_check`). Routed as `dashnet_send_getcfilters`.
+//
+// # Safety
+// `client` is a live handle; `stop_hash` has 32 readable bytes.
+enum DashnetStatus dashnet_send_getcfheaders(const struct DashnetClient *client,
+                                             uint64_t peer,
+                                             uint8_t filter_type,
+                                             uint32_t start_height,
+                                             const uint8_t *stop_hash);
+
+// getcfcheckpt (BIP157): the filter header of every 1000th block up to `stop_hash` (32
+// bytes), answered by one cfcheckpt (`dashnet_view_cfcheckpt`). Routed as
+// `dashnet_send_getcfilters`.
+//
+// # Safety
+// `client` is a live handle; `stop_hash` has 32 readable bytes.
+enum DashnetStatus dashnet_send_getcfcheckpt(const struct DashnetClient *client,
+                                             uint64_t peer,
+                                             uint8_t filter_type,
+                                             const uint8_t *stop_hash);
 
 // Creates a client and starts connecting.
 //
@@ -857,6 +970,72 @@ const char *dashnet_last_error(void);
 // that is not a status (a newer library's, or garbage) gets `"unknown status"`.
 // Static: do not free. The status is taken as an integer, so any value is safe.
 const char *dashnet_status_name(uint32_t status);
+
+// Fills `*out` with a view of a cfilter payload. Set `out->struct_size` first.
+//
+// # Safety
+// `payload` has `len` readable bytes (NULL with 0 is refused as not a cfilter) and stays
+// valid while the view is used; `out` is writable for its `struct_size`.
+enum DashnetStatus dashnet_view_cfilter(const uint8_t *payload,
+                                        size_t len,
+                                        struct DashnetCFilterView *out);
+
+// Fills `*out` with a view of a cfheaders payload. Set `out->struct_size` first.
+//
+// # Safety
+// As `dashnet_view_cfilter`.
+enum DashnetStatus dashnet_view_cfheaders(const uint8_t *payload,
+                                          size_t len,
+                                          struct DashnetCFHeadersView *out);
+
+// Fills `*out` with a view of a cfcheckpt payload. Set `out->struct_size` first.
+//
+// # Safety
+// As `dashnet_view_cfilter`.
+enum DashnetStatus dashnet_view_cfcheckpt(const uint8_t *payload,
+                                          size_t len,
+                                          struct DashnetCFCheckptView *out);
+
+// Fills `*out` with a view of a clsig payload. Set `out->struct_size` first.
+//
+// # Safety
+// As `dashnet_view_cfilter`.
+enum DashnetStatus dashnet_view_clsig(const uint8_t *payload,
+                                      size_t len,
+                                      struct DashnetClSigView *out);
+
+// Fills `*out` with a view of an isdlock payload. Set `out->struct_size` first.
+//
+// # Safety
+// As `dashnet_view_cfilter`.
+enum DashnetStatus dashnet_view_isdlock(const uint8_t *payload,
+                                        size_t len,
+                                        struct DashnetIsDLockView *out);
+
+// Checks a cfheaders payload: basic filters, at least one hash, and, if `expected` is
+// not NULL (the filter header of its stop block that the app holds, from a cfcheckpt or
+// an earlier reply), that the chain from the previous header through every hash ends
+// there (`DASHNET_STATUS_MISMATCH` if not: one wrong hash anywhere changes the end). If
+// `out_last` is not NULL it gets the computed header of the stop block.
+//
+// # Safety
+// `payload` has `len` readable bytes; `expected` is NULL or has 32 readable bytes;
+// `out_last` is NULL or has 32 writable bytes.
+enum DashnetStatus dashnet_cfheaders_check(const uint8_t *payload,
+                                           size_t len,
+                                           const uint8_t *expected,
+                                           uint8_t *out_last);
+
+// Checks a cfilter payload against the filter header the app holds for its block
+// (`expected`, 32 bytes, from cfheaders), given the previous block's filter header
+// (`previous`, 32 bytes): `DASHNET_STATUS_MISMATCH` if the filter does not hash to it.
+//
+// # Safety
+// `payload` has `len` readable bytes; `previous` and `expected` have 32 readable bytes.
+enum DashnetStatus dashnet_cfilter_check(const uint8_t *payload,
+                                         size_t len,
+                                         const uint8_t *previous,
+                                         const uint8_t *expected);
 
 #ifdef __cplusplus
 }  // extern "C"

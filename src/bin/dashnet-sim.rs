@@ -19,6 +19,9 @@ const USAGE: &str = "usage: dashnet-sim [--bind ADDR:PORT] [--port N] [--tip HEI
   [--flood-kind headers2|big|inv (what the flood sends)]
   [--stop-reading-after BYTES] [--no-pong] [--protocol-version N] [--listeners N] [--sink]
   [--no-headers2 (does not advertise HEADERS_COMPRESSED)] [--min-peer-version N]
+  [--compact-filters (advertises and serves BIP157 filters)] [--no-bloom]
+  [--claim-height N (the start height its version claims)]
+  [--stall-headers (never answers getheaders/getheaders2)]
   [--ping-interval SECONDS (0 = never; default 120, the first at once)]
   [--addr IP:PORT (gossiped on getaddr; repeatable)]
   [--misbehave silent-handshake|close-mid-message|garbage|bad-checksum|oversize-length|
@@ -69,6 +72,15 @@ fn parse() -> Result<(SimConfig, Duration, bool), String> {
             "--no-headers2" => {
                 config.services &= !dashnet::wire::network::services::HEADERS_COMPRESSED
             }
+            "--compact-filters" => {
+                config.services |= dashnet::wire::network::services::COMPACT_FILTERS
+            }
+            "--no-bloom" => config.services &= !dashnet::wire::network::services::BLOOM,
+            "--claim-height" => {
+                let v = value()?;
+                config.claimed_height = Some(v.parse().map_err(|_| format!("bad height {v}"))?);
+            }
+            "--stall-headers" => config.serve_headers = false,
             "--ping-interval" => {
                 config.ping_interval = match num(value()?)? {
                     0 => None,

@@ -306,6 +306,8 @@ pub fn header_work(bits: u32) -> f64 {
 pub(crate) struct PendingHeaders {
     pub seq: u64,
     pub peer: PeerId,
+    /// Peers this request already stalled on: never asked again.
+    pub tried: Vec<PeerId>,
     pub locator: Vec<Hash256>,
     pub stop: Hash256,
 }
@@ -385,17 +387,18 @@ async fn watch_headers_request(shared: Arc<Shared>, seq: u64) {
     let timeout = shared.config.header_stall_timeout;
     loop {
         tokio::time::sleep(timeout).await;
-        let (peer, locator, stop) = match &*shared.pending_headers.lock() {
-            Some(p) if p.seq == seq => (p.peer, p.locator.clone(), p.stop),
+        let (peer, locator, stop, mut tried) = match &*shared.pending_headers.lock() {
+            Some(p) if p.seq == seq => (p.peer, p.locator.clone(), p.stop, p.tried.clone()),
             _ => return, // answered, or superseded by a newer request
         };
+        tried.push(peer);
         if shared.shutting_down.load(Ordering::Acquire) {
             return;
         }
         if let Some(slot) = shared.peers.read().get(&peer) {
             slot.stalled.store(true, Ordering::Relaxed);
         }
-        let new = shared.best_peer(0).filter(|n| *n != peer);
+        let new = shared.best_peer_except(0, &tried);
         let sent = new.filter(|n| {
             shared
                 .send_headers_request(*n, locator.clone(), stop)
@@ -404,7 +407,10 @@ async fn watch_headers_request(shared: Arc<Shared>, seq: u64) {
         {
             let mut pending = shared.pending_headers.lock();
             match (&mut *pending, sent) {
-                (Some(p), Some(n)) if p.seq == seq => p.peer = n,
+                (Some(p), Some(n)) if p.seq == seq => {
+                    p.peer = n;
+                    p.tried = tried;
+                }
                 (Some(p), None) if p.seq == seq => *pending = None,
                 _ => return,
             }
@@ -431,6 +437,11 @@ impl Shared {
     /// For header requests (`services` 0) the choice is sticky until the peer goes,
     /// stalls, or another shows more work.
     pub(crate) fn best_peer(&self, services: u64) -> Option<PeerId> {
+        self.best_peer_except(services, &[])
+    }
+
+    /// As `best_peer`, never one of `exclude` (the peers a request already stalled on).
+    pub(crate) fn best_peer_except(&self, services: u64, exclude: &[PeerId]) -> Option<PeerId> {
         let peers = self.peers.read();
         let rank = |id: &PeerId, s: &PeerSlot| {
             let st = s.peer.stats();
@@ -451,7 +462,7 @@ impl Shared {
             |s: &PeerSlot| s.peer.is_connected() && s.peer.info().services & services == services;
         let pick = peers
             .iter()
-            .filter(|(_, s)| ok(s))
+            .filter(|(id, s)| ok(s) && !exclude.contains(id))
             .min_by_key(|(id, s)| rank(id, s))
             .map(|(id, _)| *id);
         if services != 0 {
@@ -459,6 +470,7 @@ impl Shared {
         }
         let mut best = self.best.lock();
         if let Some(id) = *best
+            && !exclude.contains(&id)
             && let Some(s) = peers.get(&id)
             && ok(s)
             && !s.stalled.load(Ordering::Relaxed)
@@ -728,6 +740,7 @@ impl Client {
         *self.shared.pending_headers.lock() = Some(PendingHeaders {
             seq,
             peer: id,
+            tried: Vec::new(),
             locator,
             stop,
         });

@@ -33,11 +33,109 @@ static void on_peer(void *ud, const DashnetPeerEvent *ev) {
 
 #define END(T, f) (offsetof(T, f) + sizeof(((T *)0)->f))
 
+/* The payload of a vector file (one line of hex: a whole message) into `out`; its length,
+ * or 0 if the file cannot be read. */
+static size_t vector_payload(const char *name, uint8_t *out, size_t cap) {
+  char path[256];
+  snprintf(path, sizeof path, "tests/data/vectors/dashcore-tf-messages/%s", name);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  static char hex[8192];
+  size_t n = fread(hex, 1, sizeof hex - 1, f);
+  fclose(f);
+  hex[n] = 0;
+  size_t bytes = 0;
+  for (size_t i = 48; i + 1 < n && hex[i] != '\n' && bytes < cap; i += 2) {
+    unsigned v;
+    if (sscanf(hex + i, "%2x", &v) != 1) return 0;
+    out[bytes++] = (uint8_t)v;
+  }
+  return bytes;
+}
+
+/* Every view refuses every truncation of a valid payload, and NULL / bad sizes. */
+static void views(void) {
+  static uint8_t p[4096];
+  size_t len = vector_payload("isdlock.hex", p, sizeof p);
+  CHECK(len == 234, "isdlock vector (%zu bytes; run from the project root)", len);
+  DashnetIsDLockView l = {.struct_size = sizeof l};
+  CHECK(dashnet_view_isdlock(p, len, &l) == DASHNET_STATUS_OK, "isdlock view");
+  CHECK(l.version == 1 && l.input_count == 2 && l.inputs == p + 2, "version 1, 2 inputs right after the count");
+  CHECK(l.inputs[0] == 1 && l.inputs[36] == 2 && l.inputs[36 + 32] == 7, "input txids and the second's index 7");
+  CHECK(l.txid[0] == 3 && l.cycle_hash[31] == 4 && l.signature[95] == 5, "txid, cycle hash, signature");
+  for (size_t cut = 0; cut < len; cut++)
+    CHECK(dashnet_view_isdlock(p, cut, &l) == DASHNET_STATUS_INVALID_ARGUMENT, "isdlock cut at %zu", cut);
+  CHECK(dashnet_view_isdlock(NULL, len, &l) == DASHNET_STATUS_INVALID_ARGUMENT, "NULL payload");
+  CHECK(dashnet_view_isdlock(p, len, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "NULL out");
+  l.struct_size = sizeof l + 8;
+  CHECK(dashnet_view_isdlock(p, len, &l) == DASHNET_STATUS_INVALID_ARGUMENT, "struct_size from the future");
+  l.struct_size = 3;
+  CHECK(dashnet_view_isdlock(p, len, &l) == DASHNET_STATUS_INVALID_ARGUMENT, "struct_size off a field end");
+  /* An older, shorter view: only its own bytes are written. */
+  {
+    unsigned char buf[sizeof(DashnetIsDLockView) + 16];
+    memset(buf, 0xee, sizeof buf);
+    size_t older = offsetof(DashnetIsDLockView, input_count) + sizeof(size_t);
+    memcpy(buf, &older, sizeof older);
+    CHECK(dashnet_view_isdlock(p, len, (DashnetIsDLockView *)(void *)buf) == DASHNET_STATUS_OK, "older size");
+    int intact = 1;
+    for (size_t i = older; i < sizeof buf; i++)
+      if (buf[i] != 0xee) intact = 0;
+    CHECK(intact, "nothing past the older size written");
+  }
+
+  len = vector_payload("clsig.hex", p, sizeof p);
+  DashnetClSigView c = {.struct_size = sizeof c};
+  CHECK(len == 132 && dashnet_view_clsig(p, len, &c) == DASHNET_STATUS_OK, "clsig view");
+  CHECK(c.height == 1000 && c.block_hash[0] == 0xab && c.signature[0] == 0 && c.signature[95] == 95,
+        "clsig fields");
+  for (size_t cut = 0; cut < len; cut++)
+    CHECK(dashnet_view_clsig(p, cut, &c) == DASHNET_STATUS_INVALID_ARGUMENT, "clsig cut at %zu", cut);
+  p[len] = 0;
+  CHECK(dashnet_view_clsig(p, len + 1, &c) == DASHNET_STATUS_INVALID_ARGUMENT, "a trailing byte is refused");
+
+  len = vector_payload("cfheaders.hex", p, sizeof p);
+  DashnetCFHeadersView h = {.struct_size = sizeof h};
+  CHECK(len == 162 && dashnet_view_cfheaders(p, len, &h) == DASHNET_STATUS_OK, "cfheaders view");
+  CHECK(h.count == 3 && h.filter_hashes == p + 66, "3 hashes after the count");
+  /* BIP158's filter header of testnet block 2, wire order. */
+  const char *want_hex = "186afd11ef2b5e7e3504f2e8cbf8df28a1fd251fe53d60dff8b1467d1b386cf0";
+  uint8_t want[32], got[32];
+  for (int i = 0; i < 32; i++) {
+    unsigned v;
+    sscanf(want_hex + 2 * i, "%2x", &v);
+    want[31 - i] = (uint8_t)v;
+  }
+  CHECK(dashnet_cfheaders_check(p, len, want, got) == DASHNET_STATUS_OK && memcmp(got, want, 32) == 0,
+        "chains to BIP158's header of block 2");
+  for (size_t cut = 0; cut < len; cut++)
+    CHECK(dashnet_view_cfheaders(p, cut, &h) == DASHNET_STATUS_INVALID_ARGUMENT &&
+              dashnet_cfheaders_check(p, cut, want, NULL) == DASHNET_STATUS_INVALID_ARGUMENT,
+          "cfheaders cut at %zu", cut);
+  p[70] ^= 0x40;
+  CHECK(dashnet_cfheaders_check(p, len, want, NULL) == DASHNET_STATUS_MISMATCH, "a wrong hash");
+
+  len = vector_payload("cfilter.hex", p, sizeof p);
+  DashnetCFilterView f = {.struct_size = sizeof f};
+  CHECK(len == 38 && dashnet_view_cfilter(p, len, &f) == DASHNET_STATUS_OK, "cfilter view");
+  CHECK(f.filter_len == 4 && f.filter == p + 34 && f.filter[0] == 0x01 && f.filter[3] == 0xa8, "filter 019dfca8");
+  for (size_t cut = 0; cut < len; cut++)
+    CHECK(dashnet_view_cfilter(p, cut, &f) == DASHNET_STATUS_INVALID_ARGUMENT, "cfilter cut at %zu", cut);
+
+  len = vector_payload("cfcheckpt.hex", p, sizeof p);
+  DashnetCFCheckptView k = {.struct_size = sizeof k};
+  CHECK(len == 98 && dashnet_view_cfcheckpt(p, len, &k) == DASHNET_STATUS_OK, "cfcheckpt view");
+  CHECK(k.count == 2 && k.filter_headers[0] == 0 && k.filter_headers[63] == 63, "two headers");
+  /* A view of the wrong message: decodes as that message or is refused, never read past. */
+  CHECK(dashnet_view_cfilter(p, len, &f) != DASHNET_STATUS_INTERNAL, "cfcheckpt bytes as a cfilter");
+}
+
 int main(void) {
+  views();
   /* Status names: every integer is safe; unknown values get a name too. */
-  for (uint32_t s = 0; s <= 11; s++)
+  for (uint32_t s = 0; s <= 12; s++)
     CHECK(strcmp(dashnet_status_name(s), "unknown status") != 0, "status %u has a name", s);
-  uint32_t odd[] = {12, 13, 255, 0x7fffffffu, 0x80000000u, 0xffffffffu};
+  uint32_t odd[] = {13, 14, 255, 0x7fffffffu, 0x80000000u, 0xffffffffu};
   for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
     CHECK(strcmp(dashnet_status_name(odd[i]), "unknown status") == 0, "status %u is unknown", odd[i]);
 
