@@ -7,7 +7,10 @@
 //! 4. `ffi`: the C ABI (the only place with `unsafe`, with `jni`).
 //! 5. `jni`: the Android binding (cargo feature `jni`).
 //!
-//! [`sim`] is dashnet-sim, a simulated Dash node on loopback for tests and demos.
+//! `sim` is dashnet-sim, a simulated Dash node on loopback for tests and demos, behind
+//! the cargo feature `sim` (on by default, for tests, benches, the demo and the
+//! `dashnet-sim` binary; the phone builds, `scripts/build-android` and
+//! `scripts/build-xcframework`, leave it out with `--no-default-features`).
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
@@ -16,5 +19,6 @@ pub mod ffi;
 #[cfg(feature = "jni")]
 pub mod jni;
 pub mod peer;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod wire;
