@@ -1,7 +1,10 @@
 //! Codec benchmarks, each beside its limit measured in the same run:
 //! - frame decode + checksum of a 1 MiB payload against bare SHA256d of the same bytes;
 //! - headers2 decode of Dash Core's 2000-header vector against 2000 bare X11 hashes;
-//! - X11 of one header (run the script twice, portable and accelerated, to compare).
+//! - X11 of one header (run the script twice, portable and accelerated, to compare);
+//! - a cfheaders reply of 2000 filter hashes decoded and its filter-header chain checked
+//!   against the header it must end at, against 2000 bare SHA256d of 64 bytes (the same
+//!   hashing, nothing else).
 //!
 //! `scripts/bench-wire` runs this under both X11 builds and prints medians and ratios.
 
@@ -86,5 +89,56 @@ fn x11_one(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, frame_1mib, headers2_2000, x11_one);
+fn cfheaders_2000(c: &mut Criterion) {
+    use dashnet::wire::payloads::{CFHeaders, filter_hash};
+    let hashes: Vec<dashnet::wire::Hash256> = (0..2000u32)
+        .map(|i| filter_hash(&i.to_le_bytes()))
+        .collect();
+    let reply = CFHeaders {
+        filter_type: 0,
+        stop_hash: sha256d(b"stop"),
+        previous_filter_header: sha256d(b"previous"),
+        filter_hashes: hashes,
+    };
+    let expected = *reply.filter_headers().last().unwrap();
+    let msg = Message::CFHeaders(reply.clone());
+    let payload = msg.payload();
+    let command = msg.command();
+    // The same 2000 inputs of 64 bytes (hash || previous), hashed bare.
+    let chain = reply.filter_headers();
+    let inputs: Vec<[u8; 64]> = (0..2000)
+        .map(|i| {
+            let mut b = [0u8; 64];
+            b[..32].copy_from_slice(&reply.filter_hashes[i].0);
+            let prev = if i == 0 {
+                reply.previous_filter_header
+            } else {
+                chain[i - 1]
+            };
+            b[32..].copy_from_slice(&prev.0);
+            b
+        })
+        .collect();
+    let mut g = c.benchmark_group("cfheaders_2000");
+    g.throughput(Throughput::Elements(2000));
+    g.bench_function("sha256d_bare_2000x64", |b| {
+        b.iter(|| {
+            for x in black_box(&inputs) {
+                black_box(sha256d(x));
+            }
+        })
+    });
+    g.bench_function("decode_and_check_2000", |b| {
+        b.iter(|| {
+            let Message::CFHeaders(h) = Message::decode(&command, black_box(&payload)).unwrap()
+            else {
+                unreachable!()
+            };
+            h.check(Some(&expected)).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, frame_1mib, headers2_2000, x11_one, cfheaders_2000);
 criterion_main!(benches);
