@@ -8,6 +8,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 import org.dashnet.DashnetClient;
 import org.dashnet.DashnetConfig;
@@ -205,6 +206,75 @@ public final class DashnetTest {
         long end = System.currentTimeMillis() + ms;
         while (!cond.getAsBoolean() && System.currentTimeMillis() < end) Thread.sleep(10);
         return cond.getAsBoolean();
+    }
+
+    /**
+     * requiredServices: a peer without COMPACT_FILTERS is replaced (onPeerFailed names the
+     * service); a peer that claims 10,000,000 blocks and stalls a header request is
+     * replaced (onBestPeerChanged) and the request re-sent to the other peer.
+     */
+    static void servicesAndBestPeer() throws Exception {
+        DashnetConfig cfg = new DashnetConfig(DashnetClient.REGTEST);
+        check(cfg.headerStallTimeoutMs == 20000 && cfg.requiredServices == 0,
+                "stall timeout and required services defaults from the library");
+        cfg.dnsSeeds = false;
+        cfg.exclusive = true;
+        cfg.requiredServices = 64; // COMPACT_FILTERS
+        cfg.headerStallTimeoutMs = 2000;
+        try (Sim cf = new Sim("--compact-filters");
+             Sim plain = new Sim();
+             Sim liar = new Sim("--claim-height", "10000000", "--stall-headers", "--compact-filters")) {
+            AtomicInteger connected = new AtomicInteger();
+            AtomicReference<String> failedWhy = new AtomicReference<>("");
+            AtomicReference<long[]> changed = new AtomicReference<>(null);
+            AtomicLong headersFrom = new AtomicLong();
+            AtomicLong firstPeer = new AtomicLong();
+            DashnetListener l = new DashnetListener() {
+                @Override
+                public void onConnected(long p, String a, String ua, int v, int h) {
+                    firstPeer.compareAndSet(0, p);
+                    connected.incrementAndGet();
+                }
+
+                @Override
+                public void onDisconnected(long p, String a, int r, String t, long[] tags) {}
+
+                @Override
+                public void onMessage(long p, String c, byte[] payload) {}
+
+                @Override
+                public void onHeaders(long p, byte[] raw, byte[] hashes, int count) {
+                    headersFrom.compareAndSet(0, p);
+                }
+
+                @Override
+                public void onPeerFailed(String address, int stage, String reason) {
+                    failedWhy.set(reason);
+                }
+
+                @Override
+                public void onBestPeerChanged(long oldPeer, long newPeer, String reason) {
+                    changed.set(new long[] {oldPeer, newPeer});
+                }
+            };
+            try (DashnetClient client = new DashnetClient(cfg, l)) {
+                client.connect(plain.address);
+                check(waitFor(() -> failedWhy.get().contains("COMPACT_FILTERS"), 10000),
+                        "the peer without compact filters is replaced: " + failedWhy.get());
+                client.connect(liar.address);
+                check(waitFor(() -> connected.get() == 1, 10000), "the liar connected");
+                long liarId = firstPeer.get();
+                check(client.requestHeaders(genesis()) == liarId, "the request goes to the liar");
+                client.connect(cf.address);
+                check(waitFor(() -> connected.get() == 2, 10000), "the honest peer connected");
+                check(waitFor(() -> changed.get() != null, 10000), "onBestPeerChanged");
+                long[] c = changed.get();
+                check(c != null && c[0] == liarId && c[1] != liarId && c[1] > 0,
+                        "the stalled liar is replaced by the other peer");
+                check(waitFor(() -> headersFrom.get() == (c == null ? -1 : c[1]), 10000),
+                        "headers came from the replacement");
+            }
+        }
     }
 
     /**
@@ -424,6 +494,7 @@ public final class DashnetTest {
         }
 
         lifecycle();
+        servicesAndBestPeer();
 
         // 100 open / close cycles leave no thread or file descriptor behind.
         int threadsBefore = count("/proc/self/task"), fdsBefore = count("/proc/self/fd");
