@@ -21,7 +21,17 @@ public enum DashnetEvent {
     case peerFailed(address: String, stage: UInt32, reason: String)
     /// A peer whose send threw QUEUE_FULL has room again.
     case queueReady(peer: UInt64)
+    /// The best peer stalled a header request (config `header_stall_timeout_ms`): `new`
+    /// replaces it and got the request again, or nil when no other peer could.
+    case bestPeerChanged(old: UInt64, new: UInt64?, reason: String)
 }
+
+// Compact filters and finality messages arrive as `.message` with their raw payload; read
+// them with the C views (`dashnet_view_cfilter`, `dashnet_view_cfheaders`,
+// `dashnet_view_cfcheckpt`, `dashnet_view_clsig`, `dashnet_view_isdlock`) inside
+// `payload.withUnsafeBytes`, and check them with `dashnet_cfheaders_check` /
+// `dashnet_cfilter_check`. Services a peer must have go in the config
+// (`config.required_services = DASHNET_SERVICE_COMPACT_FILTERS`).
 
 public struct DashnetError: Error, CustomStringConvertible {
     public let status: DashnetStatus
@@ -203,6 +213,12 @@ public final class DashnetClient {
             guard let ud = ud else { return }
             let box = Unmanaged<Box>.fromOpaque(ud).takeUnretainedValue()
             box.deliver(.queueReady(peer: peer), lifecycle: true)
+        }
+        callbacks.on_best_peer_changed = { ud, c in
+            guard let ud = ud, let c = c?.pointee else { return }
+            let box = Unmanaged<Box>.fromOpaque(ud).takeUnretainedValue()
+            box.deliver(.bestPeerChanged(old: c.old_peer, new: c.new_peer == 0 ? nil : c.new_peer,
+                                         reason: String(cString: c.reason_text)), lifecycle: true)
         }
         guard let h = dashnet_client_new(&config, &callbacks) else {
             let error = DashnetError(DASHNET_STATUS_INVALID_ARGUMENT)
