@@ -43,6 +43,8 @@ const STALE: UnixSecs = 3 * 24 * 3600;
 const FUTURE_SLACK: UnixSecs = 10 * 60;
 /// Entries not seen for this long are ignored (and evicted first).
 const MAX_AGE: UnixSecs = 30 * 24 * 3600;
+/// The longest ban an import restores (about 136 years).
+const MAX_BAN_SECS: UnixSecs = u32::MAX as UnixSecs;
 /// Misbehaviour scores halve every this long.
 const SCORE_HALF_LIFE: UnixSecs = 3600;
 
@@ -509,7 +511,10 @@ impl AddressBook {
             .bans
             .iter()
             .filter(|(_, until)| **until > now.mono)
-            .map(|(ip, until)| (*ip, now.wall + (until - now.mono).round() as UnixSecs))
+            .map(|(ip, until)| {
+                let left = (until - now.mono).round() as UnixSecs;
+                (*ip, now.wall.saturating_add(left))
+            })
             .collect();
         bans.sort();
         out.extend_from_slice(&(bans.len() as u32).to_le_bytes());
@@ -574,7 +579,10 @@ impl AddressBook {
         }
         for (ip, until) in bans {
             if until > now.wall {
-                let until = now.mono + (until - now.wall) as f64;
+                // Longer than any ban could be (and beyond what f64 seconds hold exactly):
+                // capped, so a hostile or corrupt file cannot overflow the clocks.
+                let left = (until - now.wall).min(MAX_BAN_SECS);
+                let until = now.mono + left as f64;
                 let b = self.bans.entry(ip).or_insert(until);
                 *b = b.max(until);
             }
@@ -733,6 +741,26 @@ mod tests {
         assert_eq!(e.import(&v1, at(0)), Ok(1));
         // A truncated ban section is refused.
         assert!(e.import(&bytes[..bytes.len() - 1], at(0)).is_err());
+    }
+
+    #[test]
+    fn a_ban_until_the_end_of_time_imports_capped_and_exports_without_overflow() {
+        // Found by the book_import fuzz target: an expiry of u64::MAX overflowed the
+        // conversion from the monotonic clock back to wall-clock time on export.
+        let mut bytes = b"DNAB\x02".to_vec();
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&NetAddr::from_socket_addr(sa("5.6.7.8:0"), 0).ip);
+        bytes.extend_from_slice(&u64::MAX.to_le_bytes());
+        let mut b = AddressBook::new(Policy::default());
+        assert_eq!(b.import(&bytes, at(0)), Ok(0));
+        assert!(b.is_banned("5.6.7.8".parse().unwrap(), MONO + 1e9));
+        let out = b.export(at(0));
+        let until = u64::from_le_bytes(out[out.len() - 8..].try_into().unwrap());
+        assert_eq!(until, NOW + MAX_BAN_SECS);
+        let mut c = AddressBook::new(Policy::default());
+        c.import(&out, at(0)).unwrap();
+        assert_eq!(c.export(at(0)), out, "stable after the cap");
     }
 
     #[test]
