@@ -1293,3 +1293,56 @@ fn claimed_height_does_not_make_a_best_peer_delivered_work_does() {
     sims.stop(liar);
     sims.stop(honest);
 }
+
+#[test]
+fn a_reconnecting_peer_does_not_get_a_fresh_gossip_allowance() {
+    // per_source is keyed by the gossiping peer's netgroup, not its connection id: a
+    // peer that reconnects (a new id) shares the allowance it already used.
+    let sims = Sims::new();
+    let a = sims.start("127.0.0.91", 0, SimConfig::default());
+    let addr = a.addr();
+    let mut cfg = config(&[addr]);
+    cfg.exclusive = true; // never dial what it names
+    cfg.book.per_source = 4;
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 1));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32;
+    let gossip = |first: u8| {
+        Message::AddrV2(
+            (first..first + 10)
+                .map(|i| AddrV2Entry {
+                    time: now,
+                    services: 1,
+                    addr: AddrV2Address::Ipv4([127, 9, 0, i]),
+                    port: 9999,
+                })
+                .collect(),
+        )
+    };
+    assert_eq!(sims.0.block_on(a.inject(&[gossip(0)])), 1);
+    assert!(wait_until(Duration::from_secs(5), || client
+        .stats()
+        .address_book
+        == 5));
+    let first_id = client.peers()[0].0;
+    sims.stop(a);
+    let a = sims.start("127.0.0.91", addr.port(), SimConfig::default());
+    assert!(wait_until(Duration::from_secs(10), || client
+        .peers()
+        .first()
+        .is_some_and(|(id, _)| *id != first_id)));
+    assert_eq!(sims.0.block_on(a.inject(&[gossip(100)])), 1);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        client.stats().address_book,
+        5,
+        "no fresh allowance for the new id"
+    );
+    client.shutdown();
+    drop(events);
+    sims.stop(a);
+}

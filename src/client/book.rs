@@ -220,6 +220,16 @@ impl AddressBook {
         netgroup(addr, self.local_ok)
     }
 
+    /// The `source` key for addresses gossiped by a peer at `from`: its netgroup, so a
+    /// peer that reconnects (a new id) or its neighbours in the same /16 share one
+    /// `per_source` allowance.
+    pub fn source_key(&self, from: &SocketAddr) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.netgroup(from).hash(&mut h);
+        h.finish()
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -41,9 +41,18 @@ pub(crate) async fn run(shared: Arc<Shared>, mut from_peers: mpsc::Receiver<Peer
                 charge,
             } => {
                 let now = shared.now().wall;
-                let changed = match &message {
-                    Message::Addr(list) => shared.book.lock().add_addr(list, peer, now),
-                    Message::AddrV2(list) => shared.book.lock().add_addrv2(list, peer, now),
+                let from = addrs.get(&peer).copied();
+                let changed = match (&message, from) {
+                    (Message::Addr(list), Some(from)) => {
+                        let mut book = shared.book.lock();
+                        let source = book.source_key(&from);
+                        book.add_addr(list, source, now)
+                    }
+                    (Message::AddrV2(list), Some(from)) => {
+                        let mut book = shared.book.lock();
+                        let source = book.source_key(&from);
+                        book.add_addrv2(list, source, now)
+                    }
                     _ => 0,
                 };
                 events
