@@ -88,6 +88,7 @@ SPEC = [
     ("wire.md", "accelerated headers2_2000/decode_headers2_2000", "col", ">= 0.9 of X11",
      lambda v, r: r >= 0.9),
     ("wire.md", "portable frame_1MiB/frame_decode_streaming_64KiB_reads", "col", "", None),
+    ("wire.md", "portable cfheaders_2000/decode_and_check_2000", "col", "", None),
     ("edges.md", "peak RSS, 8 peers flooding", "edges", "<= 64 MiB", lambda v, r: v <= 64),
     ("edges.md", "RSS over the last third", "edges", "flat", None),
     ("edges.md", "free with 8 busy peers", "edges", "<= 2.5 s", lambda v, r: v <= 2.5),
