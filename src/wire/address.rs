@@ -149,7 +149,7 @@ impl AddrV2Address {
         }
     }
 
-    fn from_parts(network_id: u8, bytes: &[u8]) -> Option<AddrV2Address> {
+    pub(crate) fn from_parts(network_id: u8, bytes: &[u8]) -> Option<AddrV2Address> {
         fn arr<const N: usize>(b: &[u8]) -> Option<[u8; N]> {
             b.try_into().ok()
         }

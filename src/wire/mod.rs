@@ -15,6 +15,7 @@ pub mod headers2;
 pub mod message;
 pub mod network;
 pub mod payloads;
+pub mod peer_addr;
 
 pub use address::{AddrV2Address, AddrV2Entry, NetAddr, TimedAddr};
 pub use error::{DecodeError, DecodeErrorKind};
@@ -26,3 +27,4 @@ pub use header::{BlockHeader, HashedHeader, HeaderError, Target};
 pub use message::Message;
 pub use network::Network;
 pub use payloads::*;
+pub use peer_addr::{PeerAddr, PeerAddrError};
