@@ -149,6 +149,9 @@ typedef enum DashnetFailStage {
   DASHNET_FAIL_STAGE_CONNECT = 1,
   // The version/verack handshake (timed out, refused, too old a version).
   DASHNET_FAIL_STAGE_HANDSHAKE = 2,
+  // The SOCKS5 proxy itself (unreachable, refused us, broke its protocol, timed out).
+  // A target the proxy could not reach is CONNECT, with the SOCKS5 reason in the text.
+  DASHNET_FAIL_STAGE_PROXY = 3,
 } DashnetFailStage;
 
 // A client: its runtime, its peers, its delivery thread. Opaque; create it with
@@ -254,6 +257,18 @@ typedef struct DashnetConfig {
   // 64): a peer without them is replaced after its version (PEER_FAILED, stage
   // HANDSHAKE), never banned. 0 (the default): none.
   uint64_t required_services;
+  // A SOCKS5 proxy for every connection, "IP:PORT" (for example Tor's "127.0.0.1:9050"),
+  // or NULL (the default) for none. With a proxy, DNS seeds are never looked up (the
+  // system resolver would leak them): the built-in seed nodes are used instead.
+  const char *proxy;
+  // A SOCKS5 proxy for onion peers only, "IP:PORT"; NULL (the default): `proxy`.
+  // Without either, onion peers are kept in the book but never dialed.
+  const char *proxy_onion;
+  // A fresh random username and password per connection (default 1), so Tor puts each
+  // peer on its own circuit.
+  uint8_t proxy_randomize_credentials;
+  // Dial nothing but onion peers (default 0; needs a proxy).
+  uint8_t onion_only;
 } DashnetConfig;
 
 // A peer connected or disconnected. Strings and arrays are borrowed (see the callback).
@@ -761,7 +776,10 @@ enum DashnetStatus dashnet_client_free(struct DashnetClient *client);
 enum DashnetStatus dashnet_client_free_with_report(struct DashnetClient *client,
                                                    struct DashnetShutdownReport *report);
 
-// Keeps the node at `address` ("ip:port") connected, dialing it now (returns at once).
+// Keeps the node at `address` connected, dialing it now (returns at once): "IP:PORT",
+// "[IPv6]:PORT", or "NAME.onion:PORT" (v3; dialed through `proxy_onion` or `proxy`, by
+// name: never resolved here). INVALID_ARGUMENT when the config gives no way to reach it
+// (an onion without a proxy, an IP with `onion_only`).
 //
 // # Safety
 // `client` is a live handle; `address` a NUL-terminated string.

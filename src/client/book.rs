@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::wire::{AddrV2Entry, NetAddr, TimedAddr};
+use crate::wire::{AddrV2Entry, NetAddr, PeerAddr, TimedAddr};
 
 /// Wall-clock times (address times, exported ban expiry): seconds since the Unix epoch.
 pub type UnixSecs = u64;
@@ -106,17 +106,38 @@ struct Score {
 #[derive(Debug)]
 pub struct AddressBook {
     policy: Policy,
-    entries: HashMap<SocketAddr, BookEntry>,
+    entries: HashMap<PeerAddr, BookEntry>,
     per_source: HashMap<u64, usize>,
     per_group: HashMap<NetGroup, usize>,
-    scores: HashMap<IpAddr, Score>,
-    bans: HashMap<IpAddr, MonoSecs>,
+    /// Scores and bans by host: the address with port 0 (an IP, or an overlay name).
+    scores: HashMap<PeerAddr, Score>,
+    bans: HashMap<PeerAddr, MonoSecs>,
     local_ok: bool,
 }
 
-/// True for addresses dashnet can dial (IPv4 and IPv6, not unspecified, port set).
+/// True for IP addresses dashnet can dial (not unspecified or multicast, port set).
 pub fn dialable(addr: &SocketAddr) -> bool {
     addr.port() != 0 && !addr.ip().is_unspecified() && !addr.ip().is_multicast()
+}
+
+/// True for peer addresses worth keeping: a dialable IP, or an overlay address (onion,
+/// I2P, CJDNS: dialed only through a proxy that reaches it).
+pub fn dialable_peer(addr: &PeerAddr) -> bool {
+    match addr {
+        PeerAddr::Ip(a) => dialable(a),
+        PeerAddr::I2p { .. } => true, // I2P peers use port 0
+        other => other.port() != 0,
+    }
+}
+
+/// The key scores and bans are kept under: the host, without the port.
+fn host_key(addr: PeerAddr) -> PeerAddr {
+    match addr {
+        PeerAddr::Ip(a) => PeerAddr::Ip(SocketAddr::new(a.ip(), 0)),
+        PeerAddr::Onion { pubkey, .. } => PeerAddr::Onion { pubkey, port: 0 },
+        PeerAddr::I2p { hash, .. } => PeerAddr::I2p { hash, port: 0 },
+        PeerAddr::Cjdns { ip, .. } => PeerAddr::Cjdns { ip, port: 0 },
+    }
 }
 
 /// True for addresses reachable on the public internet: not loopback, private (RFC 1918,
@@ -170,6 +191,9 @@ pub enum NetGroup {
     V6([u8; 4]),
     /// A local address on a local network: no grouping.
     Local(SocketAddr),
+    /// An overlay network (BIP155 id) and the top 4 bits of the address: 16 groups each,
+    /// as Bitcoin Core groups them.
+    Overlay(u8, u8),
 }
 
 /// The netgroup of `addr`; `local_ok` as in [`NetGroup::Local`].
@@ -216,14 +240,19 @@ impl AddressBook {
     }
 
     /// The netgroup of `addr` under this book's rules.
-    pub fn netgroup(&self, addr: &SocketAddr) -> NetGroup {
-        netgroup(addr, self.local_ok)
+    pub fn netgroup(&self, addr: impl Into<PeerAddr>) -> NetGroup {
+        match addr.into() {
+            PeerAddr::Ip(a) => netgroup(&a, self.local_ok),
+            PeerAddr::Onion { pubkey, .. } => NetGroup::Overlay(4, pubkey[0] >> 4),
+            PeerAddr::I2p { hash, .. } => NetGroup::Overlay(5, hash[0] >> 4),
+            PeerAddr::Cjdns { ip, .. } => NetGroup::Overlay(6, ip[1] >> 4),
+        }
     }
 
     /// The `source` key for addresses gossiped by a peer at `from`: its netgroup, so a
     /// peer that reconnects (a new id) or its neighbours in the same /16 share one
     /// `per_source` allowance.
-    pub fn source_key(&self, from: &SocketAddr) -> u64 {
+    pub fn source_key(&self, from: impl Into<PeerAddr>) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.netgroup(from).hash(&mut h);
@@ -241,25 +270,26 @@ impl AddressBook {
     }
 
     /// The entry for `addr`.
-    pub fn get(&self, addr: &SocketAddr) -> Option<&BookEntry> {
-        self.entries.get(addr)
+    pub fn get(&self, addr: impl Into<PeerAddr>) -> Option<&BookEntry> {
+        self.entries.get(&addr.into())
     }
 
     /// Adds or refreshes one address; returns true if the book changed. `source` is the
     /// peer that gossiped it (None: the app, an import, or a seed), `now` wall-clock time.
     pub fn add(
         &mut self,
-        addr: SocketAddr,
+        addr: impl Into<PeerAddr>,
         services: u64,
         last_seen: UnixSecs,
         source: Option<u64>,
         now: UnixSecs,
     ) -> bool {
-        if !dialable(&addr) || last_seen > now + FUTURE_SLACK || last_seen + MAX_AGE < now {
+        let addr = addr.into();
+        if !dialable_peer(&addr) || last_seen > now + FUTURE_SLACK || last_seen + MAX_AGE < now {
             return false;
         }
         let gossip = source.is_some();
-        if gossip && !self.local_ok && !routable(addr.ip()) {
+        if gossip && !self.local_ok && addr.ip().is_some_and(|a| !routable(a.ip())) {
             return false;
         }
         // Gossip cannot claim the future: "seen just now" is the most it may say.
@@ -276,7 +306,7 @@ impl AddressBook {
             }
             return false;
         }
-        let group = self.netgroup(&addr);
+        let group = self.netgroup(addr);
         if let Some(src) = source
             && (self.per_source.get(&src).copied().unwrap_or(0) >= self.policy.per_source
                 || self.per_group.get(&group).copied().unwrap_or(0) >= self.policy.per_netgroup)
@@ -325,8 +355,8 @@ impl AddressBook {
         }
     }
 
-    fn remove(&mut self, addr: &SocketAddr) {
-        let group = self.netgroup(addr);
+    fn remove(&mut self, addr: &PeerAddr) {
+        let group = self.netgroup(*addr);
         if let Some(e) = self.entries.remove(addr) {
             if let Some(src) = e.source
                 && let Some(n) = self.per_source.get_mut(&src)
@@ -354,26 +384,27 @@ impl AddressBook {
             .count()
     }
 
-    /// Adds the dialable entries of an `addrv2` message from `source`.
+    /// Adds the entries of an `addrv2` message from `source`: IP, TorV3, I2P and CJDNS
+    /// (the overlay ones are dialed only through a proxy that reaches them).
     pub fn add_addrv2(&mut self, list: &[AddrV2Entry], source: u64, now: UnixSecs) -> usize {
         list.iter()
-            .filter_map(|e| Some((e.socket_addr()?, e)))
+            .filter_map(|e| Some((PeerAddr::from_addrv2(e)?, e)))
             .filter(|(sa, e)| self.add(*sa, e.services, u64::from(e.time), Some(source), now))
             .count()
     }
 
     /// Records a failed dial: exponential backoff with jitter, capped. Never a ban.
-    pub fn dial_failed(&mut self, addr: &SocketAddr, now: MonoSecs) {
+    pub fn dial_failed(&mut self, addr: impl Into<PeerAddr>, now: MonoSecs) {
         let policy = self.policy;
-        if let Some(e) = self.entries.get_mut(addr) {
+        if let Some(e) = self.entries.get_mut(&addr.into()) {
             e.attempts = e.attempts.saturating_add(1);
             e.next_attempt = now + backoff(&policy, e.attempts);
         }
     }
 
     /// Records a successful handshake: the backoff starts over.
-    pub fn dial_succeeded(&mut self, addr: &SocketAddr, now: Now) {
-        if let Some(e) = self.entries.get_mut(addr) {
+    pub fn dial_succeeded(&mut self, addr: impl Into<PeerAddr>, now: Now) {
+        if let Some(e) = self.entries.get_mut(&addr.into()) {
             e.attempts = 0;
             e.next_attempt = 0.0;
             e.last_seen = e.last_seen.max(now.wall);
@@ -381,9 +412,9 @@ impl AddressBook {
     }
 
     /// After a connection ends: wait the initial backoff before dialing it again.
-    pub fn connection_ended(&mut self, addr: &SocketAddr, now: MonoSecs) {
+    pub fn connection_ended(&mut self, addr: impl Into<PeerAddr>, now: MonoSecs) {
         let policy = self.policy;
-        if let Some(e) = self.entries.get_mut(addr) {
+        if let Some(e) = self.entries.get_mut(&addr.into()) {
             e.next_attempt = now + backoff(&policy, e.attempts.max(1));
         }
     }
@@ -398,7 +429,8 @@ impl AddressBook {
 
     /// Adds `points` to the score of `ip` (scores halve every hour); bans it at the
     /// threshold. Returns true if it is now banned.
-    pub fn misbehaved(&mut self, ip: IpAddr, points: u32, now: MonoSecs) -> bool {
+    pub fn misbehaved(&mut self, who: impl Into<PeerAddr>, points: u32, now: MonoSecs) -> bool {
+        let ip = host_key(who.into());
         let s = self.scores.entry(ip).or_default();
         let halvings = (now - s.at).max(0.0) / SCORE_HALF_LIFE as f64;
         s.value = s.value * 0.5f64.powf(halvings) + f64::from(points);
@@ -413,15 +445,17 @@ impl AddressBook {
     }
 
     /// The current (decayed) score of `ip`.
-    pub fn score(&self, ip: IpAddr, now: MonoSecs) -> f64 {
-        self.scores.get(&ip).map_or(0.0, |s| {
+    pub fn score(&self, who: impl Into<PeerAddr>, now: MonoSecs) -> f64 {
+        self.scores.get(&host_key(who.into())).map_or(0.0, |s| {
             s.value * 0.5f64.powf((now - s.at).max(0.0) / SCORE_HALF_LIFE as f64)
         })
     }
 
     /// True while `ip` is banned.
-    pub fn is_banned(&self, ip: IpAddr, now: MonoSecs) -> bool {
-        self.bans.get(&ip).is_some_and(|until| *until > now)
+    pub fn is_banned(&self, who: impl Into<PeerAddr>, now: MonoSecs) -> bool {
+        self.bans
+            .get(&host_key(who.into()))
+            .is_some_and(|until| *until > now)
     }
 
     /// Number of bans in force.
@@ -430,8 +464,8 @@ impl AddressBook {
     }
 
     /// What a peer's version said it serves (the handshake knows better than gossip).
-    pub fn set_services(&mut self, addr: &SocketAddr, services: u64) {
-        if let Some(e) = self.entries.get_mut(addr) {
+    pub fn set_services(&mut self, addr: impl Into<PeerAddr>, services: u64) {
+        if let Some(e) = self.entries.get_mut(&addr.into()) {
             e.services = services;
         }
     }
@@ -444,16 +478,16 @@ impl AddressBook {
     pub fn due(
         &self,
         now: MonoSecs,
-        skip: &dyn Fn(&SocketAddr) -> bool,
+        skip: &dyn Fn(&PeerAddr) -> bool,
         groups_in_use: &HashSet<NetGroup>,
         required: u64,
         max: usize,
-    ) -> Vec<SocketAddr> {
+    ) -> Vec<PeerAddr> {
         let has = |e: &BookEntry| e.services & required == required;
-        let mut v: Vec<(&SocketAddr, &BookEntry)> = self
+        let mut v: Vec<(&PeerAddr, &BookEntry)> = self
             .entries
             .iter()
-            .filter(|(a, e)| e.next_attempt <= now && !skip(a) && !self.is_banned(a.ip(), now))
+            .filter(|(a, e)| e.next_attempt <= now && !skip(a) && !self.is_banned(**a, now))
             .filter(|(_, e)| e.services == 0 || has(e))
             .collect();
         v.sort_by(|a, b| {
@@ -473,13 +507,13 @@ impl AddressBook {
         let mut groups = groups_in_use.clone();
         v.into_iter()
             .map(|(a, _)| *a)
-            .filter(|a| groups.insert(self.netgroup(a)))
+            .filter(|a| groups.insert(self.netgroup(*a)))
             .take(max)
             .collect()
     }
 
     /// The earliest (monotonic) time an entry not yet due becomes due, for the dial timer.
-    pub fn next_due(&self, now: MonoSecs, skip: &dyn Fn(&SocketAddr) -> bool) -> Option<MonoSecs> {
+    pub fn next_due(&self, now: MonoSecs, skip: &dyn Fn(&PeerAddr) -> bool) -> Option<MonoSecs> {
         let next_entry = self
             .entries
             .iter()
@@ -499,38 +533,43 @@ impl AddressBook {
     }
 
     /// The book as bytes, for the app to keep between launches, bans included (so a
-    /// peer banned for misbehaving stays banned after a restart):
-    /// `"DNAB" | version 2 | count u32 LE | count x (ip[16] | port u16 BE | services u64 LE |
-    /// last_seen u64 LE) | bans u32 LE | bans x (ip[16] | banned_until u64 LE)`.
-    /// IPv4 addresses are IPv4-mapped IPv6; `banned_until` is wall-clock Unix seconds.
-    /// Version 1 (no ban section) still imports.
+    /// peer banned for misbehaving stays banned after a restart), onion, I2P and CJDNS
+    /// entries too: `"DNAB" | version 3 | count u32 LE | count x (address | port u16 BE |
+    /// services u64 LE | last_seen u64 LE) | bans u32 LE | bans x (address |
+    /// banned_until u64 LE)`, where an address is `BIP155 network id u8 | length u8 |
+    /// bytes` and `banned_until` is wall-clock Unix seconds. Versions 1 and 2 (IP only,
+    /// 16-byte IPv4-mapped addresses; version 1 without bans) still import.
     pub fn export(&self, now: Now) -> Vec<u8> {
-        let mut out = Vec::with_capacity(13 + self.entries.len() * 34 + self.bans.len() * 24);
-        out.extend_from_slice(b"DNAB\x02");
+        fn put_addr(out: &mut Vec<u8>, a: &PeerAddr) {
+            let v2 = a.to_addrv2();
+            out.push(v2.network_id());
+            out.push(v2.bytes().len() as u8);
+            out.extend_from_slice(v2.bytes());
+        }
+        let mut out = Vec::with_capacity(13 + self.entries.len() * 36 + self.bans.len() * 26);
+        out.extend_from_slice(b"DNAB\x03");
         out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
         let mut entries: Vec<_> = self.entries.iter().collect();
         entries.sort_by_key(|(a, _)| **a);
         for (addr, e) in entries {
-            let na = NetAddr::from_socket_addr(*addr, e.services);
-            out.extend_from_slice(&na.ip);
-            out.extend_from_slice(&na.port.to_be_bytes());
+            put_addr(&mut out, addr);
+            out.extend_from_slice(&addr.port().to_be_bytes());
             out.extend_from_slice(&e.services.to_le_bytes());
             out.extend_from_slice(&e.last_seen.to_le_bytes());
         }
-        let mut bans: Vec<(IpAddr, UnixSecs)> = self
+        let mut bans: Vec<(PeerAddr, UnixSecs)> = self
             .bans
             .iter()
             .filter(|(_, until)| **until > now.mono)
-            .map(|(ip, until)| {
+            .map(|(who, until)| {
                 let left = (until - now.mono).round() as UnixSecs;
-                (*ip, now.wall.saturating_add(left))
+                (*who, now.wall.saturating_add(left))
             })
             .collect();
         bans.sort();
         out.extend_from_slice(&(bans.len() as u32).to_le_bytes());
-        for (ip, until) in bans {
-            let na = NetAddr::from_socket_addr(SocketAddr::new(ip, 0), 0);
-            out.extend_from_slice(&na.ip);
+        for (who, until) in bans {
+            put_addr(&mut out, &who);
             out.extend_from_slice(&until.to_le_bytes());
         }
         out
@@ -540,64 +579,117 @@ impl AddressBook {
     /// book; returns how many entries were added.
     pub fn import(&mut self, bytes: &[u8], now: Now) -> Result<usize, &'static str> {
         let (version, body) = match bytes.strip_prefix(b"DNAB") {
-            Some([1, rest @ ..]) => (1, rest),
-            Some([2, rest @ ..]) => (2, rest),
+            Some([v @ 1..=3, rest @ ..]) => (*v, rest),
             _ => return Err("not a dashnet address book (bad magic or version)"),
         };
-        let (count, body) = body.split_first_chunk::<4>().ok_or("truncated count")?;
-        let count = u32::from_le_bytes(*count) as usize;
-        let entries_len = count.checked_mul(34).ok_or("count overflows")?;
-        let (records, mut rest) = body
-            .split_at_checked(entries_len)
-            .ok_or("length does not match the count")?;
-        let mut bans = Vec::new();
-        if version == 2 {
-            let (n, tail) = rest.split_first_chunk::<4>().ok_or("truncated ban count")?;
-            let n = u32::from_le_bytes(*n) as usize;
-            if tail.len() != n.checked_mul(24).ok_or("ban count overflows")? {
-                return Err("length does not match the ban count");
-            }
-            for rec in tail.chunks_exact(24) {
-                let mut ip = [0u8; 16];
-                ip.copy_from_slice(&rec[..16]);
-                let until = u64::from_le_bytes(rec[16..24].try_into().map_err(|_| "bad ban")?);
-                let ip = NetAddr {
-                    services: 0,
-                    ip,
-                    port: 0,
-                }
-                .socket_addr()
-                .ip();
-                bans.push((ip, until));
-            }
-            rest = &[];
-        }
-        if !rest.is_empty() {
+        let mut r = ImportReader(body);
+        let count = r.u32()? as usize;
+        // Every record takes at least 20 bytes: refuse a count the rest cannot hold
+        // before allocating for it.
+        if count > r.0.len() / 20 {
             return Err("length does not match the count");
         }
+        let mut entries = Vec::with_capacity(count);
+        for _ in 0..count {
+            let addr = if version == 3 {
+                r.addr()?
+            } else {
+                r.legacy_ip()?
+            };
+            let port = u16::from_be_bytes(r.take::<2>()?);
+            let services = u64::from_le_bytes(r.take::<8>()?);
+            let seen = u64::from_le_bytes(r.take::<8>()?);
+            entries.push((addr.map(|a| with_port(a, port)), services, seen));
+        }
+        let mut bans = Vec::new();
+        if version >= 2 {
+            let n = r.u32()? as usize;
+            if n > r.0.len() / 10 {
+                return Err("length does not match the ban count");
+            }
+            for _ in 0..n {
+                let who = if version == 3 {
+                    r.addr()?
+                } else {
+                    r.legacy_ip()?
+                };
+                let until = u64::from_le_bytes(r.take::<8>()?);
+                bans.push((who, until));
+            }
+        }
+        if !r.0.is_empty() {
+            return Err("trailing bytes after the last record");
+        }
         let mut added = 0;
-        for rec in records.chunks_exact(34) {
-            let mut ip = [0u8; 16];
-            ip.copy_from_slice(&rec[..16]);
-            let port = u16::from_be_bytes([rec[16], rec[17]]);
-            let services = u64::from_le_bytes(rec[18..26].try_into().map_err(|_| "bad record")?);
-            let seen = u64::from_le_bytes(rec[26..34].try_into().map_err(|_| "bad record")?);
-            let addr = NetAddr { services, ip, port }.socket_addr();
-            if self.add(addr, services, seen, None, now.wall) {
+        for (addr, services, seen) in entries {
+            // Networks this version does not know are skipped, not refused.
+            if let Some(addr) = addr
+                && self.add(addr, services, seen, None, now.wall)
+            {
                 added += 1;
             }
         }
-        for (ip, until) in bans {
-            if until > now.wall {
+        for (who, until) in bans {
+            if let Some(who) = who
+                && until > now.wall
+            {
                 // Longer than any ban could be (and beyond what f64 seconds hold exactly):
                 // capped, so a hostile or corrupt file cannot overflow the clocks.
                 let left = (until - now.wall).min(MAX_BAN_SECS);
                 let until = now.mono + left as f64;
-                let b = self.bans.entry(ip).or_insert(until);
+                let b = self.bans.entry(host_key(who)).or_insert(until);
                 *b = b.max(until);
             }
         }
         Ok(added)
+    }
+}
+
+fn with_port(a: PeerAddr, port: u16) -> PeerAddr {
+    match a {
+        PeerAddr::Ip(s) => PeerAddr::Ip(SocketAddr::new(s.ip(), port)),
+        PeerAddr::Onion { pubkey, .. } => PeerAddr::Onion { pubkey, port },
+        PeerAddr::I2p { hash, .. } => PeerAddr::I2p { hash, port },
+        PeerAddr::Cjdns { ip, .. } => PeerAddr::Cjdns { ip, port },
+    }
+}
+
+/// Reads an exported book.
+struct ImportReader<'a>(&'a [u8]);
+
+impl ImportReader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], &'static str> {
+        let (head, rest) = self.0.split_first_chunk::<N>().ok_or("truncated record")?;
+        self.0 = rest;
+        Ok(*head)
+    }
+
+    fn u32(&mut self) -> Result<u32, &'static str> {
+        Ok(u32::from_le_bytes(self.take::<4>()?))
+    }
+
+    /// A version 3 address (port 0): None for a network dashnet does not dial.
+    fn addr(&mut self) -> Result<Option<PeerAddr>, &'static str> {
+        let [net, len] = self.take::<2>()?;
+        let (bytes, rest) = self
+            .0
+            .split_at_checked(len as usize)
+            .ok_or("truncated address")?;
+        self.0 = rest;
+        Ok(PeerAddr::from_parts(net, bytes, 0))
+    }
+
+    /// A version 1 or 2 address: 16 bytes, IPv4-mapped for IPv4 (port 0).
+    fn legacy_ip(&mut self) -> Result<Option<PeerAddr>, &'static str> {
+        let ip = self.take::<16>()?;
+        Ok(Some(PeerAddr::Ip(
+            NetAddr {
+                services: 0,
+                ip,
+                port: 0,
+            }
+            .socket_addr(),
+        )))
     }
 }
 
@@ -743,14 +835,30 @@ mod tests {
         d.import(&bytes, at(2 * 24 * 3600)).unwrap();
         assert!(!d.is_banned(bad, MONO + 2.0 * 24.0 * 3600.0));
         assert_eq!(d.bans_in_force(0.0), 0);
-        // A version 1 book: entries only.
-        let mut v1 = b"DNAB\x01".to_vec();
-        v1.extend_from_slice(&1u32.to_le_bytes());
-        v1.extend_from_slice(&bytes[9..9 + 34]);
+        // Versions 1 and 2 (IP only, 16-byte IPv4-mapped addresses; 1 without bans).
+        let legacy = |version: u8, bans: bool| {
+            let mut v = vec![b'D', b'N', b'A', b'B', version];
+            v.extend_from_slice(&1u32.to_le_bytes());
+            v.extend_from_slice(&NetAddr::from_socket_addr(sa("1.2.3.4:9999"), 1).ip);
+            v.extend_from_slice(&9999u16.to_be_bytes());
+            v.extend_from_slice(&1u64.to_le_bytes());
+            v.extend_from_slice(&(NOW - 10).to_le_bytes());
+            if bans {
+                v.extend_from_slice(&1u32.to_le_bytes());
+                v.extend_from_slice(&NetAddr::from_socket_addr(sa("5.6.7.8:0"), 0).ip);
+                v.extend_from_slice(&(NOW + 3600).to_le_bytes());
+            }
+            v
+        };
         let mut e = AddressBook::new(Policy::default());
-        assert_eq!(e.import(&v1, at(0)), Ok(1));
+        assert_eq!(e.import(&legacy(1, false), at(0)), Ok(1));
+        assert!(e.get(sa("1.2.3.4:9999")).is_some());
+        let mut f = AddressBook::new(Policy::default());
+        assert_eq!(f.import(&legacy(2, true), at(0)), Ok(1));
+        assert!(f.is_banned(bad, MONO + 3000.0) && !f.is_banned(bad, MONO + 3700.0));
         // A truncated ban section is refused.
         assert!(e.import(&bytes[..bytes.len() - 1], at(0)).is_err());
+        assert!(e.import(&legacy(2, true)[..60], at(0)).is_err());
     }
 
     #[test]
@@ -764,7 +872,7 @@ mod tests {
         bytes.extend_from_slice(&u64::MAX.to_le_bytes());
         let mut b = AddressBook::new(Policy::default());
         assert_eq!(b.import(&bytes, at(0)), Ok(0));
-        assert!(b.is_banned("5.6.7.8".parse().unwrap(), MONO + 1e9));
+        assert!(b.is_banned("5.6.7.8".parse::<IpAddr>().unwrap(), MONO + 1e9));
         let out = b.export(at(0));
         let until = u64::from_le_bytes(out[out.len() - 8..].try_into().unwrap());
         assert_eq!(until, NOW + MAX_BAN_SECS);
@@ -904,6 +1012,54 @@ mod tests {
         // Full of fresh entries: more gossip from peer 2 is refused, nothing evicted.
         assert!(!s.add(sa("4.4.4.4:9999"), 1, NOW, Some(2), NOW));
         assert!(s.get(&sa("2.2.2.2:9999")).is_some());
+    }
+
+    #[test]
+    fn onion_i2p_and_cjdns_entries_are_kept_exported_and_imported() {
+        let entry = |addr: crate::wire::AddrV2Address, port: u16| AddrV2Entry {
+            time: NOW as u32,
+            services: 1,
+            addr,
+            port,
+        };
+        use crate::wire::AddrV2Address as A;
+        let mut cj = [0u8; 16];
+        cj[0] = 0xfc;
+        cj[15] = 1;
+        let list = vec![
+            entry(A::TorV3([7; 32]), 9999),
+            entry(A::I2p([8; 32]), 0),
+            entry(A::Cjdns(cj), 9999),
+            entry(A::TorV2([1; 10]), 9999), // Tor no longer serves v2: not kept
+            entry(A::Ipv4([8, 8, 8, 8]), 9999),
+        ];
+        let mut b = AddressBook::new(Policy::default());
+        assert_eq!(b.add_addrv2(&list, 1, NOW), 4);
+        let onion = PeerAddr::Onion {
+            pubkey: [7; 32],
+            port: 9999,
+        };
+        assert!(b.get(onion).is_some());
+        assert!(b.misbehaved(onion, 100, MONO));
+        let bytes = b.export(at(0));
+        let mut c = AddressBook::new(Policy::default());
+        assert_eq!(c.import(&bytes, at(0)), Ok(4));
+        assert!(c.is_banned(onion, MONO + 1.0));
+        assert_eq!(c.export(at(0)), bytes);
+        // A network this version does not know is skipped on import, not refused.
+        let mut odd = b"DNAB\x03".to_vec();
+        odd.extend_from_slice(&1u32.to_le_bytes());
+        odd.extend_from_slice(&[9, 3, 1, 2, 3]);
+        odd.extend_from_slice(&9999u16.to_be_bytes());
+        odd.extend_from_slice(&[0; 16]);
+        odd.extend_from_slice(&0u32.to_le_bytes());
+        assert_eq!(
+            AddressBook::new(Policy::default()).import(&odd, at(0)),
+            Ok(0)
+        );
+        // The dialer's skip decides what is reachable: here, IP only.
+        let picks = c.due(MONO, &|a| a.is_overlay(), &HashSet::new(), 0, 8);
+        assert_eq!(picks, vec![PeerAddr::from(sa("8.8.8.8:9999"))]);
     }
 
     #[test]

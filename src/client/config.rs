@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::book::Policy;
-use crate::peer::PeerConfig;
-use crate::wire::Network;
+use crate::peer::{PeerConfig, Route};
+use crate::wire::{Network, PeerAddr};
 
 /// Everything a client can be tuned by. [`ClientConfig::new`] gives defaults for a network.
 #[derive(Debug, Clone)]
@@ -23,7 +23,8 @@ pub struct ClientConfig {
     pub fixed_peers: Vec<SocketAddr>,
     /// Dial only `fixed_peers` (no DNS, no learned addresses).
     pub exclusive: bool,
-    /// Resolve DNS seeds at start when the address book is small.
+    /// Resolve DNS seeds (at start, on network changes, when the book runs dry). Never
+    /// with a proxy or `onion_only`: the built-in seed nodes are used instead.
     pub dns_seeds: bool,
     /// The seeds (`host` or `host:port`); the network's own by default.
     pub seed_hosts: Vec<String>,
@@ -51,9 +52,43 @@ pub struct ClientConfig {
     /// stalled: the best peer is replaced (`BestPeerChanged`) and the request re-sent to
     /// the new one.
     pub header_stall_timeout: Duration,
+    /// A SOCKS5 proxy (for example Tor's, 127.0.0.1:9050) for every connection. With a
+    /// proxy set, DNS seeds are never looked up (the system resolver would leak them):
+    /// the built-in seed nodes are used instead.
+    pub proxy: Option<SocketAddr>,
+    /// A SOCKS5 proxy for onion peers only (default: `proxy`). Onion peers are kept in
+    /// the book but never dialed when neither is set.
+    pub proxy_onion: Option<SocketAddr>,
+    /// A fresh random username and password per connection (default on), so Tor puts each
+    /// peer on its own circuit.
+    pub proxy_randomize_credentials: bool,
+    /// Dial nothing but onion peers (needs a proxy for them).
+    pub onion_only: bool,
 }
 
 impl ClientConfig {
+    /// How to reach `addr` under this config, or None when nothing can (an onion peer
+    /// without a proxy for onions; I2P and CJDNS, for which no proxy is configured; an IP
+    /// peer with `onion_only`).
+    pub fn route_for(&self, addr: &PeerAddr) -> Option<Route> {
+        let proxy = match addr {
+            PeerAddr::Ip(_) if self.onion_only => return None,
+            PeerAddr::Ip(_) => match self.proxy {
+                None => return Some(Route::Direct),
+                Some(p) => p,
+            },
+            PeerAddr::Onion { .. } => self.proxy_onion.or(self.proxy)?,
+            PeerAddr::I2p { .. } | PeerAddr::Cjdns { .. } => return None,
+        };
+        let credentials = self.proxy_randomize_credentials.then(|| {
+            let mut r = rand::rng();
+            let word =
+                |r: &mut rand::rngs::ThreadRng| format!("{:016x}", rand::Rng::random::<u64>(r));
+            (word(&mut r), word(&mut r))
+        });
+        Some(Route::Socks5 { proxy, credentials })
+    }
+
     /// Defaults for `network`.
     pub fn new(network: Network) -> Self {
         let seed_hosts = network.dns_seeds().iter().map(|s| s.to_string()).collect();
@@ -76,6 +111,10 @@ impl ClientConfig {
             probe_timeout: Duration::from_secs(5),
             suspend_threshold: Duration::from_secs(30),
             header_stall_timeout: Duration::from_secs(20),
+            proxy: None,
+            proxy_onion: None,
+            proxy_randomize_credentials: true,
+            onion_only: false,
         }
     }
 }

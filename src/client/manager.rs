@@ -1,7 +1,7 @@
 //! The manager task: dialing, backoff, bans, DNS seeds and the mobile lifecycle.
 
+use crate::wire::PeerAddr;
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
@@ -26,9 +26,9 @@ pub(crate) fn misbehaviour_points(reason: &DisconnectReason) -> u32 {
 struct Manager {
     shared: Arc<Shared>,
     peer_events: mpsc::Sender<PeerEvent>,
-    fixed: Vec<SocketAddr>,
-    dialing: HashSet<SocketAddr>,
-    connected: HashMap<SocketAddr, PeerId>,
+    fixed: Vec<PeerAddr>,
+    dialing: HashSet<PeerAddr>,
+    connected: HashMap<PeerAddr, PeerId>,
     /// Peers whose end arrived before their dial result.
     gone_early: HashSet<PeerId>,
     shutdown: bool,
@@ -47,7 +47,12 @@ pub(crate) async fn run(
     peer_events: mpsc::Sender<PeerEvent>,
 ) {
     let mut m = Manager {
-        fixed: shared.config.fixed_peers.clone(),
+        fixed: shared
+            .config
+            .fixed_peers
+            .iter()
+            .map(|a| PeerAddr::Ip(*a))
+            .collect(),
         shared,
         peer_events,
         dialing: HashSet::new(),
@@ -167,7 +172,7 @@ impl Manager {
         }
     }
 
-    fn busy(&self, a: &SocketAddr) -> bool {
+    fn busy(&self, a: &PeerAddr) -> bool {
         self.dialing.contains(a) || self.connected.contains_key(a)
     }
 
@@ -176,7 +181,10 @@ impl Manager {
             return None;
         }
         let fixed_only = self.shared.config.exclusive;
-        let skip = |a: &SocketAddr| self.busy(a) || (fixed_only && !self.fixed.contains(a));
+        let cfg = &self.shared.config;
+        let skip = |a: &PeerAddr| {
+            self.busy(a) || (fixed_only && !self.fixed.contains(a)) || cfg.route_for(a).is_none()
+        };
         self.shared
             .book
             .lock()
@@ -190,16 +198,17 @@ impl Manager {
         let cfg = &self.shared.config;
         let now = self.shared.now().mono;
         let open = self.connected.len() + self.dialing.len();
-        let mut picks: Vec<SocketAddr> = Vec::new();
+        let mut picks: Vec<PeerAddr> = Vec::new();
         {
             let book = self.shared.book.lock();
             // Fixed peers are always kept, up to the maximum.
             let room = cfg.max_outbound.saturating_sub(open);
-            let fixed: Vec<SocketAddr> = self
+            let fixed: Vec<PeerAddr> = self
                 .fixed
                 .iter()
-                .filter(|a| !self.busy(a) && !book.is_banned(a.ip(), now))
-                .filter(|a| book.get(a).is_none_or(|e| e.next_attempt <= now))
+                .filter(|a| !self.busy(a) && !book.is_banned(**a, now))
+                .filter(|a| cfg.route_for(a).is_some())
+                .filter(|a| book.get(*a).is_none_or(|e| e.next_attempt <= now))
                 .take(room)
                 .copied()
                 .collect();
@@ -217,9 +226,11 @@ impl Manager {
                         .keys()
                         .chain(self.dialing.iter())
                         .chain(picks.iter())
-                        .map(|a| book.netgroup(a))
+                        .map(|a| book.netgroup(*a))
                         .collect();
-                    let skip = |a: &SocketAddr| self.busy(a) || picks.contains(a);
+                    let skip = |a: &PeerAddr| {
+                        self.busy(a) || picks.contains(a) || cfg.route_for(a).is_none()
+                    };
                     let required = self.shared.peer_config.required_services;
                     picks.extend(book.due(now, &skip, &in_use, required, want));
                 }
@@ -244,15 +255,22 @@ impl Manager {
         })
     }
 
-    fn start_dial(&mut self, addr: SocketAddr) {
+    fn start_dial(&mut self, addr: PeerAddr) {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         self.dialing.insert(addr);
         self.shared.dialing.fetch_add(1, Ordering::Relaxed);
         self.shared.dials.fetch_add(1, Ordering::Relaxed);
         let shared = self.shared.clone();
         let events = self.peer_events.clone();
+        // Callers pick only addresses with a route; a new credential pair per dial.
+        let route = self
+            .shared
+            .config
+            .route_for(&addr)
+            .unwrap_or(crate::peer::Route::Direct);
         self.tasks.spawn(async move {
-            let result = match PendingPeer::connect(id, addr, shared.peer_config.clone()).await {
+            let config = shared.peer_config.clone();
+            let result = match PendingPeer::connect_to(id, addr, &route, config).await {
                 Ok(pending) => {
                     // Publish the id before the peer's first event, so PeerConnected
                     // never reaches the app before its id accepts sends.
@@ -270,6 +288,7 @@ impl Manager {
                 Err(e) => {
                     let stage = match e {
                         ConnectError::Handshake(_) => FailStage::Handshake,
+                        ConnectError::Proxy(_) => FailStage::Proxy,
                         _ => FailStage::Connect,
                     };
                     let reason = e.to_string();
@@ -289,7 +308,7 @@ impl Manager {
         });
     }
 
-    fn dialed(&mut self, addr: SocketAddr, id: PeerId, result: Result<(), ConnectError>) {
+    fn dialed(&mut self, addr: PeerAddr, id: PeerId, result: Result<(), ConnectError>) {
         if !self.dialing.remove(&addr) {
             // Abandoned at shutdown; its peer (if any) was closed with the others.
             return;
@@ -330,17 +349,17 @@ impl Manager {
         }
     }
 
-    fn punish(&self, addr: SocketAddr, reason: &DisconnectReason, now: f64) {
+    fn punish(&self, addr: PeerAddr, reason: &DisconnectReason, now: f64) {
         let points = misbehaviour_points(reason);
         if points > 0 {
             self.shared.events.log(LogLevel::Warn, || {
                 format!("{addr} misbehaved ({points} points): {reason}")
             });
-            self.shared.book.lock().misbehaved(addr.ip(), points, now);
+            self.shared.book.lock().misbehaved(addr, points, now);
         }
     }
 
-    fn gone(&mut self, peer: PeerId, addr: SocketAddr, reason: DisconnectReason) {
+    fn gone(&mut self, peer: PeerId, addr: PeerAddr, reason: DisconnectReason) {
         // The router has already retired the id.
         if self.connected.get(&addr) == Some(&peer) {
             self.connected.remove(&addr);
@@ -362,7 +381,10 @@ impl Manager {
             return;
         }
         self.last_reseed = Some(Instant::now());
-        let dns = cfg.dns_seeds && !cfg.seed_hosts.is_empty();
+        // With a proxy, no DNS: the system resolver would tell the network which seeds
+        // we asked for, outside the proxy. The built-in seed nodes stand in.
+        let proxied = cfg.proxy.is_some() || cfg.onion_only;
+        let dns = cfg.dns_seeds && !cfg.seed_hosts.is_empty() && !proxied;
         let book_empty = self.shared.book.lock().is_empty();
         let fixed = cfg.fixed_seeds.clone();
         if (!dns || book_empty) && !fixed.is_empty() {

@@ -41,7 +41,7 @@ use crate::peer::{
     PeerStats, SendError,
 };
 use crate::wire::network::{service_for, service_names};
-use crate::wire::{Command, Hash256, HashedHeader, Locator, Message};
+use crate::wire::{Command, Hash256, HashedHeader, Locator, Message, PeerAddr};
 
 /// What the client reports, in one stream. Events of one peer arrive in the order they
 /// happened: `PeerConnected` first, `PeerDisconnected` last.
@@ -59,7 +59,7 @@ pub enum ClientEvent {
         /// The peer.
         peer: PeerId,
         /// Its address.
-        addr: SocketAddr,
+        addr: PeerAddr,
         /// Why.
         reason: DisconnectReason,
         /// Every message the app queued that was not written, in order.
@@ -92,7 +92,7 @@ pub enum ClientEvent {
     /// A dial or handshake failed (no peer id was given out for it).
     PeerFailed {
         /// The address dialed.
-        addr: SocketAddr,
+        addr: PeerAddr,
         /// Where it failed.
         stage: FailStage,
         /// Why, as text.
@@ -122,6 +122,9 @@ pub enum FailStage {
     Connect = 1,
     /// The version/verack handshake.
     Handshake = 2,
+    /// The proxy itself (unreachable, refused our credentials, broke its protocol, timed
+    /// out). A target the proxy could not reach is `Connect`, with the SOCKS5 reason.
+    Proxy = 3,
 }
 
 /// Why a client call failed.
@@ -239,7 +242,7 @@ pub struct ShutdownReport {
 
 pub(crate) struct PeerSlot {
     pub peer: Peer,
-    pub addr: SocketAddr,
+    pub addr: PeerAddr,
     /// Best height known: the start height, raised by headers it sends.
     pub height: AtomicI64,
     /// The work this peer has shown: headers it delivered, checked and linked.
@@ -249,7 +252,7 @@ pub(crate) struct PeerSlot {
 }
 
 impl PeerSlot {
-    pub(crate) fn new(peer: Peer, addr: SocketAddr) -> PeerSlot {
+    pub(crate) fn new(peer: Peer, addr: PeerAddr) -> PeerSlot {
         PeerSlot {
             height: AtomicI64::new(i64::from(peer.info().start_height)),
             addr,
@@ -314,17 +317,17 @@ pub(crate) struct PendingHeaders {
 
 pub(crate) enum Control {
     Dialed {
-        addr: SocketAddr,
+        addr: PeerAddr,
         id: PeerId,
         result: Result<(), crate::peer::ConnectError>,
     },
     Gone {
         peer: PeerId,
-        addr: SocketAddr,
+        addr: PeerAddr,
         reason: DisconnectReason,
     },
-    AddFixed(SocketAddr),
-    Forget(SocketAddr),
+    AddFixed(PeerAddr),
+    Forget(PeerAddr),
     /// The address book changed: there may be someone new to dial.
     Wake,
     Seeds(Vec<SocketAddr>),
@@ -750,18 +753,26 @@ impl Client {
         Ok(id)
     }
 
-    /// Keeps `addr` connected (like a fixed peer); dials it now.
-    pub fn connect(&self, addr: SocketAddr) -> Result<(), ClientError> {
+    /// Keeps `addr` connected (like a fixed peer); dials it now. An onion address
+    /// ("NAME.onion:PORT") is dialed through the proxy for onions.
+    pub fn connect(&self, addr: impl Into<PeerAddr>) -> Result<(), ClientError> {
+        let addr = addr.into();
         self.check_running()?;
-        if !dialable(&addr) {
+        if !book::dialable_peer(&addr) {
             return Err(ClientError::Invalid(format!("{addr} cannot be dialed")));
+        }
+        if self.shared.config.route_for(&addr).is_none() {
+            return Err(ClientError::Invalid(format!(
+                "{addr} is unreachable with this config (onion peers need a proxy; \
+                 onion_only allows nothing else; I2P and CJDNS have no proxy setting)"
+            )));
         }
         {
             // In the book at once (so an export right after includes it); due now.
             let now = self.shared.now();
             let mut book = self.shared.book.lock();
             book.add(addr, 0, now.wall, None, now.wall);
-            book.dial_succeeded(&addr, now);
+            book.dial_succeeded(addr, now);
         }
         let _ = self.shared.control.send(Control::AddFixed(addr));
         Ok(())

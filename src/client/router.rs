@@ -7,7 +7,6 @@
 //! has ended, it closes the queue: takers get what is left, then "closed".
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -16,10 +15,10 @@ use tokio::sync::mpsc;
 use super::events::LogLevel;
 use super::{ClientEvent, Control, Shared};
 use crate::peer::{PeerEvent, PeerId};
-use crate::wire::Message;
+use crate::wire::{Message, PeerAddr};
 
 pub(crate) async fn run(shared: Arc<Shared>, mut from_peers: mpsc::Receiver<PeerEvent>) {
-    let mut addrs: HashMap<PeerId, SocketAddr> = HashMap::new();
+    let mut addrs: HashMap<PeerId, PeerAddr> = HashMap::new();
     let events = &shared.events;
     while let Some(ev) = from_peers.recv().await {
         match ev {
@@ -119,7 +118,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut from_peers: mpsc::Receiver<Peer
                 let addr = addrs
                     .remove(&peer)
                     .or(slot.as_ref().map(|s| s.addr))
-                    .unwrap_or_else(|| ([0, 0, 0, 0], 0).into());
+                    .unwrap_or_else(|| PeerAddr::Ip(([0, 0, 0, 0], 0).into()));
                 let _ = shared.control.send(Control::Gone {
                     peer,
                     addr,

@@ -8,7 +8,6 @@
 //! `dashnet_client_set_log_level`, `dashnet_client_poll`.
 
 use std::ffi::c_char;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -300,16 +299,19 @@ pub unsafe extern "C" fn dashnet_client_free_with_report(
     })
 }
 
-fn parse_addr(s: &str) -> Result<SocketAddr, DashnetStatus> {
-    s.parse::<SocketAddr>().map_err(|_| {
+fn parse_addr(s: &str) -> Result<crate::wire::PeerAddr, DashnetStatus> {
+    s.parse::<crate::wire::PeerAddr>().map_err(|e| {
         fail(
             DashnetStatus::InvalidArgument,
-            format!("{s:?} is not an IP address with a port (\"1.2.3.4:9999\" or \"[::1]:9999\"); resolve host names first"),
+            format!("{e} (\"1.2.3.4:9999\", \"[::1]:9999\" or \"NAME.onion:9999\"); resolve host names first"),
         )
     })
 }
 
-/// Keeps the node at `address` ("ip:port") connected, dialing it now (returns at once).
+/// Keeps the node at `address` connected, dialing it now (returns at once): "IP:PORT",
+/// "[IPv6]:PORT", or "NAME.onion:PORT" (v3; dialed through `proxy_onion` or `proxy`, by
+/// name: never resolved here). INVALID_ARGUMENT when the config gives no way to reach it
+/// (an onion without a proxy, an IP with `onion_only`).
 ///
 /// # Safety
 /// `client` is a live handle; `address` a NUL-terminated string.

@@ -1,6 +1,7 @@
 //! `DashnetConfig`: the client's settings, versioned by `struct_size`.
 
 use std::ffi::c_char;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::client::tri;
@@ -106,6 +107,18 @@ pub struct DashnetConfig {
     /// 64): a peer without them is replaced after its version (PEER_FAILED, stage
     /// HANDSHAKE), never banned. 0 (the default): none.
     pub required_services: u64,
+    /// A SOCKS5 proxy for every connection, "IP:PORT" (for example Tor's "127.0.0.1:9050"),
+    /// or NULL (the default) for none. With a proxy, DNS seeds are never looked up (the
+    /// system resolver would leak them): the built-in seed nodes are used instead.
+    pub proxy: *const c_char,
+    /// A SOCKS5 proxy for onion peers only, "IP:PORT"; NULL (the default): `proxy`.
+    /// Without either, onion peers are kept in the book but never dialed.
+    pub proxy_onion: *const c_char,
+    /// A fresh random username and password per connection (default 1), so Tor puts each
+    /// peer on its own circuit.
+    pub proxy_randomize_credentials: u8,
+    /// Dial nothing but onion peers (default 0; needs a proxy).
+    pub onion_only: u8,
 }
 
 impl DashnetNetwork {
@@ -161,6 +174,10 @@ impl DashnetConfig {
             reseed_interval_ms: ms(c.reseed_interval),
             header_stall_timeout_ms: ms(c.header_stall_timeout),
             required_services: c.peer.required_services,
+            proxy: std::ptr::null(),
+            proxy_onion: std::ptr::null(),
+            proxy_randomize_credentials: u8::from(c.proxy_randomize_credentials),
+            onion_only: u8::from(c.onion_only),
         }
     }
 
@@ -205,7 +222,7 @@ impl DashnetConfig {
     /// The Rust client config it describes.
     ///
     /// # Safety
-    /// `devnet_name`, `user_agent` and `fixed_seeds` are NULL or valid NUL-terminated
+    /// `devnet_name`, `user_agent`, `fixed_seeds`, `proxy` and `proxy_onion` are NULL or valid NUL-terminated
     /// strings.
     pub(crate) unsafe fn client_config(&self) -> Result<ClientConfig, DashnetStatus> {
         let devnet = if self.devnet_name.is_null() {
@@ -271,6 +288,30 @@ impl DashnetConfig {
         c.reseed_interval = ms(self.reseed_interval_ms);
         c.header_stall_timeout = ms(self.header_stall_timeout_ms);
         c.peer.required_services = self.required_services;
+        let proxy_arg =
+            |p: *const c_char, what: &str| -> Result<Option<SocketAddr>, DashnetStatus> {
+                if p.is_null() {
+                    return Ok(None);
+                }
+                // SAFETY: the caller's promise above (NULL or a NUL-terminated string).
+                let text = unsafe { str_arg(p, what) }?;
+                text.parse().map(Some).map_err(|_| {
+                    fail(
+                        DashnetStatus::InvalidArgument,
+                        format!("{what}: {text:?} is not IP:PORT (resolve a host name first)"),
+                    )
+                })
+            };
+        c.proxy = proxy_arg(self.proxy, "proxy")?;
+        c.proxy_onion = proxy_arg(self.proxy_onion, "proxy_onion")?;
+        c.proxy_randomize_credentials = self.proxy_randomize_credentials != 0;
+        c.onion_only = self.onion_only != 0;
+        if c.onion_only && c.proxy.is_none() && c.proxy_onion.is_none() {
+            return Err(fail(
+                DashnetStatus::InvalidArgument,
+                "onion_only needs proxy or proxy_onion",
+            ));
+        }
         Ok(c)
     }
 }
@@ -288,14 +329,15 @@ fn to_network(n: DashnetNetwork, devnet: Option<String>) -> Network {
 }
 
 /// Where each field of `DashnetConfig` ends: the sizes older versions may have.
-fn config_field_ends() -> [usize; 31] {
+fn config_field_ends() -> [usize; 35] {
     field_ends!(DashnetConfig; struct_size, network, devnet_name, user_agent, services,
         relay, protocol_version, min_protocol_version, start_height, worker_threads,
         target_outbound, max_outbound, exclusive, dns_seeds, connect_timeout_ms,
         handshake_timeout_ms, ping_interval_ms, pong_timeout_ms, write_stall_timeout_ms,
         inactivity_timeout_ms, flush_deadline_ms, queue_max_messages, queue_max_bytes,
         ban_duration_s, event_queue, inbound_peer_bytes, inbound_client_bytes, fixed_seeds,
-        reseed_interval_ms, header_stall_timeout_ms, required_services)
+        reseed_interval_ms, header_stall_timeout_ms, required_services, proxy, proxy_onion,
+        proxy_randomize_credentials, onion_only)
 }
 
 /// Fills the first `struct_size` bytes of `config` (pass `sizeof *config`: the size your

@@ -44,6 +44,9 @@ pub enum DashnetFailStage {
     Connect = 1,
     /// The version/verack handshake (timed out, refused, too old a version).
     Handshake = 2,
+    /// The SOCKS5 proxy itself (unreachable, refused us, broke its protocol, timed out).
+    /// A target the proxy could not reach is CONNECT, with the SOCKS5 reason in the text.
+    Proxy = 3,
 }
 
 /// A dial or handshake that failed. Strings are borrowed (see the callback).

@@ -20,7 +20,7 @@ use crate::client::{Client, ClientError, ClientEvent, DeliveryThread, Taken};
 use crate::ffi::config::{DashnetConfig, DashnetNetwork};
 use crate::ffi::event::reason_code;
 use crate::ffi::status::{DashnetStatus, status_of};
-use crate::wire::{Command, Hash256};
+use crate::wire::{Command, Hash256, PeerAddr};
 
 // The status numbers are the C ABI's `DashnetStatus` (one table; the Java constants are
 // checked against it by a test).
@@ -284,7 +284,7 @@ fn start_delivery(
 }
 
 /// The strings a config read from Java points to: they must outlive its use.
-type ConfigStrings = [Option<CString>; 3];
+type ConfigStrings = [Option<CString>; 5];
 
 /// Reads a Java `DashnetConfig` into the C ABI's struct (the one conversion and
 /// validation path for both bindings); the strings live in the returned CStrings.
@@ -368,7 +368,15 @@ fn read_config(env: &mut JNIEnv, obj: &JObject) -> Result<(DashnetConfig, Config
     c.reseed_interval_ms = int!("reseedIntervalMs");
     c.header_stall_timeout_ms = int!("headerStallTimeoutMs");
     c.required_services = long!("requiredServices");
-    Ok((c, [devnet, ua, seeds]))
+    let proxy = string!("proxy");
+    let proxy_onion = string!("proxyOnion");
+    c.proxy = proxy.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+    c.proxy_onion = proxy_onion
+        .as_ref()
+        .map_or(std::ptr::null(), |s| s.as_ptr());
+    c.proxy_randomize_credentials = flag!("proxyRandomizeCredentials");
+    c.onion_only = flag!("onionOnly");
+    Ok((c, [devnet, ua, seeds, proxy, proxy_onion]))
 }
 
 /// `boolean nativeDefaults(int network, DashnetConfig out)`: fills `out` with the
@@ -393,7 +401,7 @@ pub extern "system" fn Java_org_dashnet_DashnetConfig_nativeDefaults<'l>(
         let c = DashnetConfig::defaults(n);
         let int = |v: u32| JValue::Int(v.min(i32::MAX as u32) as jint);
         let long = |v: u64| JValue::Long(v.min(i64::MAX as u64) as jlong);
-        let fields: [(&str, &str, JValue); 27] = [
+        let fields: [(&str, &str, JValue); 29] = [
             ("network", "I", int(c.network)),
             ("services", "J", long(c.services)),
             ("relay", "Z", JValue::Bool(c.relay)),
@@ -421,6 +429,12 @@ pub extern "system" fn Java_org_dashnet_DashnetConfig_nativeDefaults<'l>(
             ("reseedIntervalMs", "I", int(c.reseed_interval_ms)),
             ("headerStallTimeoutMs", "I", int(c.header_stall_timeout_ms)),
             ("requiredServices", "J", long(c.required_services)),
+            (
+                "proxyRandomizeCredentials",
+                "Z",
+                JValue::Bool(c.proxy_randomize_credentials),
+            ),
+            ("onionOnly", "Z", JValue::Bool(c.onion_only)),
         ];
         for (name, sig, v) in fields {
             if env.set_field(&out, name, sig, v).is_err() {
@@ -541,7 +555,7 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeConnect<'l>(
         let Some(c) = (unsafe { client(handle) }) else {
             return INVALID_ARGUMENT;
         };
-        let Some(addr) = jstring(env, &address).and_then(|a| a.parse().ok()) else {
+        let Some(addr) = jstring(env, &address).and_then(|a| a.parse::<PeerAddr>().ok()) else {
             return INVALID_ARGUMENT;
         };
         c.client.connect(addr).map_or_else(|e| status(&e), |_| OK)

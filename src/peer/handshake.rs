@@ -20,13 +20,13 @@ use tokio::net::TcpStream;
 use super::config::PeerConfig;
 use super::event::DisconnectReason;
 use crate::wire::network::{ADDRV2_VERSION, services::HEADERS_COMPRESSED};
-use crate::wire::{FrameDecoder, Message, NetAddr, Version};
+use crate::wire::{FrameDecoder, Message, NetAddr, PeerAddr, Version};
 
 /// What the handshake learned about the peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerInfo {
-    /// The peer's address.
-    pub addr: SocketAddr,
+    /// The peer's address (what was dialed: through a proxy, the target, not the proxy).
+    pub addr: PeerAddr,
     /// The peer's protocol version.
     pub version: u32,
     /// The version both sides speak (the lower of the two).
@@ -91,7 +91,7 @@ fn protocol(text: impl Into<String>) -> DisconnectReason {
 /// Runs the handshake on `stream` (the caller bounds it with the handshake timeout).
 pub(crate) async fn handshake(
     stream: &mut TcpStream,
-    remote: SocketAddr,
+    remote: PeerAddr,
     config: &PeerConfig,
 ) -> Result<Handshaken, DisconnectReason> {
     let magic = config.network.magic();
@@ -106,7 +106,15 @@ pub(crate) async fn handshake(
             .await
             .map_err(|e| DisconnectReason::Io(e.kind()))
     };
-    write(stream, Message::Version(our_version(config, remote, nonce))).await?;
+    // An overlay peer has no IP to name: the receiver field is left unspecified.
+    let receiver = remote
+        .ip()
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    write(
+        stream,
+        Message::Version(our_version(config, receiver, nonce)),
+    )
+    .await?;
 
     let mut decoder = FrameDecoder::new(magic, config.max_payload);
     let mut buf = vec![0u8; 4096];

@@ -41,7 +41,7 @@ pub use handshake::{PeerInfo, our_version};
 pub use queue::{Lane, PRIORITY_LANE_MAX, lane_for};
 pub use stats::PeerStats;
 
-use crate::wire::{Command, Message};
+use crate::wire::{Command, Message, PeerAddr};
 
 /// Why a connection could not be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +52,14 @@ pub enum ConnectError {
     Io(std::io::ErrorKind),
     /// The handshake failed.
     Handshake(DisconnectReason),
+    /// The proxy itself failed: unreachable, refused our credentials, broke its protocol
+    /// or did not finish its part within the connect timeout.
+    Proxy(String),
+    /// The proxy worked but could not reach the target: its SOCKS5 reply code (1-8) and
+    /// what the code means.
+    ProxyReply(u8, String),
+    /// No route reaches this address (an overlay address without a proxy for it).
+    Unreachable(String),
 }
 
 impl std::fmt::Display for ConnectError {
@@ -60,6 +68,116 @@ impl std::fmt::Display for ConnectError {
             ConnectError::Timeout => write!(f, "connect timed out"),
             ConnectError::Io(kind) => write!(f, "connect failed: {kind}"),
             ConnectError::Handshake(reason) => write!(f, "handshake failed: {reason}"),
+            ConnectError::Proxy(text) => write!(f, "proxy failed: {text}"),
+            ConnectError::ProxyReply(code, text) => {
+                write!(
+                    f,
+                    "the proxy could not connect: {text} (SOCKS5 reply {code})"
+                )
+            }
+            ConnectError::Unreachable(text) => write!(f, "unreachable: {text}"),
+        }
+    }
+}
+
+/// How a connection reaches its peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// A direct TCP connection (IP peers only).
+    Direct,
+    /// Through a SOCKS5 proxy (RFC 1928). Onion and I2P names go to it as domain names,
+    /// never resolved here; IPs as IPs.
+    Socks5 {
+        /// The proxy.
+        proxy: SocketAddr,
+        /// Username and password (RFC 1929): distinct ones per connection make Tor put
+        /// each peer on its own circuit.
+        credentials: Option<(String, String)>,
+    },
+}
+
+/// The SOCKS5 reply codes (RFC 1928 section 6) a proxy sends when it cannot connect.
+fn socks_reply(e: &tokio_socks::Error) -> Option<u8> {
+    use tokio_socks::Error as E;
+    Some(match e {
+        E::GeneralSocksServerFailure => 1,
+        E::ConnectionNotAllowedByRuleset => 2,
+        E::NetworkUnreachable => 3,
+        E::HostUnreachable => 4,
+        E::ConnectionRefused => 5,
+        E::TtlExpired => 6,
+        E::CommandNotSupported => 7,
+        E::AddressTypeNotSupported => 8,
+        _ => return None,
+    })
+}
+
+/// Opens the TCP stream to `target` over `route` (bounded by `limit` as a whole).
+async fn open(
+    target: &PeerAddr,
+    route: &Route,
+    limit: std::time::Duration,
+) -> Result<TcpStream, ConnectError> {
+    match route {
+        Route::Direct => {
+            let Some(addr) = target.ip() else {
+                return Err(ConnectError::Unreachable(format!(
+                    "{target} is reachable only through a proxy"
+                )));
+            };
+            match timeout(limit, TcpStream::connect(addr)).await {
+                Err(_) => Err(ConnectError::Timeout),
+                Ok(Err(e)) => Err(ConnectError::Io(e.kind())),
+                Ok(Ok(s)) => Ok(s),
+            }
+        }
+        Route::Socks5 { proxy, credentials } => {
+            let work = async {
+                let tcp = TcpStream::connect(proxy).await.map_err(|e| {
+                    ConnectError::Proxy(format!("cannot reach the proxy {proxy}: {}", e.kind()))
+                })?;
+                let host = target.host();
+                let result = match (target.ip(), credentials) {
+                    (Some(ip), Some((u, p))) => {
+                        tokio_socks::tcp::Socks5Stream::connect_with_password_and_socket(
+                            tcp, ip, u, p,
+                        )
+                        .await
+                    }
+                    (Some(ip), None) => {
+                        tokio_socks::tcp::Socks5Stream::connect_with_socket(tcp, ip).await
+                    }
+                    (None, Some((u, p))) => {
+                        tokio_socks::tcp::Socks5Stream::connect_with_password_and_socket(
+                            tcp,
+                            (host.as_str(), target.port()),
+                            u,
+                            p,
+                        )
+                        .await
+                    }
+                    (None, None) => {
+                        tokio_socks::tcp::Socks5Stream::connect_with_socket(
+                            tcp,
+                            (host.as_str(), target.port()),
+                        )
+                        .await
+                    }
+                };
+                result
+                    .map(|s| s.into_inner())
+                    .map_err(|e| match socks_reply(&e) {
+                        Some(code) => ConnectError::ProxyReply(code, e.to_string()),
+                        None => ConnectError::Proxy(format!("{proxy}: {e}")),
+                    })
+            };
+            match timeout(limit, work).await {
+                Err(_) => Err(ConnectError::Proxy(format!(
+                    "{proxy} did not connect us within {} ms",
+                    limit.as_millis()
+                ))),
+                Ok(r) => r,
+            }
         }
     }
 }
@@ -191,18 +309,27 @@ impl std::fmt::Debug for PendingPeer {
 }
 
 impl PendingPeer {
-    /// Connects to `addr` (bounded by the connect timeout), sets TCP_NODELAY and runs the
-    /// handshake (bounded by the handshake timeout). Dropping the result closes it.
+    /// Connects to `addr` directly; see [`PendingPeer::connect_to`].
     pub async fn connect(
         id: PeerId,
         addr: SocketAddr,
         config: Arc<PeerConfig>,
     ) -> Result<PendingPeer, ConnectError> {
-        let mut stream = match timeout(config.connect_timeout, TcpStream::connect(addr)).await {
-            Err(_) => return Err(ConnectError::Timeout),
-            Ok(Err(e)) => return Err(ConnectError::Io(e.kind())),
-            Ok(Ok(s)) => s,
-        };
+        Self::connect_to(id, addr.into(), &Route::Direct, config).await
+    }
+
+    /// Connects to `target` over `route` (bounded by the connect timeout, the proxy's part
+    /// included), sets TCP_NODELAY and runs the handshake (bounded by the handshake
+    /// timeout). After a proxy's CONNECT the stream is a plain TCP stream: it is split
+    /// into reader and writer like any other. Dropping the result closes it.
+    pub async fn connect_to(
+        id: PeerId,
+        target: PeerAddr,
+        route: &Route,
+        config: Arc<PeerConfig>,
+    ) -> Result<PendingPeer, ConnectError> {
+        let addr = target;
+        let mut stream = open(&target, route, config.connect_timeout).await?;
         stream
             .set_nodelay(true)
             .map_err(|e| ConnectError::Io(e.kind()))?;

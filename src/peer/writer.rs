@@ -389,7 +389,7 @@ mod tests {
 
     fn info(addr: SocketAddr) -> PeerInfo {
         PeerInfo {
-            addr,
+            addr: addr.into(),
             version: 70238,
             negotiated_version: 70238,
             services: 0,

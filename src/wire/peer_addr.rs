@@ -185,6 +185,19 @@ impl From<&SocketAddr> for PeerAddr {
     }
 }
 
+impl From<&PeerAddr> for PeerAddr {
+    fn from(a: &PeerAddr) -> PeerAddr {
+        *a
+    }
+}
+
+/// An IP host (port 0): how scores and bans name a host.
+impl From<std::net::IpAddr> for PeerAddr {
+    fn from(ip: std::net::IpAddr) -> PeerAddr {
+        PeerAddr::Ip(SocketAddr::new(ip, 0))
+    }
+}
+
 impl PartialEq<SocketAddr> for PeerAddr {
     fn eq(&self, other: &SocketAddr) -> bool {
         *self == PeerAddr::Ip(*other)

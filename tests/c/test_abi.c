@@ -183,7 +183,8 @@ int main(void) {
       END(DashnetConfig, event_queue), END(DashnetConfig, inbound_peer_bytes),
       END(DashnetConfig, inbound_client_bytes), END(DashnetConfig, fixed_seeds),
       END(DashnetConfig, reseed_interval_ms), END(DashnetConfig, header_stall_timeout_ms),
-      END(DashnetConfig, required_services), sizeof(DashnetConfig)};
+      END(DashnetConfig, required_services), END(DashnetConfig, proxy), END(DashnetConfig, proxy_onion),
+      END(DashnetConfig, proxy_randomize_credentials), END(DashnetConfig, onion_only), sizeof(DashnetConfig)};
   const size_t n_cfg_ends = sizeof cfg_ends / sizeof cfg_ends[0];
   int accepted_sizes = 0;
   for (size_t size = 0; size <= sizeof(DashnetConfig) + 16; size++) {
@@ -203,7 +204,7 @@ int main(void) {
       accepted_sizes++;
     }
   }
-  CHECK(accepted_sizes == (int)n_cfg_ends - (sizeof(DashnetConfig) == END(DashnetConfig, required_services)),
+  CHECK(accepted_sizes == (int)n_cfg_ends - (sizeof(DashnetConfig) == END(DashnetConfig, onion_only)),
         "every version's size is accepted (%d)", accepted_sizes);
 
   /* dashnet_client_new with a config of every struct_size: only field ends create a client. */
@@ -214,6 +215,46 @@ int main(void) {
     DashnetClient *c = dashnet_client_new(&cfg, NULL);
     int want = is_end(size, cfg_ends, n_cfg_ends);
     CHECK((c != NULL) == want, "client_new with config struct_size %zu", size);
+    CHECK(dashnet_client_free(c) == DASHNET_STATUS_OK, "free");
+  }
+
+  /* Proxy settings: IP:PORT or refused with the field named; onion_only needs a proxy;
+     connect takes onion names (checksum checked) only when a proxy can reach them. */
+  {
+    const char *onion = "pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion:9999";
+    const char *bad_onion = "qg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion:9999";
+    DashnetConfig cfg;
+    quiet_config(&cfg);
+    CHECK(cfg.proxy == NULL && cfg.proxy_onion == NULL && cfg.proxy_randomize_credentials == 1 &&
+              cfg.onion_only == 0,
+          "proxy defaults");
+    cfg.proxy = "localhost:9050";
+    CHECK(dashnet_client_new(&cfg, NULL) == NULL && strstr(dashnet_last_error(), "proxy") != NULL,
+          "a proxy host name is refused (%s)", dashnet_last_error());
+    quiet_config(&cfg);
+    cfg.proxy_onion = "127.0.0.1";
+    CHECK(dashnet_client_new(&cfg, NULL) == NULL && strstr(dashnet_last_error(), "proxy_onion") != NULL,
+          "proxy_onion without a port is refused");
+    quiet_config(&cfg);
+    cfg.onion_only = 1;
+    CHECK(dashnet_client_new(&cfg, NULL) == NULL, "onion_only without a proxy is refused");
+    quiet_config(&cfg);
+    DashnetClient *c = dashnet_client_new(&cfg, NULL);
+    CHECK(dashnet_client_connect(c, bad_onion) == DASHNET_STATUS_INVALID_ARGUMENT &&
+              strstr(dashnet_last_error(), "checksum") != NULL,
+          "an onion name with a wrong checksum (%s)", dashnet_last_error());
+    CHECK(dashnet_client_connect(c, onion) == DASHNET_STATUS_INVALID_ARGUMENT &&
+              strstr(dashnet_last_error(), "unreachable") != NULL,
+          "an onion peer without a proxy (%s)", dashnet_last_error());
+    CHECK(dashnet_client_free(c) == DASHNET_STATUS_OK, "free");
+    quiet_config(&cfg);
+    cfg.proxy = "127.0.0.1:1"; /* nothing listens: the dial fails at the proxy, later */
+    cfg.onion_only = 1;
+    c = dashnet_client_new(&cfg, NULL);
+    CHECK(c != NULL, "a proxy and onion_only");
+    CHECK(dashnet_client_connect(c, onion) == DASHNET_STATUS_OK, "an onion peer through the proxy");
+    CHECK(dashnet_client_connect(c, "127.0.0.1:9999") == DASHNET_STATUS_INVALID_ARGUMENT,
+          "onion_only refuses an IP peer");
     CHECK(dashnet_client_free(c) == DASHNET_STATUS_OK, "free");
   }
 

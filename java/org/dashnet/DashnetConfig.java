@@ -63,6 +63,18 @@ public final class DashnetConfig {
      * without them is replaced after its version, never banned. 0: none.
      */
     public long requiredServices;
+    /**
+     * A SOCKS5 proxy for every connection, "IP:PORT" (for example Orbot's Tor,
+     * "127.0.0.1:9050"), or null. With a proxy, DNS seeds are never looked up: the built-in
+     * seed nodes are used instead.
+     */
+    public String proxy;
+    /** A SOCKS5 proxy for onion peers only, "IP:PORT"; null: proxy. */
+    public String proxyOnion;
+    /** A fresh random username and password per connection, so Tor isolates each peer. */
+    public boolean proxyRandomizeCredentials;
+    /** Dial nothing but onion peers (needs a proxy). */
+    public boolean onionOnly;
 
     /** The library's defaults for {@code network}. */
     public DashnetConfig(int network) {
