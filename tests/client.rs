@@ -3,105 +3,18 @@
 //! and shutdown accounting.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use dashnet::client::{AddressBook, Client, ClientConfig, ClientEvent, Now, Policy};
 use dashnet::peer::{DisconnectReason, PeerId};
 use dashnet::sim::{Misbehavior, Sim, SimConfig};
 use dashnet::wire::{AddrV2Address, AddrV2Entry, Command, Message, Network};
-use tokio::runtime::Runtime;
 
-/// The sims run on their own runtime; the client has its own.
-struct Sims(Runtime);
-
-impl Sims {
-    fn new() -> Self {
-        Sims(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .unwrap(),
-        )
-    }
-    fn start(&self, ip: &str, port: u16, config: SimConfig) -> Sim {
-        let bind: SocketAddr = format!("{ip}:{port}").parse().unwrap();
-        self.0
-            .block_on(Sim::start(SimConfig { bind, ..config }))
-            .unwrap()
-    }
-    /// Stops `sim`; fails the test if it saw anything Dash Core would not accept.
-    fn stop(&self, sim: Sim) {
-        self.0.block_on(sim.shutdown()).assert_clean();
-    }
-}
-
-fn config(fixed: &[SocketAddr]) -> ClientConfig {
-    let mut c = ClientConfig::new(Network::Regtest);
-    c.fixed_peers = fixed.to_vec();
-    c.dns_seeds = false;
-    c.book = Policy {
-        backoff_initial: Duration::from_millis(100),
-        backoff_max: Duration::from_secs(2),
-        ..Policy::default()
-    };
-    c
-}
-
-fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    cond()
-}
-
-/// Takes the client's events on a thread, as an app's delivery thread would.
-struct Events {
-    log: Arc<Mutex<Vec<ClientEvent>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Events {
-    fn start(client: &Arc<Client>) -> Events {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (c, l, s) = (client.clone(), log.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                if let Some(ev) = c.next_event(Duration::from_millis(20)) {
-                    l.lock().unwrap().push(ev);
-                }
-            }
-        });
-        Events {
-            log,
-            stop,
-            thread: Some(thread),
-        }
-    }
-    fn count(&self, f: impl Fn(&ClientEvent) -> bool) -> usize {
-        self.log.lock().unwrap().iter().filter(|e| f(e)).count()
-    }
-}
-
-impl Drop for Events {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            // A panic on the collecting thread fails the test (unless it is already failing).
-            if t.join().is_err() && !std::thread::panicking() {
-                panic!("the thread taking the client's events panicked");
-            }
-        }
-    }
-}
+#[path = "support/sims.rs"]
+mod sims;
+use sims::*;
 
 fn connected_addrs(client: &Client) -> Vec<SocketAddr> {
     let mut v: Vec<_> = client
@@ -111,21 +24,6 @@ fn connected_addrs(client: &Client) -> Vec<SocketAddr> {
         .collect();
     v.sort();
     v
-}
-
-fn book_with(addrs: &[SocketAddr]) -> Vec<u8> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let mut b = AddressBook::new(Policy::default());
-    for a in addrs {
-        assert!(b.add(*a, 0, now, None, now));
-    }
-    b.export(Now {
-        mono: 0.0,
-        wall: now,
-    })
 }
 
 #[test]

@@ -187,6 +187,8 @@ pub struct Received {
 pub struct SimStats {
     /// Connections accepted.
     pub connections: AtomicU64,
+    /// Where each accepted connection came from, in order.
+    pub remotes: Mutex<Vec<SocketAddr>>,
     /// Connections whose handshake completed in the right order.
     pub handshakes_ok: AtomicU64,
     /// Messages received after handshakes (all connections).
@@ -432,9 +434,10 @@ async fn accept_loop(
             _ = stop.wait_for(|s| *s) => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, from)) = accepted else { continue };
                 let id = ids.fetch_add(1, Ordering::Relaxed) + 1;
                 shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+                shared.stats.remotes.lock().push(from);
                 conns.spawn(conn::serve(stream, id, shared.clone(), conn_stop.clone()));
             }
         }
