@@ -231,7 +231,7 @@ fn a_dead_or_hanging_proxy_is_stage_proxy() {
         client.shutdown();
         drop(events);
     }
-    assert_eq!(*hanging.accepted.lock().unwrap() >= 1, true);
+    assert!(*hanging.accepted.lock().unwrap() >= 1);
 }
 
 #[test]

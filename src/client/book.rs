@@ -727,7 +727,7 @@ mod tests {
         assert!(b.add(sa("1.2.3.4:9999"), 1, NOW - 100, None, NOW));
         assert!(!b.add(sa("1.2.3.4:9999"), 1, NOW - 200, None, NOW)); // older: no change
         assert!(b.add(sa("1.2.3.4:9999"), 5, NOW - 50, None, NOW)); // newer: refresh
-        assert_eq!(b.get(&sa("1.2.3.4:9999")).unwrap().services, 5);
+        assert_eq!(b.get(sa("1.2.3.4:9999")).unwrap().services, 5);
         assert!(!b.add(sa("1.2.3.5:9999"), 1, NOW + 3600, None, NOW)); // far future
         assert!(!b.add(sa("1.2.3.6:9999"), 1, NOW - 40 * 86400, None, NOW)); // too old
         assert!(!b.add(sa("0.0.0.0:9999"), 1, NOW, None, NOW)); // not dialable
@@ -763,8 +763,8 @@ mod tests {
         }
         assert_eq!(b.len(), 10);
         // The newest ten survive.
-        assert!(b.get(&sa("10.1.0.19:9999")).is_some());
-        assert!(b.get(&sa("20.0.0.0:9999")).is_none());
+        assert!(b.get(sa("10.1.0.19:9999")).is_some());
+        assert!(b.get(sa("20.0.0.0:9999")).is_none());
     }
 
     #[test]
@@ -889,7 +889,7 @@ mod tests {
         let mut b = AddressBook::new(Policy::default());
         let a = sa("1.2.3.4:9999");
         b.add(a, 1, NOW, None, NOW);
-        b.dial_failed(&a, MONO);
+        b.dial_failed(a, MONO);
         let none = HashSet::new();
         assert!(b.due(MONO, &|_| false, &none, 0, 8).is_empty());
         let next = b.next_due(MONO, &|_| false).unwrap();
@@ -928,12 +928,12 @@ mod tests {
         assert!(r.add(sa("127.0.0.1:9999"), 1, NOW, Some(1), NOW));
         // Locally, every address is its own group.
         assert_ne!(
-            r.netgroup(&sa("127.0.0.1:9999")),
-            r.netgroup(&sa("127.0.0.1:9998"))
+            r.netgroup(sa("127.0.0.1:9999")),
+            r.netgroup(sa("127.0.0.1:9998"))
         );
         assert_eq!(
-            b.netgroup(&sa("1.2.3.4:9999")),
-            b.netgroup(&sa("[::ffff:1.2.250.250]:1"))
+            b.netgroup(sa("1.2.3.4:9999")),
+            b.netgroup(sa("[::ffff:1.2.250.250]:1"))
         );
     }
 
@@ -980,7 +980,7 @@ mod tests {
         assert_eq!(added2, 200 - 150 - policy.per_netgroup);
         for i in 0..150u32 {
             let addr = sa(&format!("{}.{}.1.1:9999", 20 + i / 200, i % 200));
-            assert!(b.get(&addr).is_some(), "{addr} was pushed out");
+            assert!(b.get(addr).is_some(), "{addr} was pushed out");
         }
         // Clamped: no gossiped entry claims to be newer than now.
         assert!(b.entries.values().all(|e| e.last_seen <= NOW));
@@ -1008,10 +1008,10 @@ mod tests {
         assert!(s.add(sa("1.1.1.1:9999"), 1, NOW - 4 * 24 * 3600, Some(1), NOW));
         assert!(s.add(sa("2.2.2.2:9999"), 1, NOW - 60, Some(1), NOW));
         assert!(s.add(sa("3.3.3.3:9999"), 1, NOW, Some(2), NOW));
-        assert!(s.get(&sa("1.1.1.1:9999")).is_none());
+        assert!(s.get(sa("1.1.1.1:9999")).is_none());
         // Full of fresh entries: more gossip from peer 2 is refused, nothing evicted.
         assert!(!s.add(sa("4.4.4.4:9999"), 1, NOW, Some(2), NOW));
-        assert!(s.get(&sa("2.2.2.2:9999")).is_some());
+        assert!(s.get(sa("2.2.2.2:9999")).is_some());
     }
 
     #[test]
@@ -1074,11 +1074,11 @@ mod tests {
         ] {
             b.add(sa(a), 1, NOW, None, NOW);
         }
-        let in_use: HashSet<NetGroup> = [b.netgroup(&sa("9.9.1.1:1"))].into();
+        let in_use: HashSet<NetGroup> = [b.netgroup(sa("9.9.1.1:1"))].into();
         let picks = b.due(MONO, &|_| false, &in_use, 0, 8);
         assert_eq!(picks.len(), 2, "{picks:?}");
         let groups: HashSet<NetGroup> = picks.iter().map(|a| b.netgroup(a)).collect();
         assert_eq!(groups.len(), 2);
-        assert!(!groups.contains(&b.netgroup(&sa("9.9.9.9:9999"))));
+        assert!(!groups.contains(&b.netgroup(sa("9.9.9.9:9999"))));
     }
 }

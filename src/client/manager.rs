@@ -109,7 +109,7 @@ impl Manager {
                 let now = self.shared.now();
                 let mut book = self.shared.book.lock();
                 book.add(addr, 0, now.wall, None, now.wall);
-                book.dial_succeeded(&addr, now); // due at once
+                book.dial_succeeded(addr, now); // due at once
             }
             Control::Forget(addr) => self.fixed.retain(|a| *a != addr),
             Control::Wake => {}
@@ -324,9 +324,9 @@ impl Manager {
                     .get(&id)
                     .map(|s| s.peer.info().services);
                 let mut book = self.shared.book.lock();
-                book.dial_succeeded(&addr, now);
+                book.dial_succeeded(addr, now);
                 if let Some(s) = services {
-                    book.set_services(&addr, s);
+                    book.set_services(addr, s);
                 }
                 drop(book);
                 if self.gone_early.remove(&id) {
@@ -341,10 +341,10 @@ impl Manager {
                     if let DisconnectReason::MissingServices { have, .. } = reason {
                         // Replaced, not banned: the book remembers what it serves, so
                         // it is not picked again while the services are required.
-                        self.shared.book.lock().set_services(&addr, *have);
+                        self.shared.book.lock().set_services(addr, *have);
                     }
                 }
-                self.shared.book.lock().dial_failed(&addr, now.mono);
+                self.shared.book.lock().dial_failed(addr, now.mono);
             }
         }
     }
@@ -368,7 +368,7 @@ impl Manager {
         }
         let now = self.shared.now().mono;
         self.punish(addr, &reason, now);
-        self.shared.book.lock().connection_ended(&addr, now);
+        self.shared.book.lock().connection_ended(addr, now);
     }
 
     /// Finds peers to dial: the fixed seeds when the book is empty or DNS is off, and the

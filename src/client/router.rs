@@ -44,12 +44,12 @@ pub(crate) async fn run(shared: Arc<Shared>, mut from_peers: mpsc::Receiver<Peer
                 let changed = match (&message, from) {
                     (Message::Addr(list), Some(from)) => {
                         let mut book = shared.book.lock();
-                        let source = book.source_key(&from);
+                        let source = book.source_key(from);
                         book.add_addr(list, source, now)
                     }
                     (Message::AddrV2(list), Some(from)) => {
                         let mut book = shared.book.lock();
-                        let source = book.source_key(&from);
+                        let source = book.source_key(from);
                         book.add_addrv2(list, source, now)
                     }
                     _ => 0,
