@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -363,8 +364,10 @@ impl Dante {
         )
         .unwrap();
         let log = std::fs::File::create(dir.join("danted.log")).unwrap();
+        // Its own process group: danted forks workers, and all of them stop with it.
         let child = std::process::Command::new("danted")
             .args(["-f", conf.to_str().unwrap(), "-N", "1"])
+            .process_group(0)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -385,7 +388,10 @@ impl Dante {
 
 impl Drop for Dante {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = format!("-{}", self.child.id());
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .status();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
