@@ -217,6 +217,27 @@ public final class DashnetTest {
         DashnetConfig cfg = new DashnetConfig(DashnetClient.REGTEST);
         check(cfg.headerStallTimeoutMs == 20000 && cfg.requiredServices == 0,
                 "stall timeout and required services defaults from the library");
+        check(cfg.proxy == null && cfg.proxyOnion == null && cfg.proxyRandomizeCredentials && !cfg.onionOnly,
+                "proxy defaults from the library");
+        DashnetConfig badProxy = new DashnetConfig(DashnetClient.REGTEST);
+        badProxy.exclusive = true;
+        badProxy.proxy = "localhost:9050";
+        String proxyWhy = "";
+        try {
+            new DashnetClient(badProxy, new Life()).close();
+        } catch (IllegalArgumentException e) {
+            proxyWhy = String.valueOf(e.getMessage());
+        }
+        check(proxyWhy.contains("proxy"), "a proxy that is not IP:PORT is refused: " + proxyWhy);
+        DashnetConfig onionOnly = new DashnetConfig(DashnetClient.REGTEST);
+        onionOnly.exclusive = true;
+        onionOnly.onionOnly = true;
+        onionOnly.proxy = "127.0.0.1:1";
+        try (DashnetClient oc = new DashnetClient(onionOnly, new Life())) {
+            check(oc.connect("pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion:9999")
+                    == DashnetClient.OK, "an onion address through the proxy");
+            check(oc.connect("127.0.0.1:9999") == DashnetClient.INVALID_ARGUMENT, "onion_only refuses an IP");
+        }
         cfg.dnsSeeds = false;
         cfg.exclusive = true;
         cfg.requiredServices = 64; // COMPACT_FILTERS
