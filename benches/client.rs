@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 use dashnet::client::{Client, ClientConfig, ClientEvent};
 use dashnet::wire::{Hash256, Network, x11};
 
+#[path = "../tests/support/dante.rs"]
+mod dante;
+
 fn sim_binary() -> PathBuf {
     if let Ok(p) = std::env::var("DASHNET_SIM") {
         return p.into();
@@ -107,7 +110,12 @@ fn cpu_seconds() -> f64 {
 const KEEPALIVE: Duration = Duration::from_secs(10);
 
 fn client_for(addrs: &[SocketAddr]) -> Client {
+    client_via(addrs, None)
+}
+
+fn client_via(addrs: &[SocketAddr], proxy: Option<SocketAddr>) -> Client {
     let mut c = ClientConfig::new(Network::Regtest);
+    c.proxy = proxy;
     c.peer.ping_interval = KEEPALIVE;
     c.fixed_peers = addrs.to_vec();
     c.exclusive = true;
@@ -153,7 +161,15 @@ fn many_peers(n: usize, idle: Duration) -> (f64, f64, f64) {
 /// (headers/s syncing `tip` headers through the client, bare X11 headers/s of the same headers).
 fn sync_rate(tip: u32) -> (f64, f64) {
     let sim = SimProcess::start(&["--tip", &tip.to_string()], 1);
-    let client = client_for(&sim.addrs);
+    let ours = sync_via(&sim.addrs, None, tip);
+    drop(sim);
+    (ours.0, bare_x11(&ours.1))
+}
+
+/// Syncs `tip` headers from the sim at `addrs` (through `proxy` if set): headers/s and
+/// the raw headers.
+fn sync_via(addrs: &[SocketAddr], proxy: Option<SocketAddr>, tip: u32) -> (f64, Vec<[u8; 80]>) {
+    let client = client_via(addrs, proxy);
     let genesis = Network::Regtest.genesis_hash().unwrap();
     loop {
         if let Some(ClientEvent::PeerConnected { .. }) = client.next_event(Duration::from_secs(10))
@@ -186,13 +202,75 @@ fn sync_rate(tip: u32) -> (f64, f64) {
     }
     let ours = f64::from(got) / t.elapsed().as_secs_f64();
     client.shutdown();
-    drop(sim);
+    (ours, raw)
+}
+
+/// Bare X11 headers/s over `raw`.
+fn bare_x11(raw: &[[u8; 80]]) -> f64 {
     let t = Instant::now();
-    for h in &raw {
+    for h in raw {
         std::hint::black_box(x11(h));
     }
-    let bare = raw.len() as f64 / t.elapsed().as_secs_f64();
-    (ours, bare)
+    raw.len() as f64 / t.elapsed().as_secs_f64()
+}
+
+/// Seconds from `Client::new` to the handshake with the sim at `addr` (through `proxy`).
+fn handshake_via(addr: SocketAddr, proxy: Option<SocketAddr>) -> f64 {
+    let t = Instant::now();
+    let client = client_via(&[addr], proxy);
+    loop {
+        match client.next_event(Duration::from_secs(10)) {
+            Some(ClientEvent::PeerConnected { .. }) => break,
+            Some(_) => {}
+            None => panic!("no handshake"),
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    client.shutdown();
+    secs
+}
+
+/// The proxy's own overhead on loopback: handshake time and a 20,000-header sync, direct
+/// and through Dante, alternating within each round. None when danted is missing.
+fn proxy_overhead(rounds: usize) -> Option<Vec<String>> {
+    if !dante::available() {
+        return None;
+    }
+    let proxy = dante::Dante::start();
+    let sim = SimProcess::start(&["--tip", "20000"], 1);
+    let (mut hd, mut hp, mut sd, mut sp) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        for _ in 0..5 {
+            hd.push(handshake_via(sim.addrs[0], None));
+            hp.push(handshake_via(sim.addrs[0], Some(proxy.addr)));
+        }
+        sd.push(sync_via(&sim.addrs, None, 20_000).0);
+        sp.push(sync_via(&sim.addrs, Some(proxy.addr), 20_000).0);
+    }
+    let ms = |v: Vec<f64>| {
+        let (m, lo, hi) = med(v);
+        (m * 1e3, lo * 1e3, hi * 1e3)
+    };
+    let ((a, alo, ahi), (b, blo, bhi)) = (ms(hd.clone()), ms(hp.clone()));
+    let ((c, clo, chi), (d, dlo, dhi)) = (med(sd.clone()), med(sp.clone()));
+    Some(vec![
+        format!("| handshake, direct (baseline) | {a:.2} ms | {alo:.2}..{ahi:.2} |"),
+        format!("| handshake through Dante (SOCKS5) | {b:.2} ms | {blo:.2}..{bhi:.2} |"),
+        format!("| handshake through Dante / direct | {:.2} | |", b / a),
+        format!(
+            "| 20000-header sync, direct (baseline) | {:.1} k headers/s | {:.1}..{:.1} |",
+            c / 1e3,
+            clo / 1e3,
+            chi / 1e3
+        ),
+        format!(
+            "| 20000-header sync through Dante (SOCKS5) | {:.1} k headers/s | {:.1}..{:.1} |",
+            d / 1e3,
+            dlo / 1e3,
+            dhi / 1e3
+        ),
+        format!("| sync rate through Dante / direct | {:.3} | |", d / c),
+    ])
 }
 
 /// Seconds `shutdown()` takes with `n` peers each holding queued data (sinks that read),
@@ -370,6 +448,12 @@ fn main() {
         "| sync rate / bare X11 rate | {:.3} | {:.3}..{:.3} |",
         ratio.0, ratio.1, ratio.2
     ));
+    match proxy_overhead(rounds) {
+        Some(lines) => lines.into_iter().for_each(&mut out),
+        None => {
+            out("| proxy overhead | SKIPPED: danted (dante-server) is not installed | |".into())
+        }
+    }
     let _ = std::fs::create_dir_all("target");
     let _ = std::fs::write("target/bench-client.md", rows.join("\n") + "\n");
 }

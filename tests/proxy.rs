@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,10 +14,13 @@ use dashnet::client::{Client, ClientEvent, FailStage};
 use dashnet::sim::SimConfig;
 use dashnet::wire::{Hash256, PeerAddr};
 
+#[path = "support/dante.rs"]
+mod dante;
 #[path = "support/sims.rs"]
 mod sims;
 #[path = "support/socks.rs"]
 mod socks;
+use dante::Dante;
 use sims::*;
 use socks::{Behaviour, TestProxy};
 
@@ -328,73 +330,6 @@ fn with_a_proxy_dns_seeds_are_never_looked_up() {
     client.shutdown();
     drop(events);
     sims.stop(sim);
-}
-
-/// Dante (`danted`, Debian's dante-server) on loopback with a config the test writes:
-/// clients on 127.0.0.121, connecting out from 127.0.0.122. Stopped when dropped.
-struct Dante {
-    child: std::process::Child,
-    addr: SocketAddr,
-    dir: std::path::PathBuf,
-}
-
-impl Dante {
-    fn start() -> Dante {
-        let port = std::net::TcpListener::bind("127.0.0.121:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!("dashnet-dante-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let conf = dir.join("danted.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "logoutput: stderr\n\
-                 internal: 127.0.0.121 port = {port}\n\
-                 external: 127.0.0.122\n\
-                 socksmethod: none\n\
-                 clientmethod: none\n\
-                 user.privileged: root\n\
-                 user.unprivileged: nobody\n\
-                 client pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 }}\n\
-                 socks pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect }}\n"
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.join("danted.log")).unwrap();
-        // Its own process group: danted forks workers, and all of them stop with it.
-        let child = std::process::Command::new("danted")
-            .args(["-f", conf.to_str().unwrap(), "-N", "1"])
-            .process_group(0)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("danted runs (apt-get install dante-server)");
-        let addr: SocketAddr = format!("127.0.0.121:{port}").parse().unwrap();
-        let end = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < end,
-                "danted did not start: see {}",
-                dir.display()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Dante { child, addr, dir }
-    }
-}
-
-impl Drop for Dante {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", "--", &group])
-            .status();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// 20,000 headers from the sim through Dante, a real SOCKS5 server; the sim sees only
