@@ -150,7 +150,11 @@ public final class DashnetClient {
 
     /// `eventCapacity`: how many events may wait in `events` before dashnet's delivery
     /// thread waits for the app (and, behind it, dashnet stops reading from peers).
+    /// `proxy` / `proxyOnion`: SOCKS5 proxies as "IP:PORT" (an embedded Tor's, say); the
+    /// C strings live until the client is made. Other settings go through `configure`
+    /// (`config.proxy_randomize_credentials`, `config.onion_only`, ...).
     public init(network: DashnetNetwork, eventCapacity: Int = 256,
+                proxy: String? = nil, proxyOnion: String? = nil,
                 configure: (inout DashnetConfig) -> Void = { _ in }) throws {
         var continuation: AsyncStream<DashnetEvent>.Continuation!
         // Unbounded here, but never more than `eventCapacity` data events: the semaphore
@@ -163,6 +167,14 @@ public final class DashnetClient {
         var st = dashnet_config_init(&config, MemoryLayout<DashnetConfig>.size, network.rawValue)
         guard st == DASHNET_STATUS_OK else { box.release(); throw DashnetError(st) }
         configure(&config)
+        let proxyC: UnsafeMutablePointer<CChar>? = proxy.flatMap { strdup($0) }
+        let proxyOnionC: UnsafeMutablePointer<CChar>? = proxyOnion.flatMap { strdup($0) }
+        defer {
+            free(proxyC)
+            free(proxyOnionC)
+        }
+        if let p = proxyC { config.proxy = UnsafePointer(p) }
+        if let p = proxyOnionC { config.proxy_onion = UnsafePointer(p) }
         var callbacks = DashnetCallbacks()
         st = dashnet_callbacks_init(&callbacks, MemoryLayout<DashnetCallbacks>.size)
         guard st == DASHNET_STATUS_OK else { box.release(); throw DashnetError(st) }
