@@ -335,6 +335,33 @@ fn basic(filter_type: u8) -> Result<(), DashnetStatus> {
     }
 }
 
+/// Queues getcfilters or getcfheaders (`make` says which) for `start_height` to `stop_hash`.
+///
+/// # Safety
+/// `client` is a live handle; `stop_hash` has 32 readable bytes.
+unsafe fn filter_range_request(
+    client: *const DashnetClient,
+    peer: u64,
+    filter_type: u8,
+    start_height: u32,
+    stop_hash: *const u8,
+    make: fn(FilterRange) -> Message,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        tri!(basic(filter_type));
+        // SAFETY: as above.
+        let stop_hash = tri!(unsafe { one_hash(stop_hash, "stop_hash") });
+        let r = FilterRange {
+            filter_type,
+            start_height,
+            stop_hash,
+        };
+        queue(c, peer, make(r), 0)
+    })
+}
+
 /// getcfilters (BIP157): the filters of blocks `start_height` to `stop_hash` (32 bytes;
 /// at most 1000 blocks). Goes only to a peer advertising COMPACT_FILTERS: to the best of
 /// them with `DASHNET_PEER_BEST`; NO_PEER when the peer (or every peer) lacks it. The
@@ -350,19 +377,17 @@ pub unsafe extern "C" fn dashnet_send_getcfilters(
     start_height: u32,
     stop_hash: *const u8,
 ) -> DashnetStatus {
-    guard(|| {
-        // SAFETY: the caller's promises above.
-        let c = tri!(unsafe { handle(client) });
-        tri!(basic(filter_type));
-        // SAFETY: as above.
-        let stop_hash = tri!(unsafe { one_hash(stop_hash, "stop_hash") });
-        let r = FilterRange {
+    // SAFETY: the caller's promises, passed on.
+    unsafe {
+        filter_range_request(
+            client,
+            peer,
             filter_type,
             start_height,
             stop_hash,
-        };
-        queue(c, peer, Message::GetCFilters(r), 0)
-    })
+            Message::GetCFilters,
+        )
+    }
 }
 
 /// getcfheaders (BIP157): the filter hashes of blocks `start_height` to `stop_hash` (32
@@ -379,19 +404,17 @@ pub unsafe extern "C" fn dashnet_send_getcfheaders(
     start_height: u32,
     stop_hash: *const u8,
 ) -> DashnetStatus {
-    guard(|| {
-        // SAFETY: the caller's promises above.
-        let c = tri!(unsafe { handle(client) });
-        tri!(basic(filter_type));
-        // SAFETY: as above.
-        let stop_hash = tri!(unsafe { one_hash(stop_hash, "stop_hash") });
-        let r = FilterRange {
+    // SAFETY: the caller's promises, passed on.
+    unsafe {
+        filter_range_request(
+            client,
+            peer,
             filter_type,
             start_height,
             stop_hash,
-        };
-        queue(c, peer, Message::GetCFHeaders(r), 0)
-    })
+            Message::GetCFHeaders,
+        )
+    }
 }
 
 /// getcfcheckpt (BIP157): the filter header of every 1000th block up to `stop_hash` (32

@@ -660,7 +660,7 @@ fn client_stats_field_ends() -> [usize; 14] {
 ///
 /// # Safety
 /// `out` is NULL or points to a struct whose first field is a readable `size_t`.
-unsafe fn out_struct_size<T>(
+pub(crate) unsafe fn out_struct_size<T>(
     out: *mut T,
     ends: &[usize],
     what: &str,

@@ -14,10 +14,8 @@
 //!
 //! Hashes are 32 bytes in wire order (a hash displays byte-reversed).
 
-use super::client::tri;
-use super::status::{
-    DashnetStatus, bytes_arg, check_struct_size, fail, field_ends, guard, write_prefix,
-};
+use super::client::{out_struct_size, tri};
+use super::status::{DashnetStatus, bytes_arg, fail, field_ends, guard, write_prefix};
 use crate::wire::message::commands;
 use crate::wire::payloads::{BLS_SIG_LEN, FilterCheckError};
 use crate::wire::{Command, Hash256, Message};
@@ -107,25 +105,6 @@ pub struct DashnetIsDLockView {
     pub signature: [u8; 96],
 }
 
-/// Reads the caller's `struct_size` for a view of type `T` (its fields' ends).
-///
-/// # Safety
-/// `out` is NULL or points to a struct whose first field is a readable `size_t`.
-unsafe fn view_size<T>(out: *mut T, ends: &[usize], what: &str) -> Result<usize, DashnetStatus> {
-    if out.is_null() {
-        return Err(fail(DashnetStatus::InvalidArgument, "out is NULL"));
-    }
-    // SAFETY: non-NULL; the caller promises a struct whose first field is struct_size.
-    let size = unsafe { out.cast::<usize>().read_unaligned() };
-    check_struct_size(
-        size,
-        ends,
-        std::mem::size_of::<T>(),
-        std::mem::size_of::<usize>(),
-        what,
-    )
-}
-
 /// Decodes `payload` as `command`.
 ///
 /// # Safety
@@ -166,7 +145,7 @@ pub unsafe extern "C" fn dashnet_view_cfilter(
         let ends = field_ends!(DashnetCFilterView; struct_size, filter_type, block_hash, filter,
             filter_len);
         // SAFETY: the caller's promise above.
-        let n = tri!(unsafe { view_size(out, &ends, "DashnetCFilterView") });
+        let n = tri!(unsafe { out_struct_size(out, &ends, "DashnetCFilterView") });
         // SAFETY: the caller's promise above.
         let (bytes, m) = tri!(unsafe { decode(payload, len, commands::CFILTER) });
         let Message::CFilter(c) = m else {
@@ -202,7 +181,7 @@ pub unsafe extern "C" fn dashnet_view_cfheaders(
         let ends = field_ends!(DashnetCFHeadersView; struct_size, filter_type, stop_hash,
             previous_filter_header, filter_hashes, count);
         // SAFETY: the caller's promise above.
-        let n = tri!(unsafe { view_size(out, &ends, "DashnetCFHeadersView") });
+        let n = tri!(unsafe { out_struct_size(out, &ends, "DashnetCFHeadersView") });
         // SAFETY: the caller's promise above.
         let (bytes, m) = tri!(unsafe { decode(payload, len, commands::CFHEADERS) });
         let Message::CFHeaders(c) = m else {
@@ -240,7 +219,7 @@ pub unsafe extern "C" fn dashnet_view_cfcheckpt(
         let ends = field_ends!(DashnetCFCheckptView; struct_size, filter_type, stop_hash,
             filter_headers, count);
         // SAFETY: the caller's promise above.
-        let n = tri!(unsafe { view_size(out, &ends, "DashnetCFCheckptView") });
+        let n = tri!(unsafe { out_struct_size(out, &ends, "DashnetCFCheckptView") });
         // SAFETY: the caller's promise above.
         let (bytes, m) = tri!(unsafe { decode(payload, len, commands::CFCHECKPT) });
         let Message::CFCheckpt(c) = m else {
@@ -276,7 +255,7 @@ pub unsafe extern "C" fn dashnet_view_clsig(
     guard(|| {
         let ends = field_ends!(DashnetClSigView; struct_size, height, block_hash, signature);
         // SAFETY: the caller's promise above.
-        let n = tri!(unsafe { view_size(out, &ends, "DashnetClSigView") });
+        let n = tri!(unsafe { out_struct_size(out, &ends, "DashnetClSigView") });
         // SAFETY: the caller's promise above.
         let (_, m) = tri!(unsafe { decode(payload, len, commands::CLSIG) });
         let Message::ClSig(c) = m else {
@@ -308,7 +287,7 @@ pub unsafe extern "C" fn dashnet_view_isdlock(
         let ends = field_ends!(DashnetIsDLockView; struct_size, version, inputs, input_count,
             txid, cycle_hash, signature);
         // SAFETY: the caller's promise above.
-        let n = tri!(unsafe { view_size(out, &ends, "DashnetIsDLockView") });
+        let n = tri!(unsafe { out_struct_size(out, &ends, "DashnetIsDLockView") });
         // SAFETY: the caller's promise above.
         let (bytes, m) = tri!(unsafe { decode(payload, len, commands::ISDLOCK) });
         let Message::IsDLock(l) = m else {
