@@ -38,7 +38,7 @@ pub use budget::{Charge, InboundBudget};
 pub use config::{PeerConfig, default_user_agent};
 pub use event::{DisconnectReason, OutboundMessage, PeerEvent, PeerId, SendError};
 pub use handshake::{PeerInfo, our_version};
-pub use queue::{Lane, PRIORITY_LANE_MAX, lane_for};
+pub use queue::{Lane, PRIORITY_LANE_MAX, PRIORITY_LANE_MAX_BYTES, lane_for};
 pub use stats::PeerStats;
 
 use crate::wire::{Command, Message, PeerAddr};

@@ -18,6 +18,10 @@ use super::event::{OutboundMessage, SendError};
 /// Most messages in the priority lane. Control messages are tiny and few; a full
 /// priority lane means the peer stopped reading, which the write-stall timer ends.
 pub const PRIORITY_LANE_MAX: usize = 256;
+/// Most bytes (frames included) in the priority lane: control messages are a few dozen
+/// bytes each, so 64 KiB holds every one the lane can count; one larger message still
+/// goes through an empty lane, as in the data lane.
+pub const PRIORITY_LANE_MAX_BYTES: usize = 64 * 1024;
 
 /// The sending side, shared by every caller of `send`.
 #[derive(Debug)]
@@ -135,7 +139,7 @@ impl QueueSender {
         let max_bytes = if lane == Lane::Data {
             self.max_bytes
         } else {
-            usize::MAX
+            PRIORITY_LANE_MAX_BYTES
         };
         if !reserve(bytes, len, max_bytes) && !reserve(bytes, len, len) {
             msgs.fetch_sub(1, AcqRel);
@@ -175,3 +179,31 @@ impl QueueSender {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Command;
+
+    fn ping(len: usize) -> OutboundMessage {
+        OutboundMessage::new(Command::new("ping").unwrap(), vec![0; len], 0)
+    }
+
+    #[test]
+    fn the_priority_lane_is_bounded_in_bytes_too() {
+        // Before, the priority lane counted messages only: 256 app "pings" of 3 MiB each
+        // could queue 768 MiB (review C14).
+        let (tx, _rx) = queue(16, 1 << 20);
+        let big = 30 * 1024;
+        assert_eq!(tx.push(ping(big), Lane::Priority), Ok(()));
+        assert_eq!(tx.push(ping(big), Lane::Priority), Ok(()));
+        assert_eq!(tx.push(ping(big), Lane::Priority), Err(SendError::QueueFull));
+        // Small control messages still fit beside them, up to the byte bound.
+        assert_eq!(tx.push(ping(8), Lane::Priority), Ok(()));
+        // A lone message larger than the bound goes through an empty lane.
+        let (tx, _rx) = queue(16, 1 << 20);
+        assert_eq!(tx.push(ping(1 << 20), Lane::Priority), Ok(()));
+        assert_eq!(tx.push(ping(8), Lane::Priority), Err(SendError::QueueFull));
+    }
+}
+
