@@ -382,7 +382,10 @@ unsafe fn message_args(
 
 /// Queues a message to one peer and returns at once: OK, QUEUE_FULL, DISCONNECTED,
 /// NOT_FOUND (unknown or stale id), TOO_LARGE. Never blocks. Control commands (ping,
-/// pong, verack, sendaddrv2, sendheaders, sendheaders2) take the priority lane.
+/// pong, verack, sendaddrv2, sendheaders, sendheaders2) take the priority lane (256
+/// messages, 64 KiB; QUEUE_FULL beyond). A request that needs a service the peer does
+/// not advertise (getcf*: COMPACT_FILTERS; filterload/filteradd/filterclear: BLOOM;
+/// getheaders2: HEADERS_COMPRESSED) is NO_PEER, with the service named.
 /// `tag` comes back in the PEER_DISCONNECTED event if the message is never written.
 ///
 /// # Safety
