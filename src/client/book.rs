@@ -358,15 +358,21 @@ impl AddressBook {
     fn remove(&mut self, addr: &PeerAddr) {
         let group = self.netgroup(*addr);
         if let Some(e) = self.entries.remove(addr) {
-            if let Some(src) = e.source
-                && let Some(n) = self.per_source.get_mut(&src)
-            {
-                *n = n.saturating_sub(1);
+            if let Some(src) = e.source {
+                decrement(&mut self.per_source, &src);
             }
-            if let Some(n) = self.per_group.get_mut(&group) {
-                *n = n.saturating_sub(1);
-            }
+            decrement(&mut self.per_group, &group);
         }
+    }
+
+    /// Drops what no longer matters: bans that have ended and scores decayed below half
+    /// a point. The manager calls it as it goes, so the side maps stay as small as the
+    /// misbehaviour in force (they grew for ever before: review C13).
+    pub fn prune(&mut self, now: MonoSecs) {
+        self.bans.retain(|_, until| *until > now);
+        self.scores.retain(|_, s| {
+            s.value * 0.5f64.powf((now - s.at).max(0.0) / SCORE_HALF_LIFE as f64) >= 0.5
+        });
     }
 
     /// Adds the entries of an `addr` message from `source`; returns how many changed.
@@ -690,6 +696,16 @@ impl ImportReader<'_> {
             }
             .socket_addr(),
         )))
+    }
+}
+
+/// Counts one fewer under `key`, forgetting the key at zero.
+fn decrement<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = map.get_mut(key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            map.remove(key);
+        }
     }
 }
 
@@ -1060,6 +1076,41 @@ mod tests {
         // The dialer's skip decides what is reachable: here, IP only.
         let picks = c.due(MONO, &|a| a.is_overlay(), &HashSet::new(), 0, 8);
         assert_eq!(picks, vec![PeerAddr::from(sa("8.8.8.8:9999"))]);
+    }
+
+    #[test]
+    fn side_maps_shrink_back_as_scores_decay_bans_end_and_entries_go() {
+        let mut b = AddressBook::new(Policy {
+            capacity: 4,
+            ..Policy::default()
+        });
+        for i in 0..50u8 {
+            b.misbehaved(sa(&format!("20.0.{i}.1:1")), 10, MONO);
+            b.misbehaved(sa(&format!("21.0.{i}.1:1")), 100, MONO); // banned
+        }
+        assert_eq!((b.scores.len(), b.bans.len()), (50, 50));
+        b.prune(MONO + 3600.0); // 10 points decay to 5: kept; bans in force: kept
+        assert_eq!((b.scores.len(), b.bans.len()), (50, 50));
+        b.prune(MONO + 25.0 * 3600.0); // a day on: scores below half a point, bans over
+        assert_eq!((b.scores.len(), b.bans.len()), (0, 0));
+        // Gossip counters forget sources and netgroups whose entries are all gone: four
+        // gossiped entries, then four newer ones from the app push them out.
+        for i in 0..4u8 {
+            let seen = NOW - 3600 + u64::from(i);
+            assert!(b.add(
+                sa(&format!("30.{i}.0.1:9999")),
+                1,
+                seen,
+                Some(u64::from(i)),
+                NOW
+            ));
+        }
+        assert_eq!((b.per_source.len(), b.per_group.len()), (4, 4));
+        for i in 0..4u8 {
+            assert!(b.add(sa(&format!("31.{i}.0.1:9999")), 1, NOW, None, NOW));
+        }
+        assert_eq!(b.len(), 4);
+        assert_eq!((b.per_source.len(), b.per_group.len()), (0, 4));
     }
 
     #[test]

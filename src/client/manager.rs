@@ -197,6 +197,7 @@ impl Manager {
         }
         let cfg = &self.shared.config;
         let now = self.shared.now().mono;
+        self.shared.book.lock().prune(now);
         let open = self.connected.len() + self.dialing.len();
         let mut picks: Vec<PeerAddr> = Vec::new();
         {

@@ -197,7 +197,10 @@ mod tests {
         let big = 30 * 1024;
         assert_eq!(tx.push(ping(big), Lane::Priority), Ok(()));
         assert_eq!(tx.push(ping(big), Lane::Priority), Ok(()));
-        assert_eq!(tx.push(ping(big), Lane::Priority), Err(SendError::QueueFull));
+        assert_eq!(
+            tx.push(ping(big), Lane::Priority),
+            Err(SendError::QueueFull)
+        );
         // Small control messages still fit beside them, up to the byte bound.
         assert_eq!(tx.push(ping(8), Lane::Priority), Ok(()));
         // A lone message larger than the bound goes through an empty lane.
@@ -206,4 +209,3 @@ mod tests {
         assert_eq!(tx.push(ping(8), Lane::Priority), Err(SendError::QueueFull));
     }
 }
-
