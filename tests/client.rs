@@ -1261,3 +1261,25 @@ fn a_reconnecting_peer_does_not_get_a_fresh_gossip_allowance() {
     drop(events);
     sims.stop(a);
 }
+
+#[test]
+fn importing_a_book_dials_it_without_looking_up_seeds_again() {
+    let sims = Sims::new();
+    let a = sims.start("127.0.0.92", 0, SimConfig::default());
+    let mut cfg = config(&[]);
+    cfg.dns_seeds = true;
+    cfg.seed_hosts = vec!["localhost".into()];
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(5), || client
+        .stats()
+        .seed_lookups
+        == 1));
+    assert_eq!(client.import_addresses(&book_with(&[a.addr()])), Ok(1));
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 1));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(client.stats().seed_lookups, 1, "an import is not a resume");
+    client.shutdown();
+    drop(events);
+    sims.stop(a);
+}

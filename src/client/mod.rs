@@ -852,7 +852,9 @@ impl Client {
             .lock()
             .import(bytes, self.shared.now())
             .map_err(|e| ClientError::Invalid(e.to_string()))?;
-        let _ = self.shared.control.send(Control::Resume);
+        // New entries may be due: wake the dialer. (Not Resume: an import is no reason to
+        // reset every address's backoff or look up seeds; review C25.)
+        let _ = self.shared.control.send(Control::Wake);
         Ok(n)
     }
 
