@@ -249,6 +249,10 @@ typedef struct DashnetConfig {
   // When nothing is connected and nothing is left to dial, seeds are looked up again,
   // at most this often (default 60000).
   uint32_t reseed_interval_ms;
+  // Reserved, set to 0: it fills the tail padding of the previous version (whose
+  // `sizeof` ended here), so no new field is read from a caller's padding bytes.
+  // (Fields appended later must likewise never end inside an older version's padding.)
+  uint32_t reserved0;
   // A header request (`dashnet_request_headers`) the best peer leaves unanswered this
   // long makes it stall: it is replaced (BEST_PEER_CHANGED) and the request re-sent to
   // the new best peer (default 20000).

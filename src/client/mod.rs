@@ -398,8 +398,16 @@ async fn watch_headers_request(shared: Arc<Shared>, seq: u64) {
         if shared.shutting_down.load(Ordering::Acquire) {
             return;
         }
-        if let Some(slot) = shared.peers.read().get(&peer) {
-            slot.stalled.store(true, Ordering::Relaxed);
+        {
+            // Still unanswered (checked again under the lock: the reply may have come
+            // in between), so the peer stalled.
+            let pending = shared.pending_headers.lock();
+            if !pending.as_ref().is_some_and(|p| p.seq == seq && p.peer == peer) {
+                return;
+            }
+            if let Some(slot) = shared.peers.read().get(&peer) {
+                slot.stalled.store(true, Ordering::Relaxed);
+            }
         }
         let new = shared.best_peer_except(0, &tried);
         let sent = new.filter(|n| {
@@ -737,16 +745,23 @@ impl Client {
             )));
         }
         let id = self.shared.best_peer(0).ok_or(ClientError::NoPeer)?;
-        self.shared
-            .send_headers_request(id, locator.clone(), stop)?;
+        // Recorded before the request goes out: a reply that comes back at once must find
+        // it (else an answered request would later look stalled).
         let seq = self.shared.pending_seq.fetch_add(1, Ordering::Relaxed) + 1;
         *self.shared.pending_headers.lock() = Some(PendingHeaders {
             seq,
             peer: id,
             tried: Vec::new(),
-            locator,
+            locator: locator.clone(),
             stop,
         });
+        if let Err(e) = self.shared.send_headers_request(id, locator, stop) {
+            let mut pending = self.shared.pending_headers.lock();
+            if pending.as_ref().is_some_and(|p| p.seq == seq) {
+                *pending = None;
+            }
+            return Err(e);
+        }
         if let Some(rt) = self.runtime.lock().as_ref() {
             rt.spawn(watch_headers_request(self.shared.clone(), seq));
         }

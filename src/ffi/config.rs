@@ -99,6 +99,10 @@ pub struct DashnetConfig {
     /// When nothing is connected and nothing is left to dial, seeds are looked up again,
     /// at most this often (default 60000).
     pub reseed_interval_ms: u32,
+    /// Reserved, set to 0: it fills the tail padding of the previous version (whose
+    /// `sizeof` ended here), so no new field is read from a caller's padding bytes.
+    /// (Fields appended later must likewise never end inside an older version's padding.)
+    pub reserved0: u32,
     /// A header request (`dashnet_request_headers`) the best peer leaves unanswered this
     /// long makes it stall: it is replaced (BEST_PEER_CHANGED) and the request re-sent to
     /// the new best peer (default 20000).
@@ -172,6 +176,7 @@ impl DashnetConfig {
             inbound_client_bytes: c.inbound_client_bytes as u64,
             fixed_seeds: std::ptr::null(),
             reseed_interval_ms: ms(c.reseed_interval),
+            reserved0: 0,
             header_stall_timeout_ms: ms(c.header_stall_timeout),
             required_services: c.peer.required_services,
             proxy: std::ptr::null(),
@@ -329,14 +334,14 @@ fn to_network(n: DashnetNetwork, devnet: Option<String>) -> Network {
 }
 
 /// Where each field of `DashnetConfig` ends: the sizes older versions may have.
-fn config_field_ends() -> [usize; 35] {
+fn config_field_ends() -> [usize; 36] {
     field_ends!(DashnetConfig; struct_size, network, devnet_name, user_agent, services,
         relay, protocol_version, min_protocol_version, start_height, worker_threads,
         target_outbound, max_outbound, exclusive, dns_seeds, connect_timeout_ms,
         handshake_timeout_ms, ping_interval_ms, pong_timeout_ms, write_stall_timeout_ms,
         inactivity_timeout_ms, flush_deadline_ms, queue_max_messages, queue_max_bytes,
         ban_duration_s, event_queue, inbound_peer_bytes, inbound_client_bytes, fixed_seeds,
-        reseed_interval_ms, header_stall_timeout_ms, required_services, proxy, proxy_onion,
+        reseed_interval_ms, reserved0, header_stall_timeout_ms, required_services, proxy, proxy_onion,
         proxy_randomize_credentials, onion_only)
 }
 

@@ -182,7 +182,8 @@ int main(void) {
       END(DashnetConfig, queue_max_bytes), END(DashnetConfig, ban_duration_s),
       END(DashnetConfig, event_queue), END(DashnetConfig, inbound_peer_bytes),
       END(DashnetConfig, inbound_client_bytes), END(DashnetConfig, fixed_seeds),
-      END(DashnetConfig, reseed_interval_ms), END(DashnetConfig, header_stall_timeout_ms),
+      END(DashnetConfig, reseed_interval_ms), END(DashnetConfig, reserved0),
+      END(DashnetConfig, header_stall_timeout_ms),
       END(DashnetConfig, required_services), END(DashnetConfig, proxy), END(DashnetConfig, proxy_onion),
       END(DashnetConfig, proxy_randomize_credentials), END(DashnetConfig, onion_only), sizeof(DashnetConfig)};
   const size_t n_cfg_ends = sizeof cfg_ends / sizeof cfg_ends[0];
