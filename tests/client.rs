@@ -1283,3 +1283,57 @@ fn importing_a_book_dials_it_without_looking_up_seeds_again() {
     drop(events);
     sims.stop(a);
 }
+
+#[test]
+fn unsolicited_headers_earn_no_work_but_answers_do() {
+    // A peer pushing a chain nobody asked for (here the real one, from genesis) must not
+    // outweigh a peer that answered our requests.
+    let sims = Sims::new();
+    let pusher = sims.start("127.0.0.93", 0, SimConfig::default());
+    let honest = sims.start("127.0.0.94", 0, SimConfig::default());
+    let client = Arc::new(Client::new(config(&[pusher.addr(), honest.addr()])).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 2));
+    let id_of = |a: SocketAddr| {
+        client
+            .peers()
+            .into_iter()
+            .find(|(_, i)| i.addr == a)
+            .unwrap()
+            .0
+    };
+    let (pusher_id, honest_id) = (id_of(pusher.addr()), id_of(honest.addr()));
+    let chain = dashnet::sim::regtest_chain(2000);
+    let push = Message::Headers2(chain.headers()[1..=2000].to_vec());
+    assert_eq!(sims.0.block_on(pusher.inject(&[push])), 1);
+    assert!(wait_until(
+        Duration::from_secs(10),
+        || {
+            events.count(|e| matches!(
+        e,
+        ClientEvent::Headers { peer, headers, .. } if *peer == pusher_id && headers.len() == 2000
+    )) == 1
+        }
+    ));
+    assert_eq!(
+        client.verified_work(pusher_id).unwrap().headers,
+        0,
+        "unasked: no credit"
+    );
+    // The honest peer answers a request from genesis: credited.
+    let genesis = dashnet::sim::regtest_genesis().block_hash();
+    let ask = Message::GetHeaders2(dashnet::wire::Locator {
+        version: dashnet::wire::network::PROTOCOL_VERSION,
+        hashes: vec![genesis],
+        stop: Default::default(),
+    });
+    client.send_message(honest_id, &ask).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || client
+        .verified_work(honest_id)
+        .is_ok_and(|w| w.headers == 2000)));
+    assert_eq!(client.best_peer(), Some(honest_id));
+    client.shutdown();
+    drop(events);
+    sims.stop(pusher);
+    sims.stop(honest);
+}

@@ -249,6 +249,23 @@ pub(crate) struct PeerSlot {
     pub work: Mutex<VerifiedWork>,
     /// It let a header request stall: chosen as best only when nobody else is left.
     pub stalled: AtomicBool,
+    /// The locator hashes of the last header requests made of it (bounded): a batch whose
+    /// first header follows one of them answers us.
+    pub asked: Mutex<std::collections::VecDeque<Hash256>>,
+}
+
+/// Most locator hashes remembered per peer (a few requests' worth).
+const ASKED_MAX: usize = 4 * crate::wire::MAX_LOCATOR_HASHES;
+
+impl PeerSlot {
+    /// Remembers the locator of a header request made of this peer.
+    pub(crate) fn asked_for(&self, locator: &[Hash256]) {
+        let mut asked = self.asked.lock();
+        asked.extend(locator.iter().copied());
+        while asked.len() > ASKED_MAX {
+            asked.pop_front();
+        }
+    }
 }
 
 impl PeerSlot {
@@ -259,14 +276,17 @@ impl PeerSlot {
             peer,
             work: Mutex::new(VerifiedWork::default()),
             stalled: AtomicBool::new(false),
+            asked: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 }
 
 /// Proof of work a peer actually delivered, as opposed to the height its `version`
 /// claims: the summed work of a run of headers it sent, each batch checked (proof of
-/// work, linkage) and linked to the last header of its previous batch. A batch that does
-/// not link starts the run over, so replaying headers never adds up.
+/// work, linkage). A batch that answers one of our requests starts a run (or, linked to
+/// the run's last header, extends it); a batch that extends the run counts even unasked
+/// (a new block announced); any other batch counts for nothing. So replaying headers, or
+/// pushing a chain nobody asked for, never adds up.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct VerifiedWork {
     /// The last header of the run.
@@ -278,8 +298,8 @@ pub struct VerifiedWork {
 }
 
 impl VerifiedWork {
-    /// Adds a checked batch.
-    pub fn add(&mut self, headers: &[HashedHeader]) {
+    /// Adds a checked batch; `solicited` when it answers one of our requests.
+    pub fn add(&mut self, headers: &[HashedHeader], solicited: bool) {
         let (Some(first), Some(last)) = (headers.first(), headers.last()) else {
             return;
         };
@@ -287,9 +307,11 @@ impl VerifiedWork {
         if self.tip.is_some_and(|t| t == first.header().prev_blockhash) {
             self.work += batch;
             self.headers += headers.len() as u64;
-        } else {
+        } else if solicited {
             self.work = batch;
             self.headers = headers.len() as u64;
+        } else {
+            return;
         }
         self.tip = Some(last.hash());
     }
@@ -402,7 +424,10 @@ async fn watch_headers_request(shared: Arc<Shared>, seq: u64) {
             // Still unanswered (checked again under the lock: the reply may have come
             // in between), so the peer stalled.
             let pending = shared.pending_headers.lock();
-            if !pending.as_ref().is_some_and(|p| p.seq == seq && p.peer == peer) {
+            if !pending
+                .as_ref()
+                .is_some_and(|p| p.seq == seq && p.peer == peer)
+            {
                 return;
             }
             if let Some(slot) = shared.peers.read().get(&peer) {
@@ -516,6 +541,7 @@ impl Shared {
             hashes: locator,
             stop,
         };
+        slot.asked_for(&l.hashes);
         let msg = if slot.peer.info().headers2 {
             Message::GetHeaders2(l)
         } else {
@@ -660,6 +686,12 @@ impl Client {
                 peer: Some(peer),
                 services: need,
             });
+        }
+        if matches!(command.as_str(), "getheaders" | "getheaders2")
+            && let Ok(Message::GetHeaders(l) | Message::GetHeaders2(l)) =
+                Message::decode(&command, &payload)
+        {
+            slot.asked_for(&l.hashes);
         }
         Ok(slot.peer.send_raw(command, payload, tag)?)
     }

@@ -71,20 +71,39 @@ pub(crate) async fn run(shared: Arc<Shared>, mut from_peers: mpsc::Receiver<Peer
                 compressed,
                 charge,
             } => {
-                if let Some(slot) = shared.peers.read().get(&peer) {
-                    // Headers it sends raise what we know of its height, and count as
-                    // work it has shown (they were checked on the way in).
+                let mine = shared.peers.read().get(&peer).map(|slot| {
+                    // Headers it sends raise what we know of its height; they count as
+                    // work it has shown (they were checked on the way in) only when they
+                    // answer a request we made of it or extend what it already showed:
+                    // unsolicited batches from elsewhere in the chain earn nothing.
                     slot.height.fetch_max(
                         slot.height.load(Ordering::Relaxed).max(0) + headers.len() as i64,
                         Ordering::Relaxed,
                     );
-                    slot.work.lock().add(&headers);
-                    slot.stalled.store(false, Ordering::Relaxed);
-                }
+                    let solicited = headers
+                        .first()
+                        .is_some_and(|h| slot.asked.lock().contains(&h.header().prev_blockhash));
+                    let mut work = slot.work.lock();
+                    work.add(&headers, solicited);
+                    if !headers.is_empty() {
+                        slot.stalled.store(false, Ordering::Relaxed);
+                    }
+                    work.work
+                });
                 {
-                    // The header request it was asked is answered (even by an empty reply).
+                    // The header request it was asked is answered. An empty reply is an
+                    // answer only if no other peer has shown more work: "nothing after
+                    // your locator" from a peer behind another is a stall.
+                    let behind = headers.is_empty()
+                        && mine.is_some_and(|w| {
+                            shared
+                                .peers
+                                .read()
+                                .iter()
+                                .any(|(id, s)| *id != peer && s.work.lock().work > w)
+                        });
                     let mut pending = shared.pending_headers.lock();
-                    if pending.as_ref().is_some_and(|p| p.peer == peer) {
+                    if !behind && pending.as_ref().is_some_and(|p| p.peer == peer) {
                         *pending = None;
                     }
                 }
