@@ -1306,15 +1306,12 @@ fn unsolicited_headers_earn_no_work_but_answers_do() {
     let chain = dashnet::sim::regtest_chain(2000);
     let push = Message::Headers2(chain.headers()[1..=2000].to_vec());
     assert_eq!(sims.0.block_on(pusher.inject(&[push])), 1);
-    assert!(wait_until(
-        Duration::from_secs(10),
-        || {
-            events.count(|e| matches!(
+    assert!(wait_until(Duration::from_secs(10), || {
+        events.count(|e| matches!(
         e,
         ClientEvent::Headers { peer, headers, .. } if *peer == pusher_id && headers.len() == 2000
     )) == 1
-        }
-    ));
+    }));
     assert_eq!(
         client.verified_work(pusher_id).unwrap().headers,
         0,

@@ -138,3 +138,41 @@ fn broken_frames_say_what_is_wrong_and_exit_1() {
     assert_eq!(inspect(&["--hex"], b"zz").0, 2);
     assert_eq!(inspect(&[], b"").0, 2);
 }
+
+#[test]
+fn a_reader_that_goes_away_is_not_a_panic() {
+    // `dashnet-inspect capture | head -1`: the pipe closes early; before, println! panicked.
+    use std::io::{BufRead, BufReader};
+    let ping = vector("dashcore-test-framework/regtest-ping-0102030405060708.hex");
+    let stream: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 20_000)
+        .collect();
+    let mut child = Process::new(env!("CARGO_BIN_EXE_dashnet-inspect"))
+        .arg("--bin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&stream);
+    });
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("\"command\":\"ping\""));
+    // stdout is closed now (dropped with the reader).
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

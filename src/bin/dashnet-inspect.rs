@@ -10,7 +10,7 @@
 #![forbid(unsafe_code)]
 
 use std::fmt::Write as _;
-use std::io::Read;
+use std::io::{Read, Write};
 
 use dashnet::wire::{
     AddrV2Address, Command, Hash256, Message, Network, decode_frame, frame::MAX_PAYLOAD_LEN,
@@ -391,9 +391,13 @@ fn main() {
     };
     let mut offset = 0;
     let mut all_ok = true;
+    let mut out = std::io::stdout().lock();
     while offset < bytes.len() {
         let (line, ok, used) = frame(&bytes, offset);
-        println!("{line}");
+        // A reader that went away (`| head`) ends the run quietly, not with a panic.
+        if writeln!(out, "{line}").is_err() {
+            std::process::exit(if all_ok && ok { 0 } else { 1 });
+        }
         all_ok &= ok;
         match used {
             Some(n) => offset += n,

@@ -133,7 +133,7 @@ pub fn dialable_peer(addr: &PeerAddr) -> bool {
 /// The key scores and bans are kept under: the host, without the port.
 fn host_key(addr: PeerAddr) -> PeerAddr {
     match addr {
-        PeerAddr::Ip(a) => PeerAddr::Ip(SocketAddr::new(a.ip(), 0)),
+        PeerAddr::Ip(a) => PeerAddr::Ip(SocketAddr::new(a.ip().to_canonical(), 0)),
         PeerAddr::Onion { pubkey, .. } => PeerAddr::Onion { pubkey, port: 0 },
         PeerAddr::I2p { hash, .. } => PeerAddr::I2p { hash, port: 0 },
         PeerAddr::Cjdns { ip, .. } => PeerAddr::Cjdns { ip, port: 0 },
@@ -442,8 +442,8 @@ impl AddressBook {
         s.value = s.value * 0.5f64.powf(halvings) + f64::from(points);
         s.at = now;
         if s.value >= f64::from(self.policy.ban_threshold) {
-            self.bans
-                .insert(ip, now + self.policy.ban_duration.as_secs().max(1) as f64);
+            let secs = self.policy.ban_duration.as_secs().clamp(1, MAX_BAN_SECS);
+            self.bans.insert(ip, now + secs as f64);
             self.scores.remove(&ip);
             return true;
         }
@@ -1111,6 +1111,30 @@ mod tests {
         }
         assert_eq!(b.len(), 4);
         assert_eq!((b.per_source.len(), b.per_group.len()), (0, 4));
+    }
+
+    #[test]
+    fn an_ipv4_host_in_ipv6_form_is_one_host_and_a_ban_for_ever_is_capped() {
+        let mut b = AddressBook::new(Policy {
+            ban_duration: Duration::MAX,
+            ..Policy::default()
+        });
+        let mapped = AddrV2Entry {
+            time: NOW as u32,
+            services: 1,
+            addr: crate::wire::AddrV2Address::Ipv6(
+                "::ffff:1.2.3.4".parse::<Ipv6Addr>().unwrap().octets(),
+            ),
+            port: 9999,
+        };
+        assert_eq!(b.add_addrv2(&[mapped], 1, NOW), 0, "BIP155: invalid");
+        assert!(b.misbehaved("1.2.3.4".parse::<IpAddr>().unwrap(), 100, MONO));
+        assert!(b.is_banned(sa("[::ffff:1.2.3.4]:9999"), MONO + 1.0));
+        assert!(b.add(sa("[::ffff:1.2.3.5]:9999"), 1, NOW, None, NOW));
+        assert!(b.get(sa("1.2.3.5:9999")).is_some(), "stored as IPv4");
+        // Duration::MAX as a ban: capped, so schedules stay finite.
+        let next = b.next_due(MONO, &|_| false).unwrap();
+        assert_eq!(next, MONO + MAX_BAN_SECS as f64);
     }
 
     #[test]

@@ -67,10 +67,23 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// True when this config can reach `addr` (see [`ClientConfig::route_for`]), without
+    /// making the credentials a route carries.
+    pub fn reachable(&self, addr: &PeerAddr) -> bool {
+        match addr {
+            PeerAddr::Ip(_) => !self.onion_only,
+            PeerAddr::Onion { .. } => self.proxy_onion.or(self.proxy).is_some(),
+            PeerAddr::I2p { .. } | PeerAddr::Cjdns { .. } => false,
+        }
+    }
+
     /// How to reach `addr` under this config, or None when nothing can (an onion peer
     /// without a proxy for onions; I2P and CJDNS, for which no proxy is configured; an IP
     /// peer with `onion_only`).
     pub fn route_for(&self, addr: &PeerAddr) -> Option<Route> {
+        if !self.reachable(addr) {
+            return None;
+        }
         let proxy = match addr {
             PeerAddr::Ip(_) if self.onion_only => return None,
             PeerAddr::Ip(_) => match self.proxy {

@@ -79,7 +79,8 @@ pub(crate) async fn run(
         // notices a suspended process by its wall-clock jump). No polling.
         let tick = m.shared.peer_config.ping_interval;
         let mut wait = m.next_due().map_or(tick, |at| {
-            Duration::from_secs_f64((at - m.shared.now().mono).max(0.0) + 0.001).min(tick)
+            Duration::try_from_secs_f64((at - m.shared.now().mono).max(0.0) + 0.001)
+                .map_or(tick, |d| d.min(tick))
         });
         if m.dry {
             // Wake when another reseed is allowed.
@@ -183,7 +184,7 @@ impl Manager {
         let fixed_only = self.shared.config.exclusive;
         let cfg = &self.shared.config;
         let skip = |a: &PeerAddr| {
-            self.busy(a) || (fixed_only && !self.fixed.contains(a)) || cfg.route_for(a).is_none()
+            self.busy(a) || (fixed_only && !self.fixed.contains(a)) || !cfg.reachable(a)
         };
         self.shared
             .book
@@ -208,7 +209,7 @@ impl Manager {
                 .fixed
                 .iter()
                 .filter(|a| !self.busy(a) && !book.is_banned(**a, now))
-                .filter(|a| cfg.route_for(a).is_some())
+                .filter(|a| cfg.reachable(a))
                 .filter(|a| book.get(*a).is_none_or(|e| e.next_attempt <= now))
                 .take(room)
                 .copied()
@@ -229,9 +230,8 @@ impl Manager {
                         .chain(picks.iter())
                         .map(|a| book.netgroup(*a))
                         .collect();
-                    let skip = |a: &PeerAddr| {
-                        self.busy(a) || picks.contains(a) || cfg.route_for(a).is_none()
-                    };
+                    let skip =
+                        |a: &PeerAddr| self.busy(a) || picks.contains(a) || !cfg.reachable(a);
                     let required = self.shared.peer_config.required_services;
                     picks.extend(book.due(now, &skip, &in_use, required, want));
                 }

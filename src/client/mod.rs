@@ -808,7 +808,7 @@ impl Client {
         if !book::dialable_peer(&addr) {
             return Err(ClientError::Invalid(format!("{addr} cannot be dialed")));
         }
-        if self.shared.config.route_for(&addr).is_none() {
+        if !self.shared.config.reachable(&addr) {
             return Err(ClientError::Invalid(format!(
                 "{addr} is unreachable with this config (onion peers need a proxy; \
                  onion_only allows nothing else; I2P and CJDNS have no proxy setting)"

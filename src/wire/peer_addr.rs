@@ -136,6 +136,11 @@ impl PeerAddr {
     pub fn from_addrv2(e: &AddrV2Entry) -> Option<PeerAddr> {
         let port = e.port;
         Some(match &e.addr {
+            // BIP155: an IPv4 address in IPv6 form is invalid (it would dodge a ban and
+            // double an entry).
+            AddrV2Address::Ipv6(b) if std::net::Ipv6Addr::from(*b).to_ipv4_mapped().is_some() => {
+                return None;
+            }
             AddrV2Address::Ipv4(_) | AddrV2Address::Ipv6(_) => PeerAddr::Ip(e.socket_addr()?),
             AddrV2Address::TorV3(k) => PeerAddr::Onion { pubkey: *k, port },
             AddrV2Address::I2p(h) => PeerAddr::I2p { hash: *h, port },
@@ -173,15 +178,16 @@ impl PeerAddr {
     }
 }
 
+/// An IPv4 address in IPv6 form (`::ffff:a.b.c.d`) becomes plain IPv4: one host, one key.
 impl From<SocketAddr> for PeerAddr {
     fn from(a: SocketAddr) -> PeerAddr {
-        PeerAddr::Ip(a)
+        PeerAddr::Ip(SocketAddr::new(a.ip().to_canonical(), a.port()))
     }
 }
 
 impl From<&SocketAddr> for PeerAddr {
     fn from(a: &SocketAddr) -> PeerAddr {
-        PeerAddr::Ip(*a)
+        PeerAddr::from(*a)
     }
 }
 
