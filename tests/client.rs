@@ -1334,3 +1334,42 @@ fn unsolicited_headers_earn_no_work_but_answers_do() {
     sims.stop(pusher);
     sims.stop(honest);
 }
+
+#[test]
+fn a_block_announcement_is_not_the_answer_to_a_header_request() {
+    // The peer never answers the request but announces a block (a one-header batch that
+    // does not start from our locator): the request stays watched and times out.
+    let sims = Sims::new();
+    let staller = sims.start(
+        "127.0.0.95",
+        0,
+        SimConfig {
+            serve_headers: false,
+            ..SimConfig::default()
+        },
+    );
+    let mut cfg = config(&[staller.addr()]);
+    cfg.header_stall_timeout = Duration::from_millis(700);
+    let client = Arc::new(Client::new(cfg).unwrap());
+    let events = Events::start(&client);
+    assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 1));
+    let id = client.peers()[0].0;
+    let genesis = dashnet::sim::regtest_genesis().block_hash();
+    assert_eq!(
+        client.request_headers(vec![genesis], Default::default()),
+        Ok(id)
+    );
+    let chain = dashnet::sim::regtest_chain(2000);
+    let announce = Message::Headers2(chain.headers()[1500..=1500].to_vec());
+    assert_eq!(sims.0.block_on(staller.inject(&[announce])), 1);
+    assert!(
+        wait_until(Duration::from_secs(5), || events.count(|e| matches!(
+            e,
+            ClientEvent::BestPeerChanged { old, new: None, .. } if *old == id
+        )) == 1),
+        "the request was still watched after the announcement"
+    );
+    client.shutdown();
+    drop(events);
+    sims.stop(staller);
+}

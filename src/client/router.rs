@@ -102,8 +102,17 @@ pub(crate) async fn run(shared: Arc<Shared>, mut from_peers: mpsc::Receiver<Peer
                                 .iter()
                                 .any(|(id, s)| *id != peer && s.work.lock().work > w)
                         });
+                    // A batch answers it when it starts from the request's locator (a block
+                    // announcement from elsewhere does not).
                     let mut pending = shared.pending_headers.lock();
-                    if !behind && pending.as_ref().is_some_and(|p| p.peer == peer) {
+                    let answers = pending.as_ref().is_some_and(|p| {
+                        p.peer == peer
+                            && match headers.first() {
+                                None => !behind,
+                                Some(h) => p.locator.contains(&h.header().prev_blockhash),
+                            }
+                    });
+                    if answers {
                         *pending = None;
                     }
                 }
