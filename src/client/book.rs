@@ -61,6 +61,9 @@ pub struct BookEntry {
     pub attempts: u32,
     /// Not to be dialed before this (monotonic) time.
     pub next_attempt: MonoSecs,
+    /// `services` came from the peer's own version (a handshake), not from gossip: gossip
+    /// no longer overwrites it, and 0 then means "serves nothing", not "unknown".
+    pub services_known: bool,
 }
 
 /// Backoff and ban settings.
@@ -301,7 +304,9 @@ impl AddressBook {
         if let Some(e) = self.entries.get_mut(&addr) {
             if last_seen > e.last_seen {
                 e.last_seen = last_seen;
-                e.services = services;
+                if !e.services_known {
+                    e.services = services;
+                }
                 return true;
             }
             return false;
@@ -328,6 +333,7 @@ impl AddressBook {
                 source,
                 attempts: 0,
                 next_attempt: 0.0,
+                services_known: false,
             },
         );
         true
@@ -473,6 +479,7 @@ impl AddressBook {
     pub fn set_services(&mut self, addr: impl Into<PeerAddr>, services: u64) {
         if let Some(e) = self.entries.get_mut(&addr.into()) {
             e.services = services;
+            e.services_known = true;
         }
     }
 
@@ -494,7 +501,8 @@ impl AddressBook {
             .entries
             .iter()
             .filter(|(a, e)| e.next_attempt <= now && !skip(a) && !self.is_banned(**a, now))
-            .filter(|(_, e)| e.services == 0 || has(e))
+            // Unknown services (0 from gossip or an import) may be tried.
+            .filter(|(_, e)| has(e) || (e.services == 0 && !e.services_known))
             .collect();
         v.sort_by(|a, b| {
             (
@@ -1135,6 +1143,32 @@ mod tests {
         // Duration::MAX as a ban: capped, so schedules stay finite.
         let next = b.next_due(MONO, &|_| false).unwrap();
         assert_eq!(next, MONO + MAX_BAN_SECS as f64);
+    }
+
+    #[test]
+    fn services_from_a_handshake_beat_gossip_and_zero_then_means_none() {
+        use crate::wire::network::services::{COMPACT_FILTERS, NETWORK};
+        let mut b = AddressBook::new(Policy::default());
+        let (a, z) = (sa("1.2.3.4:9999"), sa("5.6.7.8:9999"));
+        b.add(a, 0, NOW - 100, None, NOW);
+        b.add(z, 0, NOW - 100, None, NOW);
+        let none = HashSet::new();
+        // Unknown: both may be tried for COMPACT_FILTERS.
+        assert_eq!(b.due(MONO, &|_| false, &none, COMPACT_FILTERS, 8).len(), 2);
+        // Their versions said: a serves NETWORK only, z nothing at all.
+        b.set_services(a, NETWORK);
+        b.set_services(z, 0);
+        assert!(
+            b.due(MONO, &|_| false, &none, COMPACT_FILTERS, 8)
+                .is_empty()
+        );
+        // Newer gossip claiming COMPACT_FILTERS does not override what the handshake said.
+        assert!(b.add(a, NETWORK | COMPACT_FILTERS, NOW, Some(1), NOW));
+        assert_eq!(b.get(a).unwrap().services, NETWORK);
+        assert!(
+            b.due(MONO, &|_| false, &none, COMPACT_FILTERS, 8)
+                .is_empty()
+        );
     }
 
     #[test]
