@@ -722,8 +722,9 @@ impl Client {
             .count())
     }
 
-    /// The best peer: the one that has shown the most work (headers it delivered,
-    /// checked and linked; never the height it claims), then the lowest ping. Sticky
+    /// The best peer: the one that has shown the most work (headers it delivered in
+    /// answer to our requests, checked and linked; never the height it claims), then the
+    /// lowest ping. Sticky
     /// once chosen until it disconnects, stalls a header request, or another peer shows
     /// more work.
     pub fn best_peer(&self) -> Option<PeerId> {
