@@ -180,10 +180,7 @@ fn bans_misbehaving_sims_and_does_not_redial_them() {
 fn learns_addresses_from_addrv2_dials_them_and_round_trips_the_book() {
     let sims = Sims::new();
     let b = sims.start("127.0.0.42", 0, SimConfig::default());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as u32;
+    let now = unix_now() as u32;
     let entry = AddrV2Entry {
         time: now,
         services: 0x801,
@@ -268,14 +265,10 @@ fn broadcast_reaches_every_peer_and_send_best_picks_the_most_work() {
     let cmd = Command::new("dnhello").unwrap();
     assert_eq!(client.broadcast(cmd, b"all".to_vec(), 0), Ok(3));
     // Each peer delivers its chain: the work it shows is what ranks it.
-    let genesis = dashnet::sim::regtest_genesis().block_hash();
     for (id, _) in client.peers() {
-        let ask = Message::GetHeaders2(dashnet::wire::Locator {
-            version: dashnet::wire::network::PROTOCOL_VERSION,
-            hashes: vec![genesis],
-            stop: Default::default(),
-        });
-        client.send_message(id, &ask).unwrap();
+        client
+            .send_message(id, &getheaders2_from_genesis())
+            .unwrap();
     }
     assert!(wait_until(Duration::from_secs(10), || client
         .peers()
@@ -955,10 +948,7 @@ fn gossip_floods_do_not_take_over_the_book() {
     let client = Arc::new(Client::new(cfg).unwrap());
     let events = Events::start(&client);
     assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 1));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as u32;
+    let now = unix_now() as u32;
     let entry = |ip: [u8; 4]| AddrV2Entry {
         time: now + 500,
         services: 1,
@@ -1010,15 +1000,7 @@ fn a_peer_that_claims_height_but_serves_nothing_is_replaced_when_it_stalls() {
     // the only peer when the request goes out), it stalls: the client names its
     // replacement, re-sends the request there, and the honest peer's headers arrive.
     let sims = Sims::new();
-    let liar = sims.start(
-        "127.0.0.71",
-        0,
-        SimConfig {
-            claimed_height: Some(10_000_000),
-            serve_headers: false,
-            ..SimConfig::default()
-        },
-    );
+    let liar = sims.start("127.0.0.71", 0, liar());
     let honest = sims.start("127.0.0.72", 0, SimConfig::default());
     let mut cfg = config(&[liar.addr()]);
     cfg.header_stall_timeout = Duration::from_millis(500);
@@ -1170,15 +1152,7 @@ fn required_services_keep_only_the_peers_that_serve_them() {
 #[test]
 fn claimed_height_does_not_make_a_best_peer_delivered_work_does() {
     let sims = Sims::new();
-    let liar = sims.start(
-        "127.0.0.73",
-        0,
-        SimConfig {
-            claimed_height: Some(10_000_000),
-            serve_headers: false,
-            ..SimConfig::default()
-        },
-    );
+    let liar = sims.start("127.0.0.73", 0, liar());
     let honest = sims.start("127.0.0.74", 0, SimConfig::default());
     let client = Arc::new(Client::new(config(&[liar.addr(), honest.addr()])).unwrap());
     let events = Events::start(&client);
@@ -1189,11 +1163,7 @@ fn claimed_height_does_not_make_a_best_peer_delivered_work_does() {
         .find(|(_, i)| i.addr == honest.addr())
         .unwrap();
     let genesis = dashnet::sim::regtest_genesis().block_hash();
-    let ask = Message::GetHeaders2(dashnet::wire::Locator {
-        version: dashnet::wire::network::PROTOCOL_VERSION,
-        hashes: vec![genesis],
-        stop: Default::default(),
-    });
+    let ask = getheaders2_from_genesis();
     client.send_message(honest_id, &ask).unwrap();
     assert!(wait_until(Duration::from_secs(10), || client
         .verified_work(honest_id)
@@ -1222,10 +1192,7 @@ fn a_reconnecting_peer_does_not_get_a_fresh_gossip_allowance() {
     let client = Arc::new(Client::new(cfg).unwrap());
     let events = Events::start(&client);
     assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 1));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as u32;
+    let now = unix_now() as u32;
     let gossip = |first: u8| {
         Message::AddrV2(
             (first..first + 10)
@@ -1318,12 +1285,7 @@ fn unsolicited_headers_earn_no_work_but_answers_do() {
         "unasked: no credit"
     );
     // The honest peer answers a request from genesis: credited.
-    let genesis = dashnet::sim::regtest_genesis().block_hash();
-    let ask = Message::GetHeaders2(dashnet::wire::Locator {
-        version: dashnet::wire::network::PROTOCOL_VERSION,
-        hashes: vec![genesis],
-        stop: Default::default(),
-    });
+    let ask = getheaders2_from_genesis();
     client.send_message(honest_id, &ask).unwrap();
     assert!(wait_until(Duration::from_secs(10), || client
         .verified_work(honest_id)

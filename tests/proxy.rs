@@ -248,10 +248,7 @@ fn onion_only_dials_nothing_but_onions_and_no_proxy_dials_no_onion() {
         .0
         .block_on(TestProxy::start("127.0.0.113:0", Behaviour::Forward(map)));
     // A book with both an onion and an IP peer.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = unix_now();
     let mut book = dashnet::client::AddressBook::new(dashnet::client::Policy::default());
     book.add(onion(9999), 0, now, None, now);
     book.add(ip_sim.addr(), 0, now, None, now);

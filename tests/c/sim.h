@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,16 @@ static int sim_stop(sim_process *s) {
     fprintf(stderr, "dashnet-sim (%s): %s, %d violation(s) reported\n", s->address,
             status == -1 ? "killed after 5 s" : WIFEXITED(status) ? "exited" : "died", s->violations);
   return clean && s->violations == 0 ? 0 : -1;
+}
+
+/* The regtest genesis hash (the sim's chain starts there), in wire order. */
+static inline void sim_regtest_genesis(uint8_t out[32]) {
+  const char *hex = "000008ca1832a4baf228eb1553c03d3a2c8e02399550dd6ea8d65cec3ef23d2e";
+  for (int i = 0; i < 32; i++) {
+    unsigned v;
+    sscanf(hex + 2 * i, "%2x", &v);
+    out[31 - i] = (uint8_t)v; /* display hex is byte-reversed */
+  }
 }
 
 #endif

@@ -15,15 +15,6 @@
 #include "harness.h"
 #include "sim.h"
 
-static void genesis(uint8_t out[32]) {
-  const char *hex = "000008ca1832a4baf228eb1553c03d3a2c8e02399550dd6ea8d65cec3ef23d2e";
-  for (int i = 0; i < 32; i++) {
-    unsigned v;
-    sscanf(hex + 2 * i, "%2x", &v);
-    out[31 - i] = (uint8_t)v;
-  }
-}
-
 /* Polls until an event of `kind` (others are freed and skipped), or NULL after `ms`. */
 static DashnetEvent *poll_for(DashnetClient *c, DashnetEventKind kind, const char *command, int ms) {
   struct timespec t0, t;
@@ -55,7 +46,7 @@ int main(void) {
     return 1;
   }
   uint8_t g[32];
-  genesis(g);
+  sim_regtest_genesis(g);
 
   /* A client that needs compact filters, given both sims as seeds. */
   DashnetConfig cfg;

@@ -15,16 +15,6 @@
 
 #define SYNC_TARGET 20000
 
-static void genesis(uint8_t out[32]) {
-  /* The regtest genesis hash, display hex reversed into wire order. */
-  const char *hex = "000008ca1832a4baf228eb1553c03d3a2c8e02399550dd6ea8d65cec3ef23d2e";
-  for (int i = 0; i < 32; i++) {
-    unsigned v;
-    sscanf(hex + 2 * i, "%2x", &v);
-    out[31 - i] = (uint8_t)v;
-  }
-}
-
 static double now_s(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -193,7 +183,7 @@ int main(void) {
   pthread_cond_init(&s.cv, NULL);
   s.linked = 1;
   s.free_status = -1;
-  genesis(s.last_hash);
+  sim_regtest_genesis(s.last_hash);
   DashnetConfig cfg;
   config(&cfg);
   DashnetCallbacks cb;
@@ -212,7 +202,7 @@ int main(void) {
   CHECK(dashnet_send(s.client, s.peer, "getaddr", NULL, 0, 0) == DASHNET_STATUS_OK, "getaddr");
   CHECK(wait_for(&s, has_book, 10), "on_address_book: the gossiped address (size %zu)", s.book_size);
   uint8_t g[32];
-  genesis(g);
+  sim_regtest_genesis(g);
   uint64_t synced_from = 0;
   CHECK(dashnet_request_headers(s.client, g, 1, NULL, &synced_from) == DASHNET_STATUS_OK, "request");
   CHECK(synced_from == s.peer, "best peer is the only peer");

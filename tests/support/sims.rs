@@ -102,11 +102,34 @@ impl Drop for Events {
     }
 }
 
-pub fn book_with(addrs: &[SocketAddr]) -> Vec<u8> {
-    let now = std::time::SystemTime::now()
+/// Wall-clock seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs();
+        .as_secs()
+}
+
+/// A sim that claims 10,000,000 blocks and never answers a header request.
+pub fn liar() -> SimConfig {
+    SimConfig {
+        claimed_height: Some(10_000_000),
+        serve_headers: false,
+        ..SimConfig::default()
+    }
+}
+
+/// getheaders2 from the regtest genesis, to as many as the peer sends.
+pub fn getheaders2_from_genesis() -> dashnet::wire::Message {
+    dashnet::wire::Message::GetHeaders2(dashnet::wire::Locator {
+        version: dashnet::wire::network::PROTOCOL_VERSION,
+        hashes: vec![dashnet::sim::regtest_genesis().block_hash()],
+        stop: Default::default(),
+    })
+}
+
+pub fn book_with(addrs: &[SocketAddr]) -> Vec<u8> {
+    let now = unix_now();
     let mut b = AddressBook::new(Policy::default());
     for a in addrs {
         assert!(b.add(*a, 0, now, None, now));
