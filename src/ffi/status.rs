@@ -277,5 +277,14 @@ mod tests {
             let want = format!("{name} = {}", status as u32);
             assert!(java.contains(&want), "DashnetClient.java lacks `{want}`");
         }
+        use super::super::event::DashnetFailStage as S;
+        for (name, stage) in [
+            ("STAGE_CONNECT", S::Connect),
+            ("STAGE_HANDSHAKE", S::Handshake),
+            ("STAGE_PROXY", S::Proxy),
+        ] {
+            let want = format!("{name} = {}", stage as u32);
+            assert!(java.contains(&want), "DashnetClient.java lacks `{want}`");
+        }
     }
 }

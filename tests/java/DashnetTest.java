@@ -233,10 +233,15 @@ public final class DashnetTest {
         onionOnly.exclusive = true;
         onionOnly.onionOnly = true;
         onionOnly.proxy = "127.0.0.1:1";
-        try (DashnetClient oc = new DashnetClient(onionOnly, new Life())) {
+        Life proxyLife = new Life();
+        try (DashnetClient oc = new DashnetClient(onionOnly, proxyLife)) {
             check(oc.connect("pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion:9999")
                     == DashnetClient.OK, "an onion address through the proxy");
             check(oc.connect("127.0.0.1:9999") == DashnetClient.INVALID_ARGUMENT, "onion_only refuses an IP");
+            // Nothing listens on the proxy's port: the dial fails at the proxy.
+            check(waitFor(() -> proxyLife.failed.get() >= 1, 10000)
+                    && proxyLife.failedStage == DashnetClient.STAGE_PROXY,
+                    "a dead proxy is onPeerFailed with STAGE_PROXY (" + proxyLife.failedStage + ")");
         }
         cfg.dnsSeeds = false;
         cfg.exclusive = true;

@@ -14,7 +14,7 @@ public final class DashnetClient implements AutoCloseable {
 
     public static final int MAINNET = 0, TESTNET = 1, REGTEST = 2, DEVNET = 3;
     /** Where a dial failed ({@link DashnetListener#onPeerFailed}). */
-    public static final int STAGE_CONNECT = 1, STAGE_HANDSHAKE = 2;
+    public static final int STAGE_CONNECT = 1, STAGE_HANDSHAKE = 2, STAGE_PROXY = 3;
 
     /** Status codes: the C ABI's DashnetStatus numbers (a Rust test checks they match). */
     public static final int OK = 0, INVALID_ARGUMENT = 1, NOT_FOUND = 2, QUEUE_FULL = 3,
