@@ -263,7 +263,13 @@ fn onion_only_dials_nothing_but_onions_and_no_proxy_dials_no_onion() {
     cfg.fixed_seeds = vec![ip_sim.addr()];
     let client = Arc::new(Client::new(cfg).unwrap());
     let events = Events::start(&client);
-    assert_eq!(client.import_addresses(&bytes), Ok(2));
+    // The built-in seed (the IP sim) may already be in the book when the import lands, so
+    // the import adds 1 or 2; either way the book holds both.
+    assert!(client.import_addresses(&bytes).is_ok_and(|n| n >= 1));
+    assert!(wait_until(Duration::from_secs(5), || client
+        .stats()
+        .address_book
+        == 2));
     assert!(wait_until(Duration::from_secs(10), || client.peers().len() == 1));
     assert_eq!(client.peers()[0].1.addr, onion(9999));
     std::thread::sleep(Duration::from_millis(500));
