@@ -94,6 +94,9 @@ typedef enum DashnetDisconnectReason {
   // The peer does not advertise a service the config requires (`required_services`);
   // only in PEER_FAILED's text, since such a peer never gets an id.
   DASHNET_DISCONNECT_REASON_MISSING_SERVICES = 12,
+  // The v2 (BIP324) transport failed: a packet failed authentication, no garbage
+  // terminator came, or a v2-only dial met a v1 peer.
+  DASHNET_DISCONNECT_REASON_TRANSPORT = 13,
 } DashnetDisconnectReason;
 
 // What kind of event a `DashnetEvent` is.

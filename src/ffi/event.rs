@@ -92,6 +92,9 @@ pub enum DashnetDisconnectReason {
     /// The peer does not advertise a service the config requires (`required_services`);
     /// only in PEER_FAILED's text, since such a peer never gets an id.
     MissingServices = 12,
+    /// The v2 (BIP324) transport failed: a packet failed authentication, no garbage
+    /// terminator came, or a v2-only dial met a v1 peer.
+    Transport = 13,
 }
 
 /// Log levels for the `on_log` callback.
@@ -264,6 +267,7 @@ pub(crate) fn reason_code(r: &DisconnectReason) -> DashnetDisconnectReason {
         DisconnectReason::VersionTooOld(_) => DashnetDisconnectReason::VersionTooOld,
         DisconnectReason::MissingServices { .. } => DashnetDisconnectReason::MissingServices,
         DisconnectReason::Shutdown => DashnetDisconnectReason::Shutdown,
+        DisconnectReason::Transport(_) => DashnetDisconnectReason::Transport,
     }
 }
 

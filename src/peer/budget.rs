@@ -79,6 +79,23 @@ impl Charge {
         self.bytes
     }
 
+    /// Adds `more` to this charge (both are released together).
+    pub(crate) fn absorb(&mut self, more: Charge) {
+        fn join(a: &mut Option<OwnedSemaphorePermit>, b: Option<OwnedSemaphorePermit>) {
+            match (a.as_mut(), b) {
+                (Some(a), Some(b)) => a.merge(b),
+                (None, b) => *a = b,
+                (Some(_), None) => {}
+            }
+        }
+        let Charge {
+            _peer, _client, bytes,
+        } = more;
+        join(&mut self._peer, _peer);
+        join(&mut self._client, _client);
+        self.bytes += bytes;
+    }
+
     /// Charges `bytes` to `peer` and then `client` without waiting, or `None`.
     pub(crate) fn try_new(
         peer: &InboundBudget,

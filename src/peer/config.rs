@@ -52,6 +52,8 @@ pub struct PeerConfig {
     pub inbound_peer_bytes: usize,
     /// A budget shared with other peers (a client's), charged as well, if any.
     pub client_budget: Option<super::InboundBudget>,
+    /// Which transports we dial with (default: v2 preferred, falling back to v1).
+    pub transport: super::TransportMode,
 }
 
 impl PeerConfig {
@@ -78,6 +80,7 @@ impl PeerConfig {
             flush_deadline: Duration::from_secs(2),
             inbound_peer_bytes: 4 * 1024 * 1024,
             client_budget: None,
+            transport: super::TransportMode::V2Preferred,
         }
     }
 }

@@ -70,6 +70,9 @@ pub enum DisconnectReason {
     },
     /// The owning client shut down (graceful, like `Requested`).
     Shutdown,
+    /// The v2 transport failed: a packet or the version packet failed authentication,
+    /// no garbage terminator came, or a v2-only dial met a v1 peer; the text says which.
+    Transport(String),
 }
 
 impl DisconnectReason {
@@ -101,6 +104,7 @@ impl fmt::Display for DisconnectReason {
                 crate::wire::network::service_names(need & !have)
             ),
             DisconnectReason::Shutdown => write!(f, "client shut down"),
+            DisconnectReason::Transport(text) => write!(f, "transport error: {text}"),
         }
     }
 }

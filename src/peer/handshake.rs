@@ -7,8 +7,9 @@
 //! 4. After both veracks we send `sendheaders2` if it has HEADERS_COMPRESSED, else
 //!    `sendheaders`.
 //!
-//! This runs on the whole stream before it is split; bytes read past the peer's
-//! verack stay in the returned decoder state for the reader.
+//! This runs on the whole stream before it is split, over either transport (after the
+//! v2 key exchange when v2 is used); bytes read past the peer's verack stay in the
+//! returned decoder state for the reader.
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -19,8 +20,12 @@ use tokio::net::TcpStream;
 
 use super::config::PeerConfig;
 use super::event::DisconnectReason;
-use crate::wire::network::{ADDRV2_VERSION, services::HEADERS_COMPRESSED};
-use crate::wire::{FrameDecoder, Message, NetAddr, PeerAddr, Version};
+use super::transport::{Decoder, Encoder, Step, Transport, TransportMode};
+use crate::wire::network::{
+    ADDRV2_VERSION,
+    services::{HEADERS_COMPRESSED, P2P_V2},
+};
+use crate::wire::{Message, NetAddr, PeerAddr, Version};
 
 /// What the handshake learned about the peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,12 +48,18 @@ pub struct PeerInfo {
     pub wants_addrv2: bool,
     /// We asked the peer for headers2 (it has HEADERS_COMPRESSED).
     pub headers2: bool,
+    /// The transport in use.
+    pub transport: Transport,
+    /// The v2 session id (both sides compute the same 32 bytes: apps may show it for an
+    /// out-of-band comparison); `None` over v1.
+    pub session_id: Option<[u8; 32]>,
 }
 
 /// The handshake's result: the peer, and the decoder with any bytes read past its verack.
 pub(crate) struct Handshaken {
     pub info: PeerInfo,
-    pub decoder: FrameDecoder,
+    pub encoder: Encoder,
+    pub decoder: Decoder,
     pub leftover: Vec<u8>,
     pub bytes_in: u64,
     pub bytes_out: u64,
@@ -65,13 +76,18 @@ fn unix_now() -> i64 {
 pub fn our_version(config: &PeerConfig, remote: SocketAddr, nonce: u64) -> Version {
     let mut challenge = [0u8; 32];
     rand::rng().fill_bytes(&mut challenge);
+    // NODE_P2P_V2 is advertised whenever we speak v2.
+    let services = match config.transport {
+        TransportMode::V1Only => config.services,
+        _ => config.services | P2P_V2,
+    };
     Version {
         version: config.protocol_version,
-        services: config.services,
+        services,
         timestamp: unix_now(),
         receiver: NetAddr::from_socket_addr(remote, 0),
         sender: NetAddr {
-            services: config.services,
+            services,
             ..NetAddr::default()
         },
         nonce,
@@ -88,18 +104,35 @@ fn protocol(text: impl Into<String>) -> DisconnectReason {
     DisconnectReason::Protocol(text.into())
 }
 
+/// The transport state the version exchange starts from.
+pub(crate) struct Start {
+    pub encoder: Encoder,
+    pub decoder: Decoder,
+    /// Bytes already read past the transport's own handshake.
+    pub leftover: Vec<u8>,
+    pub session_id: Option<[u8; 32]>,
+}
+
 /// Runs the handshake on `stream` (the caller bounds it with the handshake timeout).
 pub(crate) async fn handshake(
     stream: &mut TcpStream,
     remote: PeerAddr,
     config: &PeerConfig,
+    start: Start,
 ) -> Result<Handshaken, DisconnectReason> {
-    let magic = config.network.magic();
+    let Start {
+        mut encoder,
+        mut decoder,
+        leftover,
+        session_id,
+    } = start;
     let nonce = rand::rng().next_u64();
     let mut bytes_out = 0u64;
     let mut bytes_in = 0u64;
-    let mut write = async |stream: &mut TcpStream, msg: Message| {
-        let frame = msg.to_frame(magic);
+    let mut frame = Vec::new();
+    let mut write = async |stream: &mut TcpStream, encoder: &mut Encoder, msg: Message| {
+        frame.clear();
+        encoder.encode(&msg.command(), &msg.payload(), &mut frame);
         bytes_out += frame.len() as u64;
         stream
             .write_all(&frame)
@@ -112,31 +145,34 @@ pub(crate) async fn handshake(
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     write(
         stream,
+        &mut encoder,
         Message::Version(our_version(config, receiver, nonce)),
     )
     .await?;
 
-    let mut decoder = FrameDecoder::new(magic, config.max_payload);
     let mut buf = vec![0u8; 4096];
+    let mut pending = leftover;
     let mut theirs: Option<Version> = None;
     let mut wants_addrv2 = false;
     let mut negotiated = 0;
     loop {
-        let n = stream
-            .read(&mut buf)
-            .await
-            .map_err(|e| DisconnectReason::Io(e.kind()))?;
-        if n == 0 {
-            return Err(DisconnectReason::RemoteClosed);
+        if pending.is_empty() {
+            let n = stream
+                .read(&mut buf)
+                .await
+                .map_err(|e| DisconnectReason::Io(e.kind()))?;
+            if n == 0 {
+                return Err(DisconnectReason::RemoteClosed);
+            }
+            bytes_in += n as u64;
+            pending.extend_from_slice(&buf[..n]);
         }
-        bytes_in += n as u64;
-        let mut input = &buf[..n];
+        let chunk = std::mem::take(&mut pending);
+        let mut input = &chunk[..];
         while !input.is_empty() {
-            let Some(raw) = decoder
-                .decode(&mut input)
-                .map_err(|e| protocol(e.to_string()))?
-            else {
-                continue;
+            let raw = match decoder.decode(&mut input)? {
+                Step::Message(raw) => raw,
+                Step::Need | Step::Skipped => continue,
             };
             match (raw.command.as_str(), &theirs) {
                 ("version", None) => {
@@ -158,10 +194,12 @@ pub(crate) async fn handshake(
                         return Err(protocol("connected to ourselves"));
                     }
                     negotiated = v.version.min(config.protocol_version);
+                    encoder.set_negotiated(negotiated);
+                    decoder.set_negotiated(negotiated);
                     if negotiated >= ADDRV2_VERSION {
-                        write(stream, Message::SendAddrV2).await?;
+                        write(stream, &mut encoder, Message::SendAddrV2).await?;
                     }
-                    write(stream, Message::Verack).await?;
+                    write(stream, &mut encoder, Message::Verack).await?;
                     theirs = Some(v);
                 }
                 ("version", Some(_)) => return Err(protocol("duplicate version")),
@@ -173,7 +211,7 @@ pub(crate) async fn handshake(
                     } else {
                         Message::SendHeaders
                     };
-                    write(stream, follow).await?;
+                    write(stream, &mut encoder, follow).await?;
                     let info = PeerInfo {
                         addr: remote,
                         version: v.version,
@@ -184,9 +222,12 @@ pub(crate) async fn handshake(
                         relay: v.relay.unwrap_or(true),
                         wants_addrv2,
                         headers2,
+                        transport: encoder.transport(),
+                        session_id,
                     };
                     return Ok(Handshaken {
                         info,
+                        encoder,
                         decoder,
                         leftover: input.to_vec(),
                         bytes_in,

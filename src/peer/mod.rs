@@ -22,6 +22,7 @@ mod handshake;
 mod queue;
 mod reader;
 mod stats;
+mod transport;
 mod writer;
 
 use std::net::SocketAddr;
@@ -40,6 +41,7 @@ pub use event::{DisconnectReason, OutboundMessage, PeerEvent, PeerId, SendError}
 pub use handshake::{PeerInfo, our_version};
 pub use queue::{Lane, PRIORITY_LANE_MAX, PRIORITY_LANE_MAX_BYTES, lane_for};
 pub use stats::PeerStats;
+pub use transport::{Transport, TransportMode};
 
 use crate::wire::{Command, Message, PeerAddr};
 
@@ -295,7 +297,8 @@ pub struct PendingPeer {
     shared: Arc<Shared>,
     queue_rx: queue::QueueReceiver,
     stream: TcpStream,
-    decoder: crate::wire::FrameDecoder,
+    encoder: transport::Encoder,
+    decoder: transport::Decoder,
     leftover: Vec<u8>,
 }
 
@@ -320,22 +323,112 @@ impl PendingPeer {
 
     /// Connects to `target` over `route` (bounded by the connect timeout, the proxy's part
     /// included), sets TCP_NODELAY and runs the handshake (bounded by the handshake
-    /// timeout). After a proxy's CONNECT the stream is a plain TCP stream: it is split
-    /// into reader and writer like any other. Dropping the result closes it.
+    /// timeout), over the transport `config.transport` picks. After a proxy's CONNECT
+    /// the stream is a plain TCP stream: it is split into reader and writer like any
+    /// other. Dropping the result closes it.
     pub async fn connect_to(
         id: PeerId,
         target: PeerAddr,
         route: &Route,
         config: Arc<PeerConfig>,
     ) -> Result<PendingPeer, ConnectError> {
-        let addr = target;
-        let mut stream = open(&target, route, config.connect_timeout).await?;
+        Self::connect_with(id, target, route, config, None).await
+    }
+
+    /// As [`PendingPeer::connect_to`], with the services the peer is known to advertise
+    /// (from the address book), if any: with `TransportMode::V2Preferred` a peer known to
+    /// lack NODE_P2P_V2 is dialed with v1 straight away. A v2 attempt that meets a v1
+    /// peer (it closes on our key without a byte) dials again at once with v1.
+    pub async fn connect_with(
+        id: PeerId,
+        target: PeerAddr,
+        route: &Route,
+        config: Arc<PeerConfig>,
+        known_services: Option<u64>,
+    ) -> Result<PendingPeer, ConnectError> {
+        use crate::wire::network::services::P2P_V2;
+        let try_v2 = match config.transport {
+            TransportMode::V1Only => false,
+            TransportMode::V2Only => true,
+            TransportMode::V2Preferred => known_services.is_none_or(|s| s & P2P_V2 != 0),
+        };
+        if try_v2 {
+            let mut stream = Self::open_stream(&target, route, &config).await?;
+            let magic = config.network.magic();
+            let attempt = timeout(
+                config.handshake_timeout,
+                transport::initiate(
+                    &mut stream,
+                    magic,
+                    config.max_payload,
+                    transport::MAX_GARBAGE,
+                ),
+            )
+            .await;
+            match attempt {
+                Err(_) => return Err(ConnectError::Handshake(DisconnectReason::HandshakeTimeout)),
+                Ok(Ok(session)) => {
+                    let start = handshake::Start {
+                        encoder: session.encoder,
+                        decoder: session.decoder,
+                        leftover: session.leftover,
+                        session_id: Some(session.session_id),
+                    };
+                    return Self::finish(id, target, stream, start, config, session.bytes_in, session.bytes_out).await;
+                }
+                Ok(Err(transport::V2Failure::Failed(reason))) => {
+                    return Err(ConnectError::Handshake(reason));
+                }
+                Ok(Err(transport::V2Failure::LooksV1(text))) => {
+                    if config.transport == TransportMode::V2Only {
+                        return Err(ConnectError::Handshake(DisconnectReason::Transport(
+                            format!("not a v2 peer (it {text}) and v1 is off"),
+                        )));
+                    }
+                    // Dial again with v1, at once, as Dash Core does.
+                }
+            }
+        }
+        let stream = Self::open_stream(&target, route, &config).await?;
+        let start = handshake::Start {
+            encoder: transport::Encoder::V1 {
+                magic: config.network.magic(),
+            },
+            decoder: transport::Decoder::V1(crate::wire::FrameDecoder::new(
+                config.network.magic(),
+                config.max_payload,
+            )),
+            leftover: Vec::new(),
+            session_id: None,
+        };
+        Self::finish(id, target, stream, start, config, 0, 0).await
+    }
+
+    async fn open_stream(
+        target: &PeerAddr,
+        route: &Route,
+        config: &PeerConfig,
+    ) -> Result<TcpStream, ConnectError> {
+        let stream = open(target, route, config.connect_timeout).await?;
         stream
             .set_nodelay(true)
             .map_err(|e| ConnectError::Io(e.kind()))?;
+        Ok(stream)
+    }
+
+    /// The version/verack exchange over the transport `start` holds.
+    async fn finish(
+        id: PeerId,
+        target: PeerAddr,
+        mut stream: TcpStream,
+        start: handshake::Start,
+        config: Arc<PeerConfig>,
+        bytes_in: u64,
+        bytes_out: u64,
+    ) -> Result<PendingPeer, ConnectError> {
         let hs = match timeout(
             config.handshake_timeout,
-            handshake::handshake(&mut stream, addr, &config),
+            handshake::handshake(&mut stream, target, &config, start),
         )
         .await
         {
@@ -347,15 +440,16 @@ impl PendingPeer {
         shared
             .counters
             .bytes_in
-            .fetch_add(hs.bytes_in, Ordering::Relaxed);
+            .fetch_add(bytes_in + hs.bytes_in, Ordering::Relaxed);
         shared
             .counters
             .bytes_out
-            .fetch_add(hs.bytes_out, Ordering::Relaxed);
+            .fetch_add(bytes_out + hs.bytes_out, Ordering::Relaxed);
         Ok(PendingPeer {
             shared,
             queue_rx,
             stream,
+            encoder: hs.encoder,
             decoder: hs.decoder,
             leftover: hs.leftover,
         })
@@ -376,6 +470,7 @@ impl PendingPeer {
             shared,
             queue_rx,
             stream,
+            encoder,
             decoder,
             leftover,
         } = self;
@@ -389,7 +484,7 @@ impl PendingPeer {
             to_dispatch,
             shared.budget.clone(),
         ));
-        let writer = tokio::spawn(writer::run(shared.clone(), write_half, queue_rx));
+        let writer = tokio::spawn(writer::run(shared.clone(), write_half, encoder, queue_rx));
         // The dispatcher outlives the other two: it awaits both before its last event.
         tokio::spawn(dispatch::run(
             shared.clone(),

@@ -14,8 +14,9 @@ use super::Shared;
 use super::budget::{Charge, InboundBudget};
 use super::event::{DisconnectReason, OutboundMessage};
 use super::queue::Lane;
+use super::transport::{Decoder, Step};
+use crate::wire::RawMessage;
 use crate::wire::message::commands;
-use crate::wire::{FrameDecoder, RawMessage};
 
 /// Read buffer size: small, so an idle peer costs little memory; large payloads are
 /// copied straight into their exactly-sized buffer by the frame decoder.
@@ -41,7 +42,7 @@ pub(crate) fn decoded_cost(command: &str, len: usize) -> usize {
 pub(crate) async fn run(
     shared: Arc<Shared>,
     mut socket: OwnedReadHalf,
-    mut decoder: FrameDecoder,
+    mut decoder: Decoder,
     leftover: Vec<u8>,
     to_dispatch: mpsc::UnboundedSender<(RawMessage, Charge)>,
     budget: InboundBudget,
@@ -122,27 +123,34 @@ struct Reader<'a> {
 impl Reader<'_> {
     async fn feed(
         &mut self,
-        decoder: &mut FrameDecoder,
+        decoder: &mut Decoder,
         mut input: &[u8],
     ) -> Result<(), DisconnectReason> {
         while !input.is_empty() {
-            let header = decoder
-                .decode_header(&mut input)
-                .map_err(|e| DisconnectReason::Protocol(e.to_string()))?;
-            let Some(len) = header else { continue };
+            let Some(len) = decoder.decode_header(&mut input)? else {
+                continue;
+            };
             if self.charge.is_none() {
                 // Charged before any payload byte is buffered: while a budget is full
-                // the reader waits here and reads nothing more.
+                // the reader waits here and reads nothing more. Over v2 the command is
+                // still encrypted here: the length is charged now, and what decoding
+                // the command will take beyond it once the command is known.
                 let cost = decoded_cost(decoder.pending_command().unwrap_or(""), len);
                 self.charge = Some(self.charge(cost).await?);
             }
-            match decoder.decode(&mut input) {
-                Ok(Some(raw)) => {
-                    let charge = self.charge.take().expect("charged at the header");
+            match decoder.decode(&mut input)? {
+                Step::Message(raw) => {
+                    let mut charge = self.charge.take().expect("charged at the header");
+                    let cost = decoded_cost(raw.command.as_str(), raw.payload.len());
+                    if cost > charge.bytes() {
+                        let more = self.charge(cost - charge.bytes()).await?;
+                        charge.absorb(more);
+                    }
                     self.handle(raw, charge)?
                 }
-                Ok(None) => {}
-                Err(e) => return Err(DisconnectReason::Protocol(e.to_string())),
+                // A decoy: its charge goes back.
+                Step::Skipped => self.charge = None,
+                Step::Need => {}
             }
         }
         Ok(())

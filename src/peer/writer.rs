@@ -14,6 +14,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use super::Shared;
 use super::event::{DisconnectReason, OutboundMessage};
 use super::queue::{Lane, QueueReceiver};
+use super::transport::Encoder;
 use crate::wire::hash::checksum;
 use crate::wire::message::commands;
 
@@ -26,12 +27,29 @@ const BATCH_MESSAGES: usize = 256;
 /// A message in the batch, and the lane whose reservation it holds (None: our own ping).
 type Slot = (OutboundMessage, Option<Lane>);
 
+/// v2 packets sealed for the front of the batch: sealing advances the cipher, so a
+/// sealed packet is written exactly once, from this buffer, and never sealed again.
+#[derive(Default)]
+struct Sealed {
+    /// The packets of `batch[..ends.len()]`, from the first byte of `batch[0]`'s.
+    bytes: Vec<u8>,
+    /// Where each sealed packet ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+/// A sealed buffer over this is not kept after its batch is written.
+const SEALED_KEEP: usize = 2 * BATCH_BYTES;
+
 struct Writer {
     shared: Arc<Shared>,
     socket: OwnedWriteHalf,
     rx: QueueReceiver,
     batch: Vec<Slot>,
     magic: [u8; 4],
+    /// v1 frames go out as header + payload slices (no copy); v2 packets are sealed
+    /// into `sealed`, one buffer per batch, in the order they go out.
+    encoder: Encoder,
+    sealed: Sealed,
     next_ping: Instant,
     pong_deadline: Option<Instant>,
     probe_deadline: Option<Instant>,
@@ -46,11 +64,14 @@ struct Writer {
 pub(crate) async fn run(
     shared: Arc<Shared>,
     socket: OwnedWriteHalf,
+    encoder: Encoder,
     rx: QueueReceiver,
 ) -> Vec<OutboundMessage> {
     let config = shared.config.clone();
     let mut w = Writer {
         magic: config.network.magic(),
+        encoder,
+        sealed: Sealed::default(),
         next_ping: Instant::now() + config.ping_interval,
         pong_deadline: None,
         probe_deadline: None,
@@ -157,8 +178,8 @@ impl Writer {
                 internal: true,
                 ..OutboundMessage::new(commands::PING, nonce.to_le_bytes().to_vec(), 0)
             };
-            // Never ahead of a frame that is partly on the wire.
-            let at = usize::from(self.head_written > 0).min(self.batch.len());
+            // Never ahead of a frame that is partly on the wire, nor of a sealed packet.
+            let at = self.fixed_front();
             self.batch.insert(at, (ping, None));
         }
         Ok(())
@@ -177,6 +198,14 @@ impl Writer {
         }
     }
 
+    /// How many messages at the front of the batch keep their place: one partly on the
+    /// wire, or every sealed v2 packet.
+    fn fixed_front(&self) -> usize {
+        usize::from(self.head_written > 0)
+            .max(self.sealed.ends.len())
+            .min(self.batch.len())
+    }
+
     /// Adds every waiting priority message, then data messages up to the batch bounds.
     fn top_up(&mut self) {
         while self.batch.len() < BATCH_MESSAGES {
@@ -187,7 +216,7 @@ impl Writer {
         }
         // Priority first within the batch, in the order they were queued; a frame that
         // is partly written stays first.
-        let start = usize::from(self.head_written > 0).min(self.batch.len());
+        let start = self.fixed_front();
         self.batch[start..].sort_by_key(|(_, lane)| *lane == Some(Lane::Data));
         let mut bytes: usize = self.batch.iter().map(|(m, _)| m.wire_len()).sum();
         while self.batch.len() < BATCH_MESSAGES && bytes < BATCH_BYTES {
@@ -220,19 +249,46 @@ impl Writer {
         {
             deadline = Some(self.flush_deadline());
         }
-        let headers: Vec<[u8; 24]> = self
-            .batch
-            .iter()
-            .map(|(m, _)| frame_header(self.magic, m))
-            .collect();
-        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(self.batch.len() * 2);
-        for ((m, _), h) in self.batch.iter().zip(&headers) {
-            slices.push(IoSlice::new(h));
-            if !m.payload.is_empty() {
-                slices.push(IoSlice::new(&m.payload));
+        // The wire length of each message of the batch, and the slices to write.
+        let lens: Vec<usize>;
+        let headers: Vec<[u8; 24]>;
+        let mut slices: Vec<IoSlice<'_>>;
+        match &mut self.encoder {
+            Encoder::V1 { .. } => {
+                lens = self.batch.iter().map(|(m, _)| m.wire_len()).collect();
+                headers = self
+                    .batch
+                    .iter()
+                    .map(|(m, _)| frame_header(self.magic, m))
+                    .collect();
+                slices = Vec::with_capacity(self.batch.len() * 2);
+                for ((m, _), h) in self.batch.iter().zip(&headers) {
+                    slices.push(IoSlice::new(h));
+                    if !m.payload.is_empty() {
+                        slices.push(IoSlice::new(&m.payload));
+                    }
+                }
+            }
+            encoder @ Encoder::V2 { .. } => {
+                let sealed = &mut self.sealed;
+                for (m, _) in &self.batch[sealed.ends.len()..] {
+                    encoder.encode(&m.command, &m.payload, &mut sealed.bytes);
+                    sealed.ends.push(sealed.bytes.len());
+                }
+                let mut start = 0;
+                lens = sealed
+                    .ends
+                    .iter()
+                    .map(|&end| {
+                        let len = end - start;
+                        start = end;
+                        len
+                    })
+                    .collect();
+                slices = vec![IoSlice::new(&sealed.bytes)];
             }
         }
-        let total: usize = self.batch.iter().map(|(m, _)| m.wire_len()).sum();
+        let total: usize = lens.iter().sum();
         if !self.shared.ping_pending.load(Acquire)
             && self
                 .batch
@@ -303,15 +359,26 @@ impl Writer {
             .fetch_add((written - self.head_written) as u64, Relaxed);
         let mut end = 0usize;
         let mut done = 0usize;
-        for (m, lane) in &self.batch {
-            if end + m.wire_len() > written {
+        for ((m, lane), len) in self.batch.iter().zip(&lens) {
+            if end + len > written {
                 break;
             }
-            end += m.wire_len();
+            end += len;
             if let Some(lane) = lane {
                 self.shared.queue.release(m, *lane);
             }
             done += 1;
+        }
+        if !self.sealed.ends.is_empty() {
+            let sealed = &mut self.sealed;
+            sealed.bytes.drain(..end);
+            sealed.ends.drain(..done);
+            for e in &mut sealed.ends {
+                *e -= end;
+            }
+            if sealed.ends.is_empty() && sealed.bytes.capacity() > SEALED_KEEP {
+                sealed.bytes = Vec::new();
+            }
         }
         self.head_written = written - end;
         counters.msgs_out.fetch_add(done as u64, Relaxed);
@@ -398,6 +465,8 @@ mod tests {
             relay: false,
             wants_addrv2: false,
             headers2: false,
+            transport: crate::peer::Transport::V1,
+            session_id: None,
         }
     }
 
@@ -468,7 +537,7 @@ mod tests {
         shared.queue.push(message(8, 100), Lane::Data).unwrap();
         // The remote reads slowly: the 3 MiB frame takes seconds, the deadline 0.3 s.
         let remote = drain(theirs, 16 * 1024, Duration::from_millis(20));
-        let writer = tokio::spawn(run(shared.clone(), write_half, rx));
+        let writer = tokio::spawn(run(shared.clone(), write_half, Encoder::V1 { magic: shared.config.network.magic() }, rx));
         tokio::time::sleep(Duration::from_millis(100)).await;
         shared.close(DisconnectReason::Shutdown);
         let undelivered = tokio::time::timeout(Duration::from_secs(10), writer)
@@ -504,7 +573,7 @@ mod tests {
             let (shared, rx) = Shared::new(1, info(ours.peer_addr().unwrap()), Arc::new(config));
             let (_read_half, write_half) = ours.into_split();
             let remote = drain(theirs, 64 * 1024, Duration::ZERO);
-            let writer = tokio::spawn(run(shared.clone(), write_half, rx));
+            let writer = tokio::spawn(run(shared.clone(), write_half, Encoder::V1 { magic: shared.config.network.magic() }, rx));
             let next = Arc::new(AtomicU64::new(1));
             let senders: Vec<_> = (0..3)
                 .map(|_| {
@@ -556,7 +625,7 @@ mod tests {
         let (shared, rx) = Shared::new(1, info(ours.peer_addr().unwrap()), Arc::new(config));
         let (_read_half, write_half) = ours.into_split();
         let remote = drain(theirs, 64 * 1024, Duration::ZERO);
-        let writer = tokio::spawn(run(shared.clone(), write_half, rx));
+        let writer = tokio::spawn(run(shared.clone(), write_half, Encoder::V1 { magic: shared.config.network.magic() }, rx));
         let stop = Arc::new(AtomicBool::new(false));
         let feeder = {
             let (shared, stop) = (shared.clone(), stop.clone());

@@ -16,6 +16,7 @@ pub mod message;
 pub mod network;
 pub mod payloads;
 pub mod peer_addr;
+pub mod short_id;
 
 pub use address::{AddrV2Address, AddrV2Entry, NetAddr, TimedAddr};
 pub use error::{DecodeError, DecodeErrorKind};

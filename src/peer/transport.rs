@@ -1,0 +1,805 @@
+//! Transports: v1 (the 24-byte frame with its SHA256d checksum) and BIP324 v2
+//! (encrypted packets with Dash's short message IDs).
+//!
+//! The v2 key exchange runs on the whole stream before it is split, like the
+//! version/verack exchange after it. Its result is split the same way as the socket:
+//! the reader gets a [`Decoder`] holding the inbound cipher, the writer an [`Encoder`]
+//! holding the outbound cipher. Neither is shared, so no lock is either.
+//!
+//! The cipher suite and handshake states are the `bip324` crate's (rust-bitcoin);
+//! this module adds the streaming decoder with Dash's limits, the short-ID table
+//! (`wire::short_id`), v1 detection and the fallback decision.
+
+use bip324::{
+    GarbageResult, Handshake, InboundCipher, OutboundCipher, PacketType, Role, VersionResult,
+};
+use rand::{Rng, RngCore};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::event::DisconnectReason;
+use crate::wire::short_id::{command_for, short_id};
+use crate::wire::{Command, FrameDecoder, FrameError, RawMessage, encode_frame};
+
+/// Which transport a connection uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// Plain v1 frames.
+    V1,
+    /// BIP324 v2: encrypted, with Dash's short IDs.
+    V2,
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::V1 => "v1",
+            Transport::V2 => "v2",
+        })
+    }
+}
+
+/// Which transports we dial with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TransportMode {
+    /// v2 with peers that advertise NODE_P2P_V2 or whose services are unknown; v1 with
+    /// the others, and at once on the same address when a v2 attempt meets a v1 peer
+    /// (it closes the connection on our key without sending a byte), as Dash Core does.
+    #[default]
+    V2Preferred,
+    /// v2 only: a v1 peer fails the handshake.
+    V2Only,
+    /// v1 only (we do not advertise NODE_P2P_V2).
+    V1Only,
+}
+
+/// The most garbage either side may send before its terminator (BIP324).
+pub const MAX_GARBAGE: usize = 4095;
+/// ElligatorSwift public key length.
+pub const KEY_LEN: usize = 64;
+const TERMINATOR_LEN: usize = 16;
+const LENGTH_LEN: usize = 3;
+const TAG_LEN: usize = 16;
+/// Header byte bit 7: the packet is a decoy, to be ignored.
+const IGNORE_BIT: u8 = 0x80;
+/// Contents of a long-form message: 0 and the 12-byte command.
+const LONG_ID_LEN: usize = 13;
+
+/// Bytes a v2 packet adds around its contents: length, header byte, tag.
+pub const V2_OVERHEAD: usize = LENGTH_LEN + 1 + TAG_LEN;
+
+/// Turns messages into bytes for the wire.
+pub(crate) enum Encoder {
+    V1 {
+        magic: [u8; 4],
+    },
+    V2 {
+        cipher: Box<OutboundCipher>,
+        /// The protocol version both sides speak (0 until the version exchange).
+        negotiated: u32,
+        /// The packet contents being sealed (kept small between messages).
+        scratch: Vec<u8>,
+    },
+}
+
+/// Contents over this are not kept in the encoder's scratch buffer after use.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+impl Encoder {
+    pub fn transport(&self) -> Transport {
+        match self {
+            Encoder::V1 { .. } => Transport::V1,
+            Encoder::V2 { .. } => Transport::V2,
+        }
+    }
+
+    pub fn set_negotiated(&mut self, version: u32) {
+        if let Encoder::V2 { negotiated, .. } = self {
+            *negotiated = version;
+        }
+    }
+
+    /// Bytes `command` with a `payload_len`-byte payload takes on the wire.
+    pub fn wire_len(&self, command: &Command, payload_len: usize) -> usize {
+        match self {
+            Encoder::V1 { .. } => 24 + payload_len,
+            Encoder::V2 { negotiated, .. } => {
+                let id = match short_id(command.as_str(), *negotiated) {
+                    Some(_) => 1,
+                    None => LONG_ID_LEN,
+                };
+                V2_OVERHEAD + id + payload_len
+            }
+        }
+    }
+
+    /// Appends the message to `out` (v2: seals it, advancing the cipher).
+    pub fn encode(&mut self, command: &Command, payload: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Encoder::V1 { magic } => encode_frame(*magic, command, payload, out),
+            Encoder::V2 {
+                cipher,
+                negotiated,
+                scratch,
+            } => {
+                scratch.clear();
+                match short_id(command.as_str(), *negotiated) {
+                    Some(id) => scratch.push(id),
+                    None => {
+                        scratch.push(0);
+                        scratch.extend_from_slice(command.wire_bytes());
+                    }
+                }
+                scratch.extend_from_slice(payload);
+                seal(cipher, scratch, PacketType::Genuine, out);
+                if scratch.capacity() > SCRATCH_KEEP {
+                    *scratch = Vec::new();
+                }
+            }
+        }
+    }
+
+    /// Appends a decoy packet with `len` bytes of contents (v2 only; v1 has none).
+    pub fn encode_decoy(&mut self, len: usize, out: &mut Vec<u8>) {
+        if let Encoder::V2 { cipher, .. } = self {
+            let mut contents = vec![0u8; len];
+            rand::rng().fill_bytes(&mut contents);
+            seal(cipher, &contents, PacketType::Decoy, out);
+        }
+    }
+}
+
+fn seal(cipher: &mut OutboundCipher, contents: &[u8], kind: PacketType, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + OutboundCipher::encryption_buffer_len(contents.len()), 0);
+    // The buffer is exactly the size the cipher asks for, so this cannot fail.
+    let _ = cipher.encrypt(contents, &mut out[start..], kind, None);
+}
+
+/// What one decoding step produced.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// More bytes are needed.
+    Need,
+    /// A packet was consumed that carries no message (a v2 decoy).
+    Skipped,
+    /// A message.
+    Message(RawMessage),
+}
+
+/// Turns bytes from the wire into messages, holding at most one message's bytes.
+pub(crate) enum Decoder {
+    V1(FrameDecoder),
+    V2(Box<V2Decoder>),
+}
+
+fn frame_error(e: FrameError) -> DisconnectReason {
+    DisconnectReason::Protocol(e.to_string())
+}
+
+impl Decoder {
+    pub fn set_negotiated(&mut self, version: u32) {
+        if let Decoder::V2(d) = self {
+            d.negotiated = version;
+        }
+    }
+
+    /// Consumes only the bytes that say how long the next message is: `Some(length)`
+    /// once it is known and within the limits (then nothing more is consumed), `None`
+    /// while more are needed. For v2 the length is the packet's contents (the command
+    /// is still encrypted). Lets a reader charge a byte budget before buffering.
+    pub fn decode_header(&mut self, input: &mut &[u8]) -> Result<Option<usize>, DisconnectReason> {
+        match self {
+            Decoder::V1(d) => d.decode_header(input).map_err(frame_error),
+            Decoder::V2(d) => d.decode_length(input),
+        }
+    }
+
+    /// The command of the message being read, when the transport shows it before the
+    /// payload (v1 only).
+    pub fn pending_command(&self) -> Option<&str> {
+        match self {
+            Decoder::V1(d) => d.pending_command(),
+            Decoder::V2(_) => None,
+        }
+    }
+
+    /// Consumes bytes from the front of `input`, no more than the current message needs.
+    /// After an error the stream is unusable.
+    pub fn decode(&mut self, input: &mut &[u8]) -> Result<Step, DisconnectReason> {
+        match self {
+            Decoder::V1(d) => match d.decode(input).map_err(frame_error)? {
+                Some(raw) => Ok(Step::Message(raw)),
+                None => Ok(Step::Need),
+            },
+            Decoder::V2(d) => d.decode(input),
+        }
+    }
+}
+
+/// The streaming v2 packet decoder (the reader's side of a v2 connection).
+pub(crate) struct V2Decoder {
+    cipher: InboundCipher,
+    max_payload: usize,
+    negotiated: u32,
+    len_buf: [u8; LENGTH_LEN],
+    len_have: usize,
+    /// Contents length of the packet being read, once its length is decrypted.
+    contents: Option<usize>,
+    /// Header byte, contents and tag of that packet, as they arrive.
+    buf: Vec<u8>,
+}
+
+/// Packet bytes reserved up front at most; the rest grows as it arrives.
+const FIRST_RESERVE: usize = 64 * 1024;
+
+impl V2Decoder {
+    pub(crate) fn new(cipher: InboundCipher, max_payload: usize) -> Self {
+        V2Decoder {
+            cipher,
+            max_payload,
+            negotiated: 0,
+            len_buf: [0; LENGTH_LEN],
+            len_have: 0,
+            contents: None,
+            buf: Vec::new(),
+        }
+    }
+
+    fn decode_length(&mut self, input: &mut &[u8]) -> Result<Option<usize>, DisconnectReason> {
+        if self.contents.is_none() {
+            let n = (LENGTH_LEN - self.len_have).min(input.len());
+            self.len_buf[self.len_have..self.len_have + n].copy_from_slice(&input[..n]);
+            self.len_have += n;
+            *input = &input[n..];
+            if self.len_have < LENGTH_LEN {
+                return Ok(None);
+            }
+            // Returns header + contents + tag.
+            let packet = self.cipher.decrypt_packet_len(self.len_buf);
+            let contents = packet - 1 - TAG_LEN;
+            let limit = self.max_payload + LONG_ID_LEN;
+            if contents > limit {
+                return Err(DisconnectReason::Protocol(format!(
+                    "v2 packet of {contents} bytes exceeds the {limit}-byte limit"
+                )));
+            }
+            self.contents = Some(contents);
+        }
+        Ok(self.contents)
+    }
+
+    fn decode(&mut self, input: &mut &[u8]) -> Result<Step, DisconnectReason> {
+        let Some(contents) = self.decode_length(input)? else {
+            return Ok(Step::Need);
+        };
+        let packet = 1 + contents + TAG_LEN;
+        if self.buf.capacity() < packet.min(FIRST_RESERVE) {
+            self.buf.reserve_exact(packet.min(FIRST_RESERVE));
+        }
+        let n = (packet - self.buf.len()).min(input.len());
+        self.buf.extend_from_slice(&input[..n]);
+        *input = &input[n..];
+        if self.buf.len() < packet {
+            return Ok(Step::Need);
+        }
+        self.contents = None;
+        self.len_have = 0;
+        let mut buf = std::mem::take(&mut self.buf);
+        let header = match self.cipher.decrypt_in_place(&mut buf, None) {
+            Ok((_, plain)) => plain[0],
+            Err(e) => {
+                return Err(DisconnectReason::Transport(format!(
+                    "v2 packet failed authentication ({e}): wrong key, corrupted or forged"
+                )));
+            }
+        };
+        if header & IGNORE_BIT != 0 {
+            return Ok(Step::Skipped);
+        }
+        // buf: header byte, contents, tag.
+        buf.truncate(1 + contents);
+        let Some(&id) = buf.get(1) else {
+            return Err(DisconnectReason::Protocol(
+                "v2 packet with no message type".into(),
+            ));
+        };
+        let (command, skip) = if id == 0 {
+            let Some(raw) = buf.get(2..2 + 12) else {
+                return Err(DisconnectReason::Protocol(
+                    "v2 long message type shorter than 12 bytes".into(),
+                ));
+            };
+            let raw: &[u8; 12] = raw.try_into().expect("12 bytes");
+            let command = Command::from_wire(raw).ok_or_else(|| {
+                DisconnectReason::Protocol(format!(
+                    "v2 long message type {} is not a command",
+                    hex::encode(raw)
+                ))
+            })?;
+            (command, 1 + LONG_ID_LEN)
+        } else {
+            let command = command_for(id, self.negotiated).ok_or_else(|| {
+                DisconnectReason::Protocol(format!("unknown v2 short message id {id}"))
+            })?;
+            (command, 2)
+        };
+        if buf.len() - skip > self.max_payload {
+            return Err(DisconnectReason::Protocol(format!(
+                "v2 {command} payload of {} bytes exceeds {}",
+                buf.len() - skip,
+                self.max_payload
+            )));
+        }
+        buf.drain(..skip);
+        Ok(Step::Message(RawMessage {
+            command,
+            payload: buf,
+        }))
+    }
+}
+
+/// A finished v2 key exchange: the two halves of the session and what was read past
+/// the peer's version packet.
+pub(crate) struct V2Session {
+    pub encoder: Encoder,
+    pub decoder: Decoder,
+    pub session_id: [u8; 32],
+    pub leftover: Vec<u8>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// Why a v2 attempt did not give a session.
+#[derive(Debug)]
+pub(crate) enum V2Failure {
+    /// The peer looks like a v1 node: it closed on our key without sending a byte, or
+    /// answered with v1 bytes. Dialing again with v1 is right.
+    LooksV1(String),
+    /// Anything else.
+    Failed(DisconnectReason),
+}
+
+fn io(e: std::io::Error) -> DisconnectReason {
+    DisconnectReason::Io(e.kind())
+}
+
+fn transport(e: impl std::fmt::Display) -> DisconnectReason {
+    DisconnectReason::Transport(e.to_string())
+}
+
+/// Reads more bytes into `buf`; `Ok(0)` at end of stream.
+async fn read_more<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    bytes_in: &mut u64,
+) -> std::io::Result<usize> {
+    let mut chunk = [0u8; 4096];
+    let n = stream.read(&mut chunk).await?;
+    buf.extend_from_slice(&chunk[..n]);
+    *bytes_in += n as u64;
+    Ok(n)
+}
+
+fn random_garbage(max: usize) -> Vec<u8> {
+    let mut rng = rand::rng();
+    let mut g = vec![0u8; rng.random_range(0..=max.min(MAX_GARBAGE))];
+    rng.fill_bytes(&mut g);
+    g
+}
+
+/// Opens a v2 session as the initiator (the caller bounds it with a timeout).
+/// `max_garbage`: the most garbage we send (a random length up to it, as Dash Core).
+pub(crate) async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    magic: [u8; 4],
+    max_payload: usize,
+    max_garbage: usize,
+) -> Result<V2Session, V2Failure> {
+    let failed = V2Failure::Failed;
+    let hs = Handshake::new(magic, Role::Initiator).map_err(|e| failed(transport(e)))?;
+    let garbage = random_garbage(max_garbage);
+    let mut out = vec![0u8; KEY_LEN + garbage.len()];
+    let hs = hs
+        .send_key(Some(&garbage), &mut out)
+        .map_err(|e| failed(transport(e)))?;
+    let mut bytes_out = out.len() as u64;
+    stream.write_all(&out).await.map_err(|e| failed(io(e)))?;
+    let mut bytes_in = 0u64;
+    let mut inbuf = Vec::with_capacity(4096);
+    while inbuf.len() < KEY_LEN {
+        match read_more(stream, &mut inbuf, &mut bytes_in).await {
+            Ok(0) if inbuf.is_empty() => {
+                return Err(V2Failure::LooksV1(
+                    "closed the connection on our v2 key without a byte".into(),
+                ));
+            }
+            Ok(0) => return Err(failed(DisconnectReason::RemoteClosed)),
+            Ok(_) => {}
+            Err(e) if inbuf.is_empty() => {
+                return Err(V2Failure::LooksV1(format!(
+                    "reset the connection on our v2 key ({})",
+                    e.kind()
+                )));
+            }
+            Err(e) => return Err(failed(io(e))),
+        }
+        if inbuf.len() >= 4 && inbuf[..4] == magic {
+            return Err(V2Failure::LooksV1("answered with a v1 frame".into()));
+        }
+    }
+    let their_key: [u8; KEY_LEN] = inbuf[..KEY_LEN].try_into().expect("64 bytes");
+    inbuf.drain(..KEY_LEN);
+    let hs = hs.receive_key(their_key).map_err(|e| match e {
+        bip324::Error::V1Protocol => V2Failure::LooksV1("answered with a v1 frame".into()),
+        e => failed(transport(e)),
+    })?;
+    let mut out = vec![0u8; Handshake::<bip324::ReceivedKey>::send_version_len(None)];
+    let hs = hs
+        .send_version(&mut out, None)
+        .map_err(|e| failed(transport(e)))?;
+    bytes_out += out.len() as u64;
+    stream.write_all(&out).await.map_err(|e| failed(io(e)))?;
+    finish(stream, hs, inbuf, max_payload, bytes_in, bytes_out)
+        .await
+        .map_err(failed)
+}
+
+/// How a responder behaves: honest by default; the other settings are for testing
+/// clients against broken or hostile peers (dashnet-sim).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ResponderStyle {
+    /// Garbage sent after our key.
+    pub garbage: usize,
+    /// Send a wrong garbage terminator (after the full 4095 bytes of garbage).
+    pub bad_terminator: bool,
+    /// Send a public key other than the one the session is derived from.
+    pub wrong_key: bool,
+    /// Decoy packets before our version packet.
+    pub decoys: usize,
+}
+
+/// The first 16 bytes a v1 initiator sends: the network's magic and "version" padded
+/// to 12 bytes.
+pub(crate) fn v1_prefix(magic: [u8; 4]) -> [u8; 16] {
+    let mut p = [0u8; 16];
+    p[..4].copy_from_slice(&magic);
+    p[4..11].copy_from_slice(b"version");
+    p
+}
+
+/// Reads until the first bytes either are a v1 initiator's `version` frame start
+/// (`Ok((true, bytes))`) or cannot be (`Ok((false, bytes))`), as a responder must
+/// before it answers. The bytes read are returned either way.
+pub(crate) async fn sniff_v1<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    magic: [u8; 4],
+) -> std::io::Result<(bool, Vec<u8>)> {
+    let prefix = v1_prefix(magic);
+    let mut buf = Vec::new();
+    let mut ignored = 0;
+    loop {
+        let n = buf.len().min(prefix.len());
+        if buf[..n] != prefix[..n] {
+            return Ok((false, buf));
+        }
+        if n == prefix.len() {
+            return Ok((true, buf));
+        }
+        if read_more(stream, &mut buf, &mut ignored).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+}
+
+/// Answers a v2 initiator whose first bytes (`read`, at least one) are already read.
+pub(crate) async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    magic: [u8; 4],
+    max_payload: usize,
+    read: Vec<u8>,
+    style: &ResponderStyle,
+) -> Result<V2Session, DisconnectReason> {
+    let hs = Handshake::new(magic, Role::Responder).map_err(transport)?;
+    let mut bytes_in = read.len() as u64;
+    let mut inbuf = read;
+    let garbage = if style.bad_terminator || style.wrong_key {
+        let mut g = vec![0u8; MAX_GARBAGE];
+        rand::rng().fill_bytes(&mut g);
+        g
+    } else {
+        random_garbage(style.garbage)
+    };
+    let mut out = vec![0u8; KEY_LEN + garbage.len()];
+    let hs = hs.send_key(Some(&garbage), &mut out).map_err(transport)?;
+    if style.wrong_key {
+        let other = Handshake::new(magic, Role::Responder).map_err(transport)?;
+        let mut key = [0u8; KEY_LEN];
+        other.send_key(None, &mut key).map_err(transport)?;
+        out[..KEY_LEN].copy_from_slice(&key);
+    }
+    let mut bytes_out = out.len() as u64;
+    stream.write_all(&out).await.map_err(io)?;
+    while inbuf.len() < KEY_LEN {
+        if read_more(stream, &mut inbuf, &mut bytes_in)
+            .await
+            .map_err(io)?
+            == 0
+        {
+            return Err(DisconnectReason::RemoteClosed);
+        }
+    }
+    let their_key: [u8; KEY_LEN] = inbuf[..KEY_LEN].try_into().expect("64 bytes");
+    inbuf.drain(..KEY_LEN);
+    let hs = hs.receive_key(their_key).map_err(transport)?;
+    let decoys: Vec<Vec<u8>> = (0..style.decoys).map(|i| vec![0xd0; 1 + i % 64]).collect();
+    let decoy_refs: Vec<&[u8]> = decoys.iter().map(|d| d.as_slice()).collect();
+    let decoys = (!decoy_refs.is_empty()).then_some(decoy_refs.as_slice());
+    let mut out = vec![0u8; Handshake::<bip324::ReceivedKey>::send_version_len(decoys)];
+    let hs = hs.send_version(&mut out, decoys).map_err(transport)?;
+    if style.bad_terminator {
+        for b in &mut out[..TERMINATOR_LEN] {
+            *b ^= 0x5a;
+        }
+    }
+    bytes_out += out.len() as u64;
+    stream.write_all(&out).await.map_err(io)?;
+    finish(stream, hs, inbuf, max_payload, bytes_in, bytes_out).await
+}
+
+/// Both roles, after our terminator and version packet are out: finds the peer's
+/// garbage terminator, skips its decoys, takes its version packet.
+async fn finish<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    mut hs: Handshake<bip324::SentVersion>,
+    mut inbuf: Vec<u8>,
+    max_payload: usize,
+    mut bytes_in: u64,
+    bytes_out: u64,
+) -> Result<V2Session, DisconnectReason> {
+    let (mut hs, consumed) = loop {
+        match hs.receive_garbage(&inbuf) {
+            Ok(GarbageResult::FoundGarbage {
+                handshake,
+                consumed_bytes,
+            }) => break (handshake, consumed_bytes),
+            Ok(GarbageResult::NeedMoreData(h)) => hs = h,
+            Err(bip324::Error::NoGarbageTerminator) => {
+                return Err(DisconnectReason::Transport(format!(
+                    "no v2 garbage terminator within {MAX_GARBAGE} bytes of garbage \
+                     (a wrong key, or not a v2 peer)"
+                )));
+            }
+            Err(e) => return Err(transport(e)),
+        }
+        if read_more(stream, &mut inbuf, &mut bytes_in)
+            .await
+            .map_err(io)?
+            == 0
+        {
+            return Err(DisconnectReason::RemoteClosed);
+        }
+    };
+    // `hs` borrows the garbage in `inbuf` (the version packet's associated data): what
+    // follows is read into `rest`.
+    let mut rest = inbuf[consumed..].to_vec();
+    loop {
+        while rest.len() < LENGTH_LEN {
+            if read_more(stream, &mut rest, &mut bytes_in)
+                .await
+                .map_err(io)?
+                == 0
+            {
+                return Err(DisconnectReason::RemoteClosed);
+            }
+        }
+        let len_bytes: [u8; LENGTH_LEN] = rest[..LENGTH_LEN].try_into().expect("3 bytes");
+        let packet = hs.decrypt_packet_len(len_bytes).map_err(transport)?;
+        if packet > max_payload + LONG_ID_LEN + 1 + TAG_LEN {
+            return Err(DisconnectReason::Protocol(format!(
+                "v2 handshake packet of {packet} bytes is over the limit"
+            )));
+        }
+        while rest.len() < LENGTH_LEN + packet {
+            if read_more(stream, &mut rest, &mut bytes_in)
+                .await
+                .map_err(io)?
+                == 0
+            {
+                return Err(DisconnectReason::RemoteClosed);
+            }
+        }
+        let mut bytes = rest[LENGTH_LEN..LENGTH_LEN + packet].to_vec();
+        rest.drain(..LENGTH_LEN + packet);
+        match hs.receive_version(&mut bytes) {
+            Ok(VersionResult::Complete { cipher }) => {
+                let session_id = *cipher.id();
+                let (inbound, outbound) = cipher.into_split();
+                return Ok(V2Session {
+                    encoder: Encoder::V2 {
+                        cipher: Box::new(outbound),
+                        negotiated: 0,
+                        scratch: Vec::new(),
+                    },
+                    decoder: Decoder::V2(Box::new(V2Decoder::new(inbound, max_payload))),
+                    session_id,
+                    leftover: rest,
+                    bytes_in,
+                    bytes_out,
+                });
+            }
+            Ok(VersionResult::Decoy(h)) => hs = h,
+            Err(e) => {
+                return Err(DisconnectReason::Transport(format!(
+                    "v2 version packet failed authentication ({e})"
+                )));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::MAX_PAYLOAD_LEN;
+
+    const MAGIC: [u8; 4] = [0xfc, 0xc1, 0xb7, 0xdc];
+
+    async fn pair(style: ResponderStyle) -> (V2Session, Result<V2Session, DisconnectReason>) {
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let responder = tokio::spawn(async move {
+            let (v1, read) = sniff_v1(&mut b, MAGIC).await.unwrap();
+            assert!(!v1);
+            respond(&mut b, MAGIC, MAX_PAYLOAD_LEN, read, &style).await
+        });
+        let ours = initiate(&mut a, MAGIC, MAX_PAYLOAD_LEN, MAX_GARBAGE).await;
+        let theirs = responder.await.unwrap();
+        (ours.map_err(|e| format!("{e:?}")).unwrap(), theirs)
+    }
+
+    fn decode_all(d: &mut Decoder, mut bytes: &[u8]) -> Vec<Step> {
+        let mut out = Vec::new();
+        while !bytes.is_empty() {
+            match d.decode(&mut bytes).unwrap() {
+                Step::Need => {}
+                s => out.push(s),
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn both_roles_agree_and_messages_cross_with_short_and_long_ids() {
+        let (mut ours, theirs) = pair(ResponderStyle {
+            garbage: MAX_GARBAGE,
+            decoys: 3,
+            ..Default::default()
+        })
+        .await;
+        let mut theirs = theirs.unwrap();
+        assert_eq!(ours.session_id, theirs.session_id);
+        let mut wire = Vec::new();
+        let ping = Command::new("ping").unwrap();
+        let odd = Command::new("dnodd").unwrap();
+        ours.encoder.encode(&ping, &7u64.to_le_bytes(), &mut wire);
+        assert_eq!(wire.len(), ours.encoder.wire_len(&ping, 8));
+        ours.encoder.encode_decoy(100, &mut wire);
+        let before = wire.len();
+        ours.encoder.encode(&odd, b"xyz", &mut wire);
+        assert_eq!(wire.len() - before, ours.encoder.wire_len(&odd, 3));
+        assert_eq!(wire.len() - before, V2_OVERHEAD + 13 + 3);
+        let steps = decode_all(&mut theirs.decoder, &wire);
+        assert_eq!(steps.len(), 3);
+        assert!(matches!(&steps[0], Step::Message(m) if m.command == ping && m.payload == 7u64.to_le_bytes()));
+        assert!(matches!(&steps[1], Step::Skipped));
+        assert!(matches!(&steps[2], Step::Message(m) if m.command == odd && m.payload == b"xyz"));
+        // And back, one byte at a time.
+        let mut back = Vec::new();
+        theirs.encoder.encode(&ping, &9u64.to_le_bytes(), &mut back);
+        let mut got = Vec::new();
+        for b in back.chunks(1) {
+            if let Step::Message(m) = ours.decoder.decode(&mut &b[..]).unwrap() {
+                got.push(m);
+            }
+        }
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].payload, 9u64.to_le_bytes());
+    }
+
+    #[tokio::test]
+    async fn a_flipped_bit_fails_authentication() {
+        let (mut ours, theirs) = pair(ResponderStyle::default()).await;
+        let mut theirs = theirs.unwrap();
+        let mut wire = Vec::new();
+        ours.encoder
+            .encode(&Command::new("ping").unwrap(), &[1; 8], &mut wire);
+        wire[6] ^= 1;
+        let err = theirs.decoder.decode(&mut &wire[..]).unwrap_err();
+        assert!(
+            matches!(&err, DisconnectReason::Transport(t) if t.contains("authentication")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_oversize_length_is_refused_before_the_packet_is_buffered() {
+        let (mut ours, theirs) = pair(ResponderStyle::default()).await;
+        let mut theirs = theirs.unwrap();
+        let mut wire = Vec::new();
+        let big = vec![0u8; MAX_PAYLOAD_LEN + LONG_ID_LEN];
+        ours.encoder
+            .encode(&Command::new("block").unwrap(), &big, &mut wire);
+        // Only the 3 length bytes are given: the refusal needs nothing more.
+        let err = theirs.decoder.decode(&mut &wire[..3]).unwrap_err();
+        assert!(matches!(&err, DisconnectReason::Protocol(t) if t.contains("exceeds")), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_short_id_is_a_protocol_error() {
+        let (mut ours, theirs) = pair(ResponderStyle::default()).await;
+        let mut theirs = theirs.unwrap();
+        let Encoder::V2 { cipher, .. } = &mut ours.encoder else {
+            unreachable!()
+        };
+        let mut wire = Vec::new();
+        seal(cipher, &[5, 1, 2, 3], PacketType::Genuine, &mut wire);
+        let err = theirs.decoder.decode(&mut &wire[..]).unwrap_err();
+        assert!(matches!(&err, DisconnectReason::Protocol(t) if t.contains("short message id 5")), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_bad_terminator_and_a_wrong_key_are_named() {
+        for style in [
+            ResponderStyle {
+                bad_terminator: true,
+                ..Default::default()
+            },
+            ResponderStyle {
+                wrong_key: true,
+                ..Default::default()
+            },
+        ] {
+            let (mut a, mut b) = tokio::io::duplex(1 << 16);
+            let responder = tokio::spawn(async move {
+                let (_, read) = sniff_v1(&mut b, MAGIC).await.unwrap();
+                let r = respond(&mut b, MAGIC, MAX_PAYLOAD_LEN, read, &style).await;
+                // Keep the stream open until the initiator is done with it.
+                let mut sink = [0u8; 1024];
+                while matches!(b.read(&mut sink).await, Ok(n) if n > 0) {}
+                r
+            });
+            let err = match initiate(&mut a, MAGIC, MAX_PAYLOAD_LEN, 0).await {
+                Err(V2Failure::Failed(r)) => r,
+                other => panic!("expected a failure, got {:?}", other.map(|_| ())),
+            };
+            assert!(
+                matches!(&err, DisconnectReason::Transport(t) if t.contains("garbage terminator")),
+                "{err}"
+            );
+            drop(a);
+            let _ = responder.await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_v1_peer_is_recognised_from_both_sides() {
+        // Responder side: a v1 initiator's first 16 bytes.
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let mut frame = Vec::new();
+        encode_frame(MAGIC, &Command::new("version").unwrap(), &[0; 10], &mut frame);
+        a.write_all(&frame).await.unwrap();
+        let (v1, read) = sniff_v1(&mut b, MAGIC).await.unwrap();
+        assert!(v1);
+        assert_eq!(read[..16], v1_prefix(MAGIC));
+        // Initiator side: a v1 responder reads a header's worth of our key, sees the
+        // wrong magic and closes without a byte.
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let v1_node = tokio::spawn(async move {
+            let mut header = [0u8; 24];
+            b.read_exact(&mut header).await.unwrap();
+            assert_ne!(header[..4], MAGIC);
+        });
+        let r = initiate(&mut a, MAGIC, MAX_PAYLOAD_LEN, 0).await;
+        assert!(matches!(r, Err(V2Failure::LooksV1(_))), "{:?}", r.map(|_| ()));
+        v1_node.await.unwrap();
+    }
+}
