@@ -269,9 +269,20 @@ impl Manager {
             .config
             .route_for(&addr)
             .unwrap_or(crate::peer::Route::Direct);
+        // What the book knows of its services (its own version's, or gossip's claim)
+        // decides whether v2 is tried first.
+        let known_services = self
+            .shared
+            .book
+            .lock()
+            .get(addr)
+            .filter(|e| e.services_known || e.services != 0)
+            .map(|e| e.services);
         self.tasks.spawn(async move {
             let config = shared.peer_config.clone();
-            let result = match PendingPeer::connect_to(id, addr, &route, config).await {
+            let result = match PendingPeer::connect_with(id, addr, &route, config, known_services)
+                .await
+            {
                 Ok(pending) => {
                     // Publish the id before the peer's first event, so PeerConnected
                     // never reaches the app before its id accepts sends.

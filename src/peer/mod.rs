@@ -22,7 +22,7 @@ mod handshake;
 mod queue;
 mod reader;
 mod stats;
-mod transport;
+pub(crate) mod transport;
 mod writer;
 
 use std::net::SocketAddr;

@@ -1,3 +1,4 @@
+#![cfg_attr(not(feature = "sim"), allow(dead_code))]
 //! Transports: v1 (the 24-byte frame with its SHA256d checksum) and BIP324 v2
 //! (encrypted packets with Dash's short message IDs).
 //!
@@ -99,6 +100,7 @@ impl Encoder {
     }
 
     /// Bytes `command` with a `payload_len`-byte payload takes on the wire.
+    #[cfg(test)]
     pub fn wire_len(&self, command: &Command, payload_len: usize) -> usize {
         match self {
             Encoder::V1 { .. } => 24 + payload_len,

@@ -11,6 +11,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::chain::Chain;
 use super::{Control, Lanes, Misbehavior, Received, SimConfig, SimStats};
+use crate::peer::Transport;
+use crate::peer::transport::{
+    self as tp, Decoder, Encoder, ResponderStyle, Step, respond, sniff_v1,
+};
 use crate::wire::header::check_pow_of;
 use crate::wire::message::commands;
 use crate::wire::network::{ADDRV2_VERSION, HEADERS2_8000_VERSION, services};
@@ -54,6 +58,26 @@ impl SimShared {
 
     fn frame(&self, msg: &Message) -> Vec<u8> {
         msg.to_frame(self.magic)
+    }
+
+    /// Its services, NODE_P2P_V2 included when it speaks v2.
+    fn advertised_services(&self) -> u64 {
+        if self.config.v2 {
+            self.config.services | services::P2P_V2
+        } else {
+            self.config.services
+        }
+    }
+
+    /// How its v2 responder behaves (its misbehaviour, if that is a v2 one).
+    fn responder_style(&self) -> ResponderStyle {
+        let m = self.config.misbehavior;
+        ResponderStyle {
+            garbage: 64,
+            bad_terminator: m == Some(Misbehavior::V2BadTerminator),
+            wrong_key: m == Some(Misbehavior::V2WrongKey),
+            decoys: if m == Some(Misbehavior::V2Decoys) { 5 } else { 0 },
+        }
     }
 
     fn served(&self) -> &[HashedHeader] {
@@ -108,25 +132,84 @@ struct Conn {
     transcript: Vec<String>,
     priority: mpsc::UnboundedSender<Vec<u8>>,
     data: mpsc::Sender<Vec<u8>>,
+    transport: Transport,
+}
+
+/// How long a peer may take over the v2 key exchange.
+const V2_HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// The transport handshake, as Dash Core answers an inbound connection: the first
+/// bytes tell a v1 initiator (`magic + "version"`) from a v2 one. `None`: closed.
+async fn open_transport(
+    stream: &mut TcpStream,
+    shared: &SimShared,
+) -> Option<(Encoder, Decoder, Vec<u8>)> {
+    let magic = shared.magic;
+    let (v1, read) = match tokio::time::timeout(V2_HANDSHAKE, sniff_v1(stream, magic)).await {
+        Ok(Ok(r)) => r,
+        _ => return None,
+    };
+    let stats = &shared.stats;
+    if v1 {
+        stats.transports.lock().push((Transport::V1, None));
+        return Some((
+            Encoder::V1 { magic },
+            Decoder::V1(FrameDecoder::new(magic, MAX_PAYLOAD_LEN)),
+            read,
+        ));
+    }
+    if !shared.config.v2 {
+        // A v1 node reads a frame header, finds the wrong magic and closes.
+        stats.v2_refused.fetch_add(1, Relaxed);
+        return None;
+    }
+    let style = shared.responder_style();
+    let work = respond(stream, magic, MAX_PAYLOAD_LEN, read, &style);
+    match tokio::time::timeout(V2_HANDSHAKE, work).await {
+        Ok(Ok(session)) => {
+            stats
+                .transports
+                .lock()
+                .push((Transport::V2, Some(session.session_id)));
+            Some((session.encoder, session.decoder, session.leftover))
+        }
+        Ok(Err(reason)) => {
+            stats.v2_failures.lock().push(reason.to_string());
+            None
+        }
+        Err(_) => {
+            stats.v2_failures.lock().push("v2 handshake timed out".into());
+            None
+        }
+    }
 }
 
 pub(crate) async fn serve(
-    stream: TcpStream,
+    mut stream: TcpStream,
     id: u64,
     shared: Arc<SimShared>,
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let opened = tokio::select! {
+        _ = stop.wait_for(|s| *s) => None,
+        o = open_transport(&mut stream, &shared) => o,
+    };
+    let Some((encoder, mut decoder, first)) = opened else {
+        return;
+    };
     let (mut rd, wr) = stream.into_split();
     let (ptx, prx) = mpsc::unbounded_channel();
     let (dtx, drx) = mpsc::channel(2);
     let (closed_tx, mut closed_rx) = watch::channel(false);
+    let transport = encoder.transport();
+    let fault = shared.config.misbehavior.filter(|_| transport == Transport::V2);
     // The connection's tasks end with it, also when the sim's shutdown aborts this task
     // (a writer left running would keep the socket open).
     let mut tasks = ConnTasks {
         id,
         control: shared.control.clone(),
-        tasks: vec![tokio::spawn(write_loop(wr, prx, drx, closed_tx))],
+        tasks: vec![tokio::spawn(write_loop(wr, encoder, fault, prx, drx, closed_tx))],
     };
     let mut conn = Conn {
         id,
@@ -138,8 +221,9 @@ pub(crate) async fn serve(
         transcript: Vec::new(),
         priority: ptx,
         data: dtx,
+        transport,
     };
-    let mut decoder = FrameDecoder::new(shared.magic, MAX_PAYLOAD_LEN);
+    let mut pending = first;
     let mut buf = vec![0u8; 64 * 1024];
     let mut after_handshake = 0u64;
     let mut reading = shared.reading.clone();
@@ -163,14 +247,21 @@ pub(crate) async fn serve(
             }
             break;
         }
-        let n = tokio::select! {
-            biased;
-            _ = stop.wait_for(|s| *s) => break,
-            _ = closed_rx.wait_for(|c| *c) => break,
-            r = rd.read(&mut buf) => match r {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            },
+        let n = if !pending.is_empty() {
+            let n = pending.len();
+            buf[..n].copy_from_slice(&pending);
+            pending.clear();
+            n
+        } else {
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|s| *s) => break,
+                _ = closed_rx.wait_for(|c| *c) => break,
+                r = rd.read(&mut buf) => match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                },
+            }
         };
         shared.stats.bytes_received.fetch_add(n as u64, Relaxed);
         if conn.phase == Phase::Ready {
@@ -182,8 +273,8 @@ pub(crate) async fn serve(
         let mut input = &buf[..n];
         while !input.is_empty() {
             let raw = match decoder.decode(&mut input) {
-                Ok(Some(raw)) => raw,
-                Ok(None) => continue,
+                Ok(Step::Message(raw)) => raw,
+                Ok(Step::Need | Step::Skipped) => continue,
                 Err(e) => {
                     shared.stats.violation(format!("conn {id}: bad frame: {e}"));
                     break 'outer;
@@ -193,6 +284,7 @@ pub(crate) async fn serve(
             if !conn.handle(raw).await {
                 break 'outer;
             }
+            decoder.set_negotiated(conn.negotiated);
             if !was_ready && conn.phase == Phase::Ready {
                 shared
                     .stats
@@ -257,12 +349,20 @@ impl Drop for ConnTasks {
     }
 }
 
+/// A frame on the lanes that tells a v2 writer to misbehave now (never on the wire).
+const FAULT: &str = "dnsim-fault";
+
 async fn write_loop(
     mut wr: OwnedWriteHalf,
+    mut encoder: Encoder,
+    fault: Option<Misbehavior>,
     mut priority: mpsc::UnboundedReceiver<Vec<u8>>,
     mut data: mpsc::Receiver<Vec<u8>>,
     closed: watch::Sender<bool>,
 ) {
+    let v2 = encoder.transport() == Transport::V2;
+    let mut armed = false;
+    let mut out = Vec::new();
     loop {
         let frame = tokio::select! {
             biased;
@@ -271,8 +371,69 @@ async fn write_loop(
             else => break,
         };
         // An empty frame is the signal to close the connection.
-        if frame.is_empty() || wr.write_all(&frame).await.is_err() {
+        if frame.is_empty() {
             break;
+        }
+        if !v2 {
+            if wr.write_all(&frame).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        // v2: the lanes carry v1 frames (the code above the transport is shared):
+        // each is sealed as a packet here, in the order it goes out.
+        out.clear();
+        let mut rest = &frame[..];
+        let mut close = false;
+        while rest.len() >= 24 {
+            let len = u32::from_le_bytes([rest[16], rest[17], rest[18], rest[19]]) as usize;
+            let Some(payload) = rest.get(24..24 + len) else {
+                break;
+            };
+            let mut name = [0u8; 12];
+            name.copy_from_slice(&rest[4..16]);
+            rest = &rest[24 + len..];
+            let Some(command) = crate::wire::Command::from_wire(&name) else {
+                continue;
+            };
+            if command.as_str() == FAULT {
+                armed = true;
+                if fault == Some(Misbehavior::V2OversizeLength) {
+                    // A real packet over the limit: only its start is sent.
+                    let big = vec![0u8; MAX_PAYLOAD_LEN + 64];
+                    encoder.encode(&commands::BLOCK, &big, &mut out);
+                    out.truncate(tp::V2_OVERHEAD + 100);
+                    armed = false;
+                }
+                continue;
+            }
+            if fault == Some(Misbehavior::V2Decoys) {
+                for n in [1usize, 300, 17] {
+                    encoder.encode_decoy(n, &mut out);
+                }
+            }
+            let start = out.len();
+            encoder.encode(&command, payload, &mut out);
+            if armed {
+                armed = false;
+                match fault {
+                    Some(Misbehavior::V2BadTag) => {
+                        let last = out.len() - 1;
+                        out[last] ^= 0x01;
+                    }
+                    Some(Misbehavior::V2Truncated) => {
+                        out.truncate(start + (out.len() - start) / 2);
+                        close = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if wr.write_all(&out).await.is_err() || close {
+            break;
+        }
+        if out.capacity() > 1 << 20 {
+            out = Vec::new();
         }
     }
     let _ = wr.shutdown().await;
@@ -475,14 +636,14 @@ impl Conn {
         let c = &self.shared.config;
         Version {
             version: c.protocol_version,
-            services: c.services,
+            services: self.shared.advertised_services(),
             timestamp: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0),
             receiver: NetAddr::default(),
             sender: NetAddr {
-                services: c.services,
+                services: self.shared.advertised_services(),
                 ..NetAddr::default()
             },
             nonce: 0x5349_4d5f_4e4f_4445 ^ self.id,
@@ -736,6 +897,27 @@ impl Conn {
         let magic = self.shared.magic;
         match m {
             Misbehavior::SilentHandshake | Misbehavior::BadPowHeaders => true,
+            // Done in the handshake, or on every packet by the writer.
+            Misbehavior::V2BadTerminator | Misbehavior::V2WrongKey | Misbehavior::V2Decoys => true,
+            Misbehavior::V2BadTag | Misbehavior::V2Truncated | Misbehavior::V2OversizeLength => {
+                // Tell the writer, then give it the message to spoil (v2 only: over v1
+                // the marker frame would reach the client, so nothing is sent).
+                if self.transport != Transport::V2 {
+                    return true;
+                }
+                let mut frame = Vec::new();
+                let fault = crate::wire::Command::new(FAULT).expect("a valid command");
+                encode_frame(magic, &fault, &[], &mut frame);
+                self.send_data(frame).await;
+                let victim = if m == Misbehavior::V2BadTag {
+                    self.shared.frame(&Message::Ping(7))
+                } else {
+                    self.shared
+                        .frame(&Message::Headers2(self.shared.served()[1..11].to_vec()))
+                };
+                self.send_data(victim).await;
+                true
+            }
             Misbehavior::CloseMidMessage => {
                 let frame = self
                     .shared

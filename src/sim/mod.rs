@@ -73,6 +73,18 @@ pub enum Misbehavior {
     BadHeaders2VersionIndex,
     /// Answer getheaders / getheaders2 with a first header that fails proof of work.
     BadPowHeaders,
+    /// v2: send 4095 bytes of garbage and a wrong garbage terminator.
+    V2BadTerminator,
+    /// v2: send a public key other than the one the session is derived from.
+    V2WrongKey,
+    /// v2: send a ping whose packet fails authentication (a flipped tag byte).
+    V2BadTag,
+    /// v2: send half of a headers2 packet, then close.
+    V2Truncated,
+    /// v2: send a packet whose length is over the 3 MiB message limit.
+    V2OversizeLength,
+    /// v2: send decoy packets: several before the version packet and before every message.
+    V2Decoys,
 }
 
 impl Misbehavior {
@@ -86,6 +98,12 @@ impl Misbehavior {
             "oversize-length" => Misbehavior::OversizeLength,
             "bad-headers2-version-index" => Misbehavior::BadHeaders2VersionIndex,
             "bad-pow-headers" => Misbehavior::BadPowHeaders,
+            "v2-bad-terminator" => Misbehavior::V2BadTerminator,
+            "v2-wrong-key" => Misbehavior::V2WrongKey,
+            "v2-bad-tag" => Misbehavior::V2BadTag,
+            "v2-truncated" => Misbehavior::V2Truncated,
+            "v2-oversize-length" => Misbehavior::V2OversizeLength,
+            "v2-decoys" => Misbehavior::V2Decoys,
             _ => return None,
         })
     }
@@ -139,6 +157,10 @@ pub struct SimConfig {
     /// How many listening sockets (same IP, the first on `bind`'s port, the rest on free
     /// ports): one node that looks like many addresses, for many-peer benchmarks.
     pub listeners: usize,
+    /// Speak BIP324 v2 as a responder (default), and v1 with v1 initiators, as Dash Core
+    /// does; NODE_P2P_V2 is then advertised. Off: v1 only, and a v2 initiator's key is
+    /// answered as a v1 Dash Core answers it (the connection closes, no byte sent).
+    pub v2: bool,
 }
 
 impl Default for SimConfig {
@@ -165,6 +187,7 @@ impl Default for SimConfig {
             record_messages: false,
             sink: false,
             listeners: 1,
+            v2: true,
         }
     }
 }
@@ -216,6 +239,13 @@ pub struct SimStats {
     pub received: Mutex<Vec<Received>>,
     /// Messages received after handshakes, per command (all connections).
     pub commands: Mutex<BTreeMap<String, u64>>,
+    /// The transport of each connection that got past the transport's own handshake,
+    /// in order, with the v2 session id.
+    pub transports: Mutex<Vec<(crate::peer::Transport, Option<[u8; 32]>)>>,
+    /// v2 handshakes that failed (the reason, one line each).
+    pub v2_failures: Mutex<Vec<String>>,
+    /// v2 keys received while v2 is off (closed at once, as a v1 node does).
+    pub v2_refused: AtomicU64,
 }
 
 impl SimStats {
