@@ -60,9 +60,25 @@ impl SimShared {
         msg.to_frame(self.magic)
     }
 
+    /// Whether it speaks v2: when asked to, unless its misbehaviour breaks v1 framing
+    /// (garbage, a bad checksum, an oversize v1 length, a cut v1 frame), which only a v1
+    /// connection can carry.
+    fn speaks_v2(&self) -> bool {
+        self.config.v2
+            && !matches!(
+                self.config.misbehavior,
+                Some(
+                    Misbehavior::Garbage
+                        | Misbehavior::BadChecksum
+                        | Misbehavior::OversizeLength
+                        | Misbehavior::CloseMidMessage
+                )
+            )
+    }
+
     /// Its services, NODE_P2P_V2 included when it speaks v2.
     fn advertised_services(&self) -> u64 {
-        if self.config.v2 {
+        if self.speaks_v2() {
             self.config.services | services::P2P_V2
         } else {
             self.config.services
@@ -158,7 +174,7 @@ async fn open_transport(
             read,
         ));
     }
-    if !shared.config.v2 {
+    if !shared.speaks_v2() {
         // A v1 node reads a frame header, finds the wrong magic and closes.
         stats.v2_refused.fetch_add(1, Relaxed);
         return None;
