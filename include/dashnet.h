@@ -34,6 +34,12 @@
 // Service bit: speaks the BIP324 v2 transport.
 #define DASHNET_SERVICE_P2P_V2 (1 << 12)
 
+// The transport a connection uses (`DashnetPeerStats::transport`).
+#define DASHNET_TRANSPORT_IN_USE_V1 1
+
+// BIP324 v2.
+#define DASHNET_TRANSPORT_IN_USE_V2 2
+
 // What every dashnet function returns. `DASHNET_STATUS_OK` is 0; on anything else,
 // `dashnet_last_error()` on the same thread says more.
 typedef enum DashnetStatus {
@@ -157,6 +163,28 @@ typedef enum DashnetFailStage {
   DASHNET_FAIL_STAGE_PROXY = 3,
 } DashnetFailStage;
 
+// Which transports to dial with (`DashnetConfig::transport`).
+enum DashnetTransport
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // BIP324 v2 with peers that advertise it or whose services are unknown, v1 with the
+  // others, and at once on the same address when a v2 attempt meets a v1 peer.
+  DASHNET_TRANSPORT_V2_PREFERRED = 0,
+  // v2 only: a v1 peer fails its handshake (PEER_FAILED, reason TRANSPORT).
+  DASHNET_TRANSPORT_V2_ONLY = 1,
+  // v1 only (NODE_P2P_V2 is not advertised).
+  DASHNET_TRANSPORT_V1_ONLY = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum DashnetTransport DashnetTransport;
+#else
+typedef uint32_t DashnetTransport;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // A client: its runtime, its peers, its delivery thread. Opaque; create it with
 // `dashnet_client_new`, free it with `dashnet_client_free`. Every function taking it is
 // safe to call from any thread, and from inside callbacks (except free).
@@ -276,6 +304,15 @@ typedef struct DashnetConfig {
   uint8_t proxy_randomize_credentials;
   // Dial nothing but onion peers (default 0; needs a proxy).
   uint8_t onion_only;
+  // Reserved, set to 0 (with `reserved2`, the previous version's tail padding).
+  uint16_t reserved1;
+  // Reserved, set to 0.
+  uint32_t reserved2;
+  // Which transports to dial with: a `DashnetTransport` value (default
+  // `DASHNET_TRANSPORT_V2_PREFERRED`; an unknown value is refused by name).
+  uint32_t transport;
+  // Reserved, set to 0 (this version's tail padding).
+  uint32_t reserved3;
 } DashnetConfig;
 
 // A peer connected or disconnected. Strings and arrays are borrowed (see the callback).
@@ -458,6 +495,13 @@ typedef struct DashnetPeerStats {
   uint64_t connected_since_unix_us;
   // Its inbound bytes waiting between its socket and the app (its budget in use).
   uint64_t inbound_bytes;
+  // The transport in use: `DASHNET_TRANSPORT_IN_USE_V1` (1) or `_V2` (2).
+  uint32_t transport;
+  // Reserved (0).
+  uint32_t reserved0;
+  // The v2 session id: both ends compute the same 32 bytes, so an app may show it
+  // for comparison out of band; all zero over v1.
+  uint8_t session_id[32];
 } DashnetPeerStats;
 
 // Client-wide statistics. Set `struct_size` to `sizeof` it before the call, as for

@@ -18,6 +18,7 @@ use super::status::{
     guard_ptr, str_arg, write_out, write_prefix,
 };
 use crate::client::{Client, DeliveryThread, Taken};
+use crate::peer::Transport;
 use crate::wire::{Command, Hash256};
 
 /// A client: its runtime, its peers, its delivery thread. Opaque; create it with
@@ -609,7 +610,19 @@ pub struct DashnetPeerStats {
     pub connected_since_unix_us: u64,
     /// Its inbound bytes waiting between its socket and the app (its budget in use).
     pub inbound_bytes: u64,
+    /// The transport in use: `DASHNET_TRANSPORT_IN_USE_V1` (1) or `_V2` (2).
+    pub transport: u32,
+    /// Reserved (0).
+    pub reserved0: u32,
+    /// The v2 session id: both ends compute the same 32 bytes, so an app may show it
+    /// for comparison out of band; all zero over v1.
+    pub session_id: [u8; 32],
 }
+
+/// The transport a connection uses (`DashnetPeerStats::transport`).
+pub const DASHNET_TRANSPORT_IN_USE_V1: u32 = 1;
+/// BIP324 v2.
+pub const DASHNET_TRANSPORT_IN_USE_V2: u32 = 2;
 
 /// Client-wide statistics. Set `struct_size` to `sizeof` it before the call, as for
 /// `DashnetPeerStats`.
@@ -647,10 +660,10 @@ pub struct DashnetClientStats {
     pub seed_lookups: u64,
 }
 
-fn peer_stats_field_ends() -> [usize; 12] {
+fn peer_stats_field_ends() -> [usize; 15] {
     field_ends!(DashnetPeerStats; struct_size, bytes_in, bytes_out, messages_in,
         messages_out, queued_messages, queued_bytes, ping_last_us, ping_min_us, ping_avg_us,
-        connected_since_unix_us, inbound_bytes)
+        connected_since_unix_us, inbound_bytes, transport, reserved0, session_id)
 }
 
 fn client_stats_field_ends() -> [usize; 14] {
@@ -713,6 +726,12 @@ pub unsafe extern "C" fn dashnet_peer_stats(
                     ping_avg_us: s.ping_avg_us,
                     connected_since_unix_us: s.connected_since_unix_us,
                     inbound_bytes: s.inbound_bytes,
+                    transport: match s.transport {
+                        Transport::V1 => DASHNET_TRANSPORT_IN_USE_V1,
+                        Transport::V2 => DASHNET_TRANSPORT_IN_USE_V2,
+                    },
+                    reserved0: 0,
+                    session_id: s.session_id.unwrap_or_default(),
                 };
                 // SAFETY: the caller promises `struct_size` (= n) writable bytes, and n
                 // ends on one of our fields.

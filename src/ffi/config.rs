@@ -9,6 +9,7 @@ use super::status::{
     DashnetStatus, check_struct_size, fail, field_ends, guard, str_arg, write_prefix,
 };
 use crate::client::ClientConfig;
+use crate::peer::TransportMode;
 use crate::wire::Network;
 
 /// A Dash network.
@@ -123,6 +124,28 @@ pub struct DashnetConfig {
     pub proxy_randomize_credentials: u8,
     /// Dial nothing but onion peers (default 0; needs a proxy).
     pub onion_only: u8,
+    /// Reserved, set to 0 (with `reserved2`, the previous version's tail padding).
+    pub reserved1: u16,
+    /// Reserved, set to 0.
+    pub reserved2: u32,
+    /// Which transports to dial with: a `DashnetTransport` value (default
+    /// `DASHNET_TRANSPORT_V2_PREFERRED`; an unknown value is refused by name).
+    pub transport: u32,
+    /// Reserved, set to 0 (this version's tail padding).
+    pub reserved3: u32,
+}
+
+/// Which transports to dial with (`DashnetConfig::transport`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashnetTransport {
+    /// BIP324 v2 with peers that advertise it or whose services are unknown, v1 with the
+    /// others, and at once on the same address when a v2 attempt meets a v1 peer.
+    V2Preferred = 0,
+    /// v2 only: a v1 peer fails its handshake (PEER_FAILED, reason TRANSPORT).
+    V2Only = 1,
+    /// v1 only (NODE_P2P_V2 is not advertised).
+    V1Only = 2,
 }
 
 impl DashnetNetwork {
@@ -183,6 +206,14 @@ impl DashnetConfig {
             proxy_onion: std::ptr::null(),
             proxy_randomize_credentials: u8::from(c.proxy_randomize_credentials),
             onion_only: u8::from(c.onion_only),
+            reserved1: 0,
+            reserved2: 0,
+            transport: match c.peer.transport {
+                TransportMode::V2Preferred => DashnetTransport::V2Preferred,
+                TransportMode::V2Only => DashnetTransport::V2Only,
+                TransportMode::V1Only => DashnetTransport::V1Only,
+            } as u32,
+            reserved3: 0,
         }
     }
 
@@ -311,6 +342,17 @@ impl DashnetConfig {
         c.proxy_onion = proxy_arg(self.proxy_onion, "proxy_onion")?;
         c.proxy_randomize_credentials = self.proxy_randomize_credentials != 0;
         c.onion_only = self.onion_only != 0;
+        c.peer.transport = match self.transport {
+            0 => TransportMode::V2Preferred,
+            1 => TransportMode::V2Only,
+            2 => TransportMode::V1Only,
+            n => {
+                return Err(fail(
+                    DashnetStatus::InvalidArgument,
+                    format!("transport: {n} is not a DashnetTransport (0, 1 or 2)"),
+                ));
+            }
+        };
         if c.onion_only && c.proxy.is_none() && c.proxy_onion.is_none() {
             return Err(fail(
                 DashnetStatus::InvalidArgument,
@@ -334,7 +376,7 @@ fn to_network(n: DashnetNetwork, devnet: Option<String>) -> Network {
 }
 
 /// Where each field of `DashnetConfig` ends: the sizes older versions may have.
-fn config_field_ends() -> [usize; 36] {
+fn config_field_ends() -> [usize; 40] {
     field_ends!(DashnetConfig; struct_size, network, devnet_name, user_agent, services,
         relay, protocol_version, min_protocol_version, start_height, worker_threads,
         target_outbound, max_outbound, exclusive, dns_seeds, connect_timeout_ms,
@@ -342,7 +384,7 @@ fn config_field_ends() -> [usize; 36] {
         inactivity_timeout_ms, flush_deadline_ms, queue_max_messages, queue_max_bytes,
         ban_duration_s, event_queue, inbound_peer_bytes, inbound_client_bytes, fixed_seeds,
         reseed_interval_ms, reserved0, header_stall_timeout_ms, required_services, proxy, proxy_onion,
-        proxy_randomize_credentials, onion_only)
+        proxy_randomize_credentials, onion_only, reserved1, reserved2, transport, reserved3)
 }
 
 /// Fills the first `struct_size` bytes of `config` (pass `sizeof *config`: the size your

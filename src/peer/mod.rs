@@ -286,6 +286,8 @@ impl Shared {
             .counters
             .snapshot(self.queue.counts.depth(), self.connected_unix_us);
         s.inbound_bytes = self.budget.in_use() as u64;
+        s.transport = self.info.transport;
+        s.session_id = self.info.session_id;
         s
     }
 }

@@ -56,10 +56,15 @@ pub struct PeerStats {
     /// Inbound bytes of this peer waiting between its socket and the app (its budget
     /// in use).
     pub inbound_bytes: u64,
+    /// The transport in use.
+    pub transport: super::Transport,
+    /// The v2 session id (`None` over v1).
+    pub session_id: Option<[u8; 32]>,
 }
 
 impl Counters {
     pub fn snapshot(&self, queued: (u64, u64), since_unix_us: u64) -> PeerStats {
+        // Transport and session id are filled in by the caller, which knows them.
         let count = self.ping_count.load(Relaxed);
         PeerStats {
             bytes_in: self.bytes_in.load(Relaxed),
@@ -78,6 +83,8 @@ impl Counters {
             pings_answered: count,
             connected_since_unix_us: since_unix_us,
             inbound_bytes: 0,
+            transport: super::Transport::V1,
+            session_id: None,
         }
     }
 }

@@ -22,9 +22,10 @@ use crate::wire::short_id::{command_for, short_id};
 use crate::wire::{Command, FrameDecoder, FrameError, RawMessage, encode_frame};
 
 /// Which transport a connection uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Transport {
     /// Plain v1 frames.
+    #[default]
     V1,
     /// BIP324 v2: encrypted, with Dash's short IDs.
     V2,
