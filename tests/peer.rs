@@ -7,7 +7,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dashnet::peer::{ConnectError, DisconnectReason, Peer, PeerConfig, PeerEvent, SendError};
+use dashnet::peer::{
+    ConnectError, DisconnectReason, Peer, PeerConfig, PeerEvent, SendError, Transport, TransportMode,
+};
 use dashnet::sim::{Misbehavior, Sim, SimConfig, SimStats};
 use dashnet::wire::{Command, Locator, Message, Network};
 use tokio::sync::mpsc;
@@ -17,6 +19,13 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 fn config() -> PeerConfig {
     PeerConfig::new(Network::Regtest)
+}
+
+fn config_for(mode: TransportMode) -> PeerConfig {
+    PeerConfig {
+        transport: mode,
+        ..config()
+    }
 }
 
 async fn connect(
@@ -57,18 +66,33 @@ fn locator_genesis() -> Locator {
     }
 }
 
+/// Each concurrency test runs under both runtime flavours and over both transports (v2
+/// with `V2Only`, so a fallback cannot pass for v2).
 macro_rules! both_flavours {
     ($name:ident, $body:ident) => {
         mod $name {
+            use dashnet::peer::TransportMode::{V1Only, V2Only};
             #[tokio::test(flavor = "current_thread")]
-            async fn current_thread() {
-                tokio::time::timeout(super::LIMIT, super::$body())
+            async fn current_thread_v2() {
+                tokio::time::timeout(super::LIMIT, super::$body(V2Only))
                     .await
                     .expect("test timed out");
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn multi_thread() {
-                tokio::time::timeout(super::LIMIT, super::$body())
+            async fn multi_thread_v2() {
+                tokio::time::timeout(super::LIMIT, super::$body(V2Only))
+                    .await
+                    .expect("test timed out");
+            }
+            #[tokio::test(flavor = "current_thread")]
+            async fn current_thread_v1() {
+                tokio::time::timeout(super::LIMIT, super::$body(V1Only))
+                    .await
+                    .expect("test timed out");
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn multi_thread_v1() {
+                tokio::time::timeout(super::LIMIT, super::$body(V1Only))
                     .await
                     .expect("test timed out");
             }
@@ -77,15 +101,30 @@ macro_rules! both_flavours {
 }
 
 both_flavours!(handshake_order_and_header_sync, handshake_and_sync);
-async fn handshake_and_sync() {
+async fn handshake_and_sync(mode: TransportMode) {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
-    let (peer, mut rx) = connect(&sim, config()).await.unwrap();
+    let (peer, mut rx) = connect(&sim, config_for(mode)).await.unwrap();
     let info = peer.info().clone();
     assert_eq!(info.version, 70240);
     assert_eq!(info.negotiated_version, 70240);
     assert_eq!(info.start_height, 2000);
     assert!(info.user_agent.starts_with("/dashnet-sim:"));
     assert!(info.headers2 && info.wants_addrv2);
+    // The transport asked for, and over v2 both ends derived the same session id.
+    let sim_side = sim.stats().transports.lock().clone();
+    match mode {
+        TransportMode::V1Only => {
+            assert_eq!(info.transport, Transport::V1);
+            assert_eq!(info.session_id, None);
+            assert_eq!(sim_side, vec![(Transport::V1, None)]);
+        }
+        _ => {
+            assert_eq!(info.transport, Transport::V2);
+            assert!(info.session_id.is_some());
+            assert_eq!(sim_side, vec![(Transport::V2, info.session_id)]);
+        }
+    }
+    assert_eq!(peer.stats().session_id, info.session_id);
 
     peer.send(&Message::GetHeaders2(locator_genesis())).unwrap();
     let headers = loop {
@@ -126,7 +165,7 @@ async fn handshake_and_sync() {
 }
 
 both_flavours!(eight_senders_under_flood, eight_senders);
-async fn eight_senders() {
+async fn eight_senders(mode: TransportMode) {
     const SENDERS: u8 = 8;
     const EACH: u32 = 10_000;
     let sim = Sim::start(SimConfig {
@@ -136,7 +175,7 @@ async fn eight_senders() {
     })
     .await
     .unwrap();
-    let (peer, mut rx) = connect(&sim, config()).await.unwrap();
+    let (peer, mut rx) = connect(&sim, config_for(mode)).await.unwrap();
     // Take events (the flood) as they come.
     let headers_seen = tokio::spawn(async move {
         let mut n = 0usize;
@@ -384,7 +423,7 @@ async fn refused_connection_is_an_io_error() {
 }
 
 both_flavours!(stalled_peer_fills_queue_then_write_stalls, stalled_peer);
-async fn stalled_peer() {
+async fn stalled_peer(mode: TransportMode) {
     // No pings from the sim: the accounting below counts every frame the writer wrote,
     // so nothing but the test's messages may be written.
     let sim = Sim::start(SimConfig {
@@ -394,7 +433,7 @@ async fn stalled_peer() {
     })
     .await
     .unwrap();
-    let mut c = config();
+    let mut c = config_for(mode);
     c.write_stall_timeout = Duration::from_millis(500);
     c.queue_max_bytes = 1 << 20;
     let (peer, mut rx) = connect(&sim, c).await.unwrap();
@@ -433,14 +472,14 @@ async fn stalled_peer() {
 }
 
 both_flavours!(graceful_close_flushes_everything, graceful_close);
-async fn graceful_close() {
+async fn graceful_close(mode: TransportMode) {
     let sim = Sim::start(SimConfig {
         record_messages: true,
         ..SimConfig::default()
     })
     .await
     .unwrap();
-    let mut c = config();
+    let mut c = config_for(mode);
     c.flush_deadline = Duration::from_secs(20);
     let (peer, mut rx) = connect(&sim, c).await.unwrap();
     let command = Command::new("dnflush").unwrap();
@@ -503,7 +542,7 @@ both_flavours!(the_peers_ping_overtakes_queued_data, ping_overtakes_data);
 /// before the ping arrived. The sim stops reading, the test queues data until the queue is
 /// full, the sim pings, then reads again: in a single-queue design the pong would come
 /// after every queued message; here data queued before the ping arrives after the pong.
-async fn ping_overtakes_data() {
+async fn ping_overtakes_data(mode: TransportMode) {
     let sim = Sim::start(SimConfig {
         record_messages: true,
         ping_interval: None,
@@ -511,7 +550,7 @@ async fn ping_overtakes_data() {
     })
     .await
     .unwrap();
-    let mut c = config();
+    let mut c = config_for(mode);
     c.queue_max_bytes = 4 << 20;
     let (peer, mut rx) = connect(&sim, c).await.unwrap();
     until(|| SimStats::get(&sim.stats().handshakes_ok) == 1).await;
@@ -577,7 +616,7 @@ both_flavours!(
 /// happens elsewhere: so the sim has the pong before the app has the second message (the
 /// reader may first wait for the app to take the first, if the byte budget is full). A
 /// design that answers pings in order behind decoding answers after all four.
-async fn ping_before_decode() {
+async fn ping_before_decode(mode: TransportMode) {
     let sim = Sim::start(SimConfig {
         tip: 32_000,
         record_messages: true,
@@ -586,7 +625,7 @@ async fn ping_before_decode() {
     })
     .await
     .unwrap();
-    let (peer, mut rx) = connect(&sim, config()).await.unwrap();
+    let (peer, mut rx) = connect(&sim, config_for(mode)).await.unwrap();
     until(|| SimStats::get(&sim.stats().handshakes_ok) == 1).await;
     let chain = dashnet::sim::chain::regtest_chain(32_000);
     let mut messages: Vec<Message> = chain.headers()[1..=32_000]
@@ -756,7 +795,7 @@ both_flavours!(
 /// stopped, so unread flood data sits in our socket when it closes; a plain close would
 /// reset the connection and the peer's kernel would drop what we wrote that it had not
 /// read yet. After the flush the peer's flood is read and dropped until it closes too.
-async fn close_under_flood() {
+async fn close_under_flood(mode: TransportMode) {
     let sim = Sim::start(SimConfig {
         record_messages: true,
         flood_headers2: Some(0),
@@ -768,7 +807,7 @@ async fn close_under_flood() {
     let stats = sim.stats_arc();
     // Three connections in turn (the reset is a race: one round can miss it).
     for round in 0..3u8 {
-        let mut c = config();
+        let mut c = config_for(mode);
         c.flush_deadline = Duration::from_secs(20);
         let (peer, mut rx) = connect(&sim, c).await.unwrap();
         // The sim floods from its side of the handshake on; let the flood fill our buffers.

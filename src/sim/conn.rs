@@ -550,6 +550,7 @@ impl Conn {
                     return false;
                 }
                 self.client_services = v.services;
+                self.shared.stats.client_services.lock().push(v.services);
                 self.negotiated = v.version.min(self.shared.config.protocol_version);
                 self.send(&Message::Version(self.our_version()));
                 if self.negotiated >= ADDRV2_VERSION {

@@ -246,6 +246,8 @@ pub struct SimStats {
     pub v2_failures: Mutex<Vec<String>>,
     /// v2 keys received while v2 is off (closed at once, as a v1 node does).
     pub v2_refused: AtomicU64,
+    /// The services each client's version advertised, in order.
+    pub client_services: Mutex<Vec<u64>>,
 }
 
 impl SimStats {
