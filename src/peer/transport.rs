@@ -806,3 +806,364 @@ mod tests {
         v1_node.await.unwrap();
     }
 }
+
+/// BIP324's published vectors, and our transport against an independent packet layer
+/// checked by them (RustCrypto's ChaCha20 and ChaCha20-Poly1305 under BIP324's
+/// forward-secure wrappers, written here from the BIP's specification).
+#[cfg(test)]
+mod bip324_vectors {
+    use bitcoin_hashes::{Hkdf, sha256};
+    use chacha20::ChaCha20;
+    use chacha20::cipher::{KeyIvInit, StreamCipher};
+    use chacha20poly1305::ChaCha20Poly1305;
+    use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+    use secp256k1::ellswift::{ElligatorSwift, ElligatorSwiftParty};
+    use secp256k1::{PublicKey, Secp256k1, SecretKey};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::wire::MAX_PAYLOAD_LEN;
+
+    const PACKETS: &str =
+        include_str!("../../tests/data/vectors/bip324/packet_encoding_test_vectors.csv");
+    const ELLSWIFT: &str =
+        include_str!("../../tests/data/vectors/bip324/xelligatorswift_test_vectors.csv");
+    const REKEY: u64 = 224;
+    const ECDH_TAG: &[u8] = b"bip324_ellswift_xonly_ecdh";
+
+    fn unhex(s: &str) -> Vec<u8> {
+        hex::decode(s).expect("hex")
+    }
+
+    fn arr<const N: usize>(s: &str) -> [u8; N] {
+        unhex(s).try_into().expect("length")
+    }
+
+    /// FSChaCha20: the length cipher, one keystream rekeyed every 224 chunks.
+    struct FsStream {
+        cipher: ChaCha20,
+        chunks: u64,
+    }
+
+    fn stream_nonce(epoch: u64) -> [u8; 12] {
+        let mut n = [0u8; 12];
+        n[4..].copy_from_slice(&epoch.to_le_bytes());
+        n
+    }
+
+    impl FsStream {
+        fn new(key: [u8; 32]) -> Self {
+            FsStream {
+                cipher: ChaCha20::new(&key.into(), &stream_nonce(0).into()),
+                chunks: 0,
+            }
+        }
+        fn crypt(&mut self, chunk: &mut [u8]) {
+            self.cipher.apply_keystream(chunk);
+            if (self.chunks + 1) % REKEY == 0 {
+                let mut key = [0u8; 32];
+                self.cipher.apply_keystream(&mut key);
+                let epoch = (self.chunks + 1) / REKEY;
+                self.cipher = ChaCha20::new(&key.into(), &stream_nonce(epoch).into());
+            }
+            self.chunks += 1;
+        }
+    }
+
+    /// FSChaCha20Poly1305: the packet cipher, rekeyed every 224 packets.
+    struct FsAead {
+        key: [u8; 32],
+        packets: u64,
+    }
+
+    impl FsAead {
+        fn nonce(&self) -> [u8; 12] {
+            let mut n = [0u8; 12];
+            n[..4].copy_from_slice(&((self.packets % REKEY) as u32).to_le_bytes());
+            n[4..].copy_from_slice(&(self.packets / REKEY).to_le_bytes());
+            n
+        }
+        fn after(&mut self) {
+            if (self.packets + 1) % REKEY == 0 {
+                let mut n = self.nonce();
+                n[..4].copy_from_slice(&[0xff; 4]);
+                let mut next = [0u8; 32];
+                let aead = ChaCha20Poly1305::new(&self.key.into());
+                aead.encrypt_in_place_detached(&n.into(), b"", &mut next)
+                    .expect("encrypts");
+                self.key = next;
+            }
+            self.packets += 1;
+        }
+        fn seal(&mut self, aad: &[u8], text: &mut [u8]) -> [u8; 16] {
+            let aead = ChaCha20Poly1305::new(&self.key.into());
+            let tag = aead
+                .encrypt_in_place_detached(&self.nonce().into(), aad, text)
+                .expect("encrypts");
+            self.after();
+            tag.into()
+        }
+        fn open(&mut self, aad: &[u8], text: &mut [u8], tag: &[u8]) -> bool {
+            let aead = ChaCha20Poly1305::new(&self.key.into());
+            let ok = aead
+                .decrypt_in_place_detached(&self.nonce().into(), aad, text, tag.into())
+                .is_ok();
+            self.after();
+            ok
+        }
+    }
+
+    /// One direction of a reference session.
+    struct Side {
+        len: FsStream,
+        aead: FsAead,
+    }
+
+    impl Side {
+        fn new(l: [u8; 32], p: [u8; 32]) -> Self {
+            Side {
+                len: FsStream::new(l),
+                aead: FsAead { key: p, packets: 0 },
+            }
+        }
+        fn seal(&mut self, contents: &[u8], ignore: bool, aad: &[u8]) -> Vec<u8> {
+            let mut len = (contents.len() as u32).to_le_bytes()[..3].to_vec();
+            self.len.crypt(&mut len);
+            let mut body = vec![if ignore { 0x80 } else { 0 }];
+            body.extend_from_slice(contents);
+            let tag = self.aead.seal(aad, &mut body);
+            [len, body, tag.to_vec()].concat()
+        }
+        /// Opens the packet at the front of `bytes`: (header, contents, bytes used).
+        fn open(&mut self, bytes: &[u8], aad: &[u8]) -> (u8, Vec<u8>, usize) {
+            let mut len = [bytes[0], bytes[1], bytes[2], 0];
+            self.len.crypt(&mut len[..3]);
+            let n = u32::from_le_bytes(len) as usize;
+            let mut body = bytes[3..3 + 1 + n].to_vec();
+            let tag = &bytes[4 + n..4 + n + 16];
+            assert!(self.aead.open(aad, &mut body, tag), "the packet authenticates");
+            (body[0], body[1..].to_vec(), 3 + 1 + n + 16)
+        }
+    }
+
+    struct Keys {
+        session_id: [u8; 32],
+        initiator_l: [u8; 32],
+        initiator_p: [u8; 32],
+        responder_l: [u8; 32],
+        responder_p: [u8; 32],
+        terminators: [u8; 32],
+    }
+
+    fn derive(shared: &[u8; 32], magic: [u8; 4]) -> Keys {
+        let mut salt = b"bitcoin_v2_shared_secret".to_vec();
+        salt.extend_from_slice(&magic);
+        let hk = Hkdf::<sha256::Hash>::new(&salt, shared);
+        let get = |info: &str| {
+            let mut out = [0u8; 32];
+            hk.expand(info.as_bytes(), &mut out).expect("32 bytes");
+            out
+        };
+        Keys {
+            session_id: get("session_id"),
+            initiator_l: get("initiator_L"),
+            initiator_p: get("initiator_P"),
+            responder_l: get("responder_L"),
+            responder_p: get("responder_P"),
+            terminators: get("garbage_terminators"),
+        }
+    }
+
+    #[test]
+    fn packet_encoding_vectors() {
+        const BITCOIN_MAGIC: [u8; 4] = [0xf9, 0xbe, 0xb4, 0xd9];
+        let mut rows = PACKETS.lines();
+        let head: Vec<&str> = rows.next().unwrap().split(',').collect();
+        let mut checked = 0;
+        for row in rows.filter(|r| !r.is_empty()) {
+            let f: Vec<&str> = row.split(',').collect();
+            let col = |name: &str| f[head.iter().position(|h| *h == name).unwrap()];
+            let initiating = col("in_initiating") == "1";
+            let sk = SecretKey::from_slice(&unhex(col("in_priv_ours"))).unwrap();
+            let ours = ElligatorSwift::from_array(arr(col("in_ellswift_ours")));
+            let theirs = ElligatorSwift::from_array(arr(col("in_ellswift_theirs")));
+            let (a, b, party) = if initiating {
+                (ours, theirs, ElligatorSwiftParty::A)
+            } else {
+                (theirs, ours, ElligatorSwiftParty::B)
+            };
+            let shared = ElligatorSwift::shared_secret(a, b, sk, party, Some(ECDH_TAG));
+            assert_eq!(
+                shared.to_secret_bytes(),
+                arr::<32>(col("mid_shared_secret"))
+            );
+            let keys = derive(&shared.to_secret_bytes(), BITCOIN_MAGIC);
+            assert_eq!(keys.initiator_l, arr::<32>(col("mid_initiator_l")));
+            assert_eq!(keys.initiator_p, arr::<32>(col("mid_initiator_p")));
+            assert_eq!(keys.responder_l, arr::<32>(col("mid_responder_l")));
+            assert_eq!(keys.responder_p, arr::<32>(col("mid_responder_p")));
+            assert_eq!(keys.session_id, arr::<32>(col("mid_session_id")));
+            let (send_t, recv_t) = keys.terminators.split_at(16);
+            let (send_t, recv_t) = if initiating {
+                (send_t, recv_t)
+            } else {
+                (recv_t, send_t)
+            };
+            assert_eq!(send_t, unhex(col("mid_send_garbage_terminator")));
+            assert_eq!(recv_t, unhex(col("mid_recv_garbage_terminator")));
+            // The crate the transport uses derives the same session.
+            let crate_keys = bip324::SessionKeyMaterial::from_ecdh(a, b, sk, party, BITCOIN_MAGIC)
+                .unwrap();
+            assert_eq!(crate_keys.session_id, keys.session_id);
+            // Packet number in_idx of our sending direction.
+            let mut side = if initiating {
+                Side::new(keys.initiator_l, keys.initiator_p)
+            } else {
+                Side::new(keys.responder_l, keys.responder_p)
+            };
+            let idx: usize = col("in_idx").parse().unwrap();
+            for _ in 0..idx {
+                side.seal(b"", false, b"");
+            }
+            let contents = unhex(col("in_content")).repeat(col("in_multiply").parse().unwrap());
+            let packet = side.seal(&contents, col("in_ignore") == "1", &unhex(col("in_aad")));
+            let whole = col("out_ciphertext");
+            if whole.is_empty() {
+                assert!(packet.ends_with(&unhex(col("out_ciphertext_endswith"))));
+            } else {
+                assert_eq!(packet, unhex(whole));
+            }
+            checked += 1;
+        }
+        assert_eq!(checked, 7);
+    }
+
+    #[test]
+    fn ellswift_decoding_vectors() {
+        let mut n = 0;
+        for row in ELLSWIFT.lines().skip(1).filter(|r| !r.is_empty()) {
+            let (ell, x) = row.split_once(',').unwrap();
+            let pk = PublicKey::from_ellswift(ElligatorSwift::from_array(arr(ell)));
+            assert_eq!(pk.x_only_public_key().0.serialize(), arr::<32>(x), "{ell}");
+            n += 1;
+        }
+        assert_eq!(n, 16);
+    }
+
+    /// Our initiator and our encoder/decoder against the reference as responder, on
+    /// Dash's regtest magic, across the rekeying boundary both ways.
+    #[tokio::test]
+    async fn our_transport_talks_to_the_reference() {
+        const MAGIC: [u8; 4] = [0xfc, 0xc1, 0xb7, 0xdc];
+        let (mut a, mut b) = tokio::io::duplex(1 << 22);
+        let reference = tokio::spawn(async move {
+            let mut key = [0u8; 64];
+            b.read_exact(&mut key).await.unwrap();
+            let secp = Secp256k1::new();
+            let sk = SecretKey::new(&mut secp256k1::rand::thread_rng());
+            let ours = ElligatorSwift::from_seckey(&secp, sk, None);
+            let garbage = vec![0x42u8; 100];
+            b.write_all(&[&ours.to_array()[..], &garbage].concat())
+                .await
+                .unwrap();
+            let theirs = ElligatorSwift::from_array(key);
+            let shared = ElligatorSwift::shared_secret(
+                theirs,
+                ours,
+                sk,
+                ElligatorSwiftParty::B,
+                Some(ECDH_TAG),
+            );
+            let keys = derive(&shared.to_secret_bytes(), MAGIC);
+            let mut send = Side::new(keys.responder_l, keys.responder_p);
+            let mut recv = Side::new(keys.initiator_l, keys.initiator_p);
+            let version = send.seal(b"", false, &garbage);
+            b.write_all(&[&keys.terminators[16..], &version[..]].concat())
+                .await
+                .unwrap();
+            // Their garbage, their terminator, their version packet.
+            let mut inbuf = Vec::new();
+            let at = loop {
+                let mut chunk = [0u8; 4096];
+                let n = b.read(&mut chunk).await.unwrap();
+                assert!(n > 0);
+                inbuf.extend_from_slice(&chunk[..n]);
+                if let Some(at) = inbuf
+                    .windows(16)
+                    .position(|w| w == &keys.terminators[..16])
+                {
+                    break at;
+                }
+            };
+            let their_garbage = inbuf[..at].to_vec();
+            assert!(their_garbage.len() <= MAX_GARBAGE);
+            let mut rest = inbuf[at + 16..].to_vec();
+            while rest.len() < 20 {
+                let mut chunk = [0u8; 64];
+                let n = b.read(&mut chunk).await.unwrap();
+                rest.extend_from_slice(&chunk[..n]);
+            }
+            let (header, contents, used) = recv.open(&rest, &their_garbage);
+            assert_eq!((header, contents.len()), (0, 0), "an empty version packet");
+            rest.drain(..used);
+            (b, keys.session_id, send, recv, rest)
+        });
+        let ours = initiate(&mut a, MAGIC, MAX_PAYLOAD_LEN, MAX_GARBAGE)
+            .await
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
+        let (mut b, session_id, mut send, mut recv, mut rest) = reference.await.unwrap();
+        assert_eq!(ours.session_id, session_id);
+        let (mut encoder, mut decoder) = (ours.encoder, ours.decoder);
+        encoder.set_negotiated(70240);
+        decoder.set_negotiated(70240);
+        // Ours to the reference: 300 packets, short and long IDs.
+        let ping = Command::new("ping").unwrap();
+        let odd = Command::new("dnodd").unwrap();
+        let mut wire = Vec::new();
+        for i in 0u32..300 {
+            let command = if i % 3 == 0 { odd } else { ping };
+            encoder.encode(&command, &i.to_le_bytes(), &mut wire);
+        }
+        a.write_all(&wire).await.unwrap();
+        while rest.len() < wire.len() {
+            let mut chunk = [0u8; 65536];
+            let n = b.read(&mut chunk).await.unwrap();
+            assert!(n > 0);
+            rest.extend_from_slice(&chunk[..n]);
+        }
+        let mut seen = 0u32;
+        while seen < 300 {
+            let (header, contents, used) = recv.open(&rest, b"");
+            rest.drain(..used);
+            assert_eq!(header, 0);
+            let expected = if seen % 3 == 0 {
+                [&[0u8][..], odd.wire_bytes(), &seen.to_le_bytes()].concat()
+            } else {
+                [&[18u8][..], &seen.to_le_bytes()].concat()
+            };
+            assert_eq!(contents, expected, "packet {seen}");
+            seen += 1;
+        }
+        // The reference to ours: 300 packets with decoys among them.
+        let mut wire = Vec::new();
+        for i in 0u32..300 {
+            if i % 7 == 0 {
+                wire.extend(send.seal(&[9; 40], true, b""));
+            }
+            let contents = [&[165u8][..], &i.to_le_bytes()].concat(); // headers2
+            wire.extend(send.seal(&contents, false, b""));
+        }
+        let mut got = 0u32;
+        let mut input = &wire[..];
+        while !input.is_empty() {
+            if let Step::Message(m) = decoder.decode(&mut input).unwrap() {
+                assert_eq!(m.command.as_str(), "headers2");
+                assert_eq!(m.payload, got.to_le_bytes());
+                got += 1;
+            }
+        }
+        assert_eq!(got, 300);
+    }
+}
+
