@@ -14,7 +14,7 @@ use std::sync::Arc;
 use jni::JNIEnv;
 use jni::objects::{GlobalRef, JByteArray, JClass, JMethodID, JObject, JString, JValue};
 use jni::signature::{Primitive, ReturnType};
-use jni::sys::{jboolean, jint, jlong, jlongArray, jvalue};
+use jni::sys::{jboolean, jbyteArray, jint, jlong, jlongArray, jvalue};
 
 use crate::client::{Client, ClientError, ClientEvent, DeliveryThread, Taken};
 use crate::ffi::config::{DashnetConfig, DashnetNetwork};
@@ -376,6 +376,8 @@ fn read_config(env: &mut JNIEnv, obj: &JObject) -> Result<(DashnetConfig, Config
         .map_or(std::ptr::null(), |s| s.as_ptr());
     c.proxy_randomize_credentials = flag!("proxyRandomizeCredentials");
     c.onion_only = flag!("onionOnly");
+    // An unknown value is refused by name when the client is made.
+    c.transport = int!("transport");
     Ok((c, [devnet, ua, seeds, proxy, proxy_onion]))
 }
 
@@ -401,7 +403,7 @@ pub extern "system" fn Java_org_dashnet_DashnetConfig_nativeDefaults<'l>(
         let c = DashnetConfig::defaults(n);
         let int = |v: u32| JValue::Int(v.min(i32::MAX as u32) as jint);
         let long = |v: u64| JValue::Long(v.min(i64::MAX as u64) as jlong);
-        let fields: [(&str, &str, JValue); 29] = [
+        let fields: [(&str, &str, JValue); 30] = [
             ("network", "I", int(c.network)),
             ("services", "J", long(c.services)),
             ("relay", "Z", JValue::Bool(c.relay)),
@@ -435,6 +437,7 @@ pub extern "system" fn Java_org_dashnet_DashnetConfig_nativeDefaults<'l>(
                 JValue::Bool(c.proxy_randomize_credentials),
             ),
             ("onionOnly", "Z", JValue::Bool(c.onion_only)),
+            ("transport", "I", int(c.transport)),
         ];
         for (name, sig, v) in fields {
             if env.set_field(&out, name, sig, v).is_err() {
@@ -680,12 +683,40 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeStats<'l>(
             s.ping_min_us,
             s.ping_avg_us,
             s.inbound_bytes,
+            match s.transport {
+                crate::peer::Transport::V1 => 1,
+                crate::peer::Transport::V2 => 2,
+            },
         ]
         .map(|x| x as jlong);
         match env.new_long_array(v.len() as jint) {
             Ok(arr) if env.set_long_array_region(&arr, 0, &v).is_ok() => arr.into_raw(),
             _ => std::ptr::null_mut(),
         }
+    })
+}
+
+/// `byte[] nativeSessionId(long handle, long peer)`: see `DashnetClient.sessionId`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dashnet_DashnetClient_nativeSessionId<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    peer: jlong,
+) -> jbyteArray {
+    guarded(&mut env, std::ptr::null_mut(), |env| {
+        // SAFETY: see `client`.
+        let Some(c) = (unsafe { client(handle) }) else {
+            return std::ptr::null_mut();
+        };
+        let Ok(s) = c.client.peer_stats(peer as u64) else {
+            return std::ptr::null_mut();
+        };
+        let Some(id) = s.session_id else {
+            return std::ptr::null_mut();
+        };
+        env.byte_array_from_slice(&id)
+            .map_or(std::ptr::null_mut(), |a| a.into_raw())
     })
 }
 

@@ -458,6 +458,10 @@ public final class DashnetTest {
                 Thread.sleep(10);
             }
             check(stats != null && stats[3] >= 8000, "all written (exact count below, at the sim)");
+            // The sync above ran over BIP324 v2 (the default, and the sim speaks it).
+            check(stats != null && stats.length == 11 && stats[10] == 2, "the sync ran over v2");
+            byte[] session = client.sessionId(rec.peer.get());
+            check(session != null && session.length == 32, "a v2 session id");
             // What the node sends after the handshake reaches onMessage, with its payload.
             check(waitFor(() -> rec.commands.size() >= 3, 5000)
                     && rec.commands.subList(0, 3).equals(List.of("sendheaders2:0", "sendcmpct:9", "senddsq:1")),
@@ -466,6 +470,29 @@ public final class DashnetTest {
             client.close();
             client.close(); // twice is fine
             check(client.send(1, "ping", new byte[8], 0) == DashnetClient.SHUTTING_DOWN, "send after close");
+
+            // The transport setting: v1 only gives v1 (no session id); an unknown value is refused.
+            DashnetConfig v1 = new DashnetConfig(DashnetClient.REGTEST);
+            check(v1.transport == DashnetConfig.TRANSPORT_V2_PREFERRED, "v2 preferred by default");
+            v1.exclusive = true;
+            v1.transport = DashnetConfig.TRANSPORT_V1_ONLY;
+            Recorder v1rec = new Recorder();
+            try (DashnetClient v1client = new DashnetClient(v1, v1rec)) {
+                check(v1client.connect(sim.address) == DashnetClient.OK, "connect over v1");
+                check(v1rec.connected.await(10, TimeUnit.SECONDS), "connected over v1");
+                long[] v1stats = v1client.stats(v1rec.peer.get());
+                check(v1stats != null && v1stats[10] == 1, "v1 only speaks v1");
+                check(v1client.sessionId(v1rec.peer.get()) == null, "no session id over v1");
+            }
+            DashnetConfig badTransport = new DashnetConfig(DashnetClient.REGTEST);
+            badTransport.transport = 7;
+            String transportWhy = "";
+            try (DashnetClient bad = new DashnetClient(badTransport, new Recorder())) {
+                transportWhy = "accepted " + bad;
+            } catch (RuntimeException e) {
+                transportWhy = String.valueOf(e.getMessage());
+            }
+            check(transportWhy.contains("transport"), "an unknown transport is refused: " + transportWhy);
 
             // A listener that throws does not take the library down.
             thrower = new Recorder() {

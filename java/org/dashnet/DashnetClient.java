@@ -110,12 +110,23 @@ public final class DashnetClient implements AutoCloseable {
     /**
      * A peer's statistics: bytes in, bytes out, messages in, messages out, queued messages,
      * queued bytes, last / min / average ping in microseconds, inbound bytes waiting for
-     * the app; null if unknown (never existed, or its onDisconnected has been called).
+     * the app, the transport (1: v1, 2: BIP324 v2); null if unknown (never existed, or its
+     * onDisconnected has been called).
      */
     public long[] stats(long peer) {
         long h = acquire();
         if (h == 0) return null;
         try { return nativeStats(h, peer); } finally { release(); }
+    }
+
+    /**
+     * A v2 peer's session id (32 bytes; both ends compute the same, so an app may show it
+     * for comparison out of band); null over v1 or if the peer is unknown.
+     */
+    public byte[] sessionId(long peer) {
+        long h = acquire();
+        if (h == 0) return null;
+        try { return nativeSessionId(h, peer); } finally { release(); }
     }
 
     /**
@@ -207,6 +218,7 @@ public final class DashnetClient implements AutoCloseable {
     private static native long nativeSendBest(long handle, String command, byte[] payload, long tag);
     private static native long nativeRequestHeaders(long handle, byte[] locator);
     private static native long[] nativeStats(long handle, long peer);
+    private static native byte[] nativeSessionId(long handle, long peer);
     private static native long[] nativeClientStats(long handle);
     private static native int nativeLifecycle(long handle, int what);
     private static native int nativeShutdown(long handle);

@@ -75,6 +75,19 @@ public final class DashnetConfig {
     public boolean proxyRandomizeCredentials;
     /** Dial nothing but onion peers (needs a proxy). */
     public boolean onionOnly;
+    /**
+     * Which transports to dial with: TRANSPORT_V2_PREFERRED (the default: BIP324 v2, falling
+     * back to v1 at once with a v1 peer), TRANSPORT_V2_ONLY or TRANSPORT_V1_ONLY. Another
+     * value is refused when the client is made.
+     */
+    public int transport;
+
+    /** transport: v2 with peers that may speak it, v1 with the others. */
+    public static final int TRANSPORT_V2_PREFERRED = 0;
+    /** transport: v2 only; a v1 peer fails its handshake. */
+    public static final int TRANSPORT_V2_ONLY = 1;
+    /** transport: v1 only. */
+    public static final int TRANSPORT_V1_ONLY = 2;
 
     /** The library's defaults for {@code network}. */
     public DashnetConfig(int network) {
