@@ -151,10 +151,12 @@ public final class DashnetClient {
     /// `eventCapacity`: how many events may wait in `events` before dashnet's delivery
     /// thread waits for the app (and, behind it, dashnet stops reading from peers).
     /// `proxy` / `proxyOnion`: SOCKS5 proxies as "IP:PORT" (an embedded Tor's, say); the
-    /// C strings live until the client is made. Other settings go through `configure`
-    /// (`config.proxy_randomize_credentials`, `config.onion_only`, ...).
+    /// C strings live until the client is made. `transport`: BIP324 v2 preferred (the
+    /// default, falling back to v1 with a v1 peer), v2 only, or v1 only. Other settings go
+    /// through `configure` (`config.proxy_randomize_credentials`, `config.onion_only`, ...).
     public init(network: DashnetNetwork, eventCapacity: Int = 256,
                 proxy: String? = nil, proxyOnion: String? = nil,
+                transport: DashnetTransport = DASHNET_TRANSPORT_V2_PREFERRED,
                 configure: (inout DashnetConfig) -> Void = { _ in }) throws {
         var continuation: AsyncStream<DashnetEvent>.Continuation!
         // Unbounded here, but never more than `eventCapacity` data events: the semaphore
@@ -166,6 +168,7 @@ public final class DashnetClient {
         var config = DashnetConfig()
         var st = dashnet_config_init(&config, MemoryLayout<DashnetConfig>.size, network.rawValue)
         guard st == DASHNET_STATUS_OK else { box.release(); throw DashnetError(st) }
+        config.transport = transport.rawValue
         configure(&config)
         let proxyC: UnsafeMutablePointer<CChar>? = proxy.flatMap { strdup($0) }
         let proxyOnionC: UnsafeMutablePointer<CChar>? = proxyOnion.flatMap { strdup($0) }
@@ -261,6 +264,17 @@ public final class DashnetClient {
                 dashnet_send(h, peer, command, buf.bindMemory(to: UInt8.self).baseAddress, buf.count, tag)
             }
         }
+    }
+
+    /// Whether `peer` speaks BIP324 v2, and its session id (nil over v1): both ends compute
+    /// the same 32 bytes, so an app may show them for comparison out of band.
+    public func transport(peer: UInt64) throws -> (v2: Bool, sessionId: [UInt8]?) {
+        var stats = DashnetPeerStats()
+        stats.struct_size = MemoryLayout<DashnetPeerStats>.size
+        try call { h in dashnet_peer_stats(h, peer, &stats) }
+        guard stats.transport == UInt32(DASHNET_TRANSPORT_IN_USE_V2) else { return (false, nil) }
+        let id = withUnsafeBytes(of: stats.session_id) { Array($0) }
+        return (true, id)
     }
 
     /// Asks the best peer for headers after `locator` (1 to 101 32-byte hashes, wire order).
