@@ -6,12 +6,14 @@
  *   dashnet-sync --connect HOST:PORT --network mainnet|testnet|regtest|devnet
  *                [--genesis HEX] [--max-headers N] [--follow SECONDS]
  *                [--proxy IP:PORT (SOCKS5, e.g. Tor's 127.0.0.1:9050)] [--onion-only]
+ *                [--transport auto|v2|v1 (default auto: BIP324 v2, v1 with a v1 peer)]
  *
  * With --proxy every connection goes through the proxy and nothing is resolved locally:
  * --connect then takes IP:PORT or NAME.onion:PORT, not a host name.
  *
  * The last line on stdout is one JSON object:
- *   {"headers":N,"tip_height":H,"tip_hash":"...","seconds":S,"peer_user_agent":"..."}
+ *   {"headers":N,"tip_height":H,"tip_hash":"...","seconds":S,"peer_user_agent":"...",
+ *    "transport":"v2"|"v1"}
  * On failure it exits non-zero and says why on stderr. */
 #define _DEFAULT_SOURCE
 #include <netdb.h>
@@ -33,6 +35,7 @@ typedef struct sync_state {
   int connected, disconnected, done, failed;
   char failure[256];
   char user_agent[256];
+  const char *transport; /* of the peer synced from: "v1" or "v2" */
   int32_t peer_height;
   uint64_t headers;     /* synced so far */
   uint64_t max_headers; /* stop after this many (0: no limit) */
@@ -94,8 +97,20 @@ static void on_peer(void *ud, const DashnetPeerEvent *ev) {
     s->peer = ev->peer;
     s->peer_height = ev->start_height;
     snprintf(s->user_agent, sizeof s->user_agent, "%s", ev->user_agent);
-    fprintf(stderr, "connected to %s (%s, protocol %u, height %d, headers2 %s)\n", ev->address,
-            ev->user_agent, ev->version, ev->start_height, ev->headers2 ? "yes" : "no");
+    /* The transport, and over v2 the session id (both ends compute the same one). */
+    DashnetPeerStats st;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    s->transport = "?";
+    char session[17] = "";
+    if (dashnet_peer_stats(s->client, ev->peer, &st) == DASHNET_STATUS_OK) {
+      s->transport = st.transport == DASHNET_TRANSPORT_IN_USE_V2 ? "v2" : "v1";
+      for (int i = 0; i < 8 && st.transport == DASHNET_TRANSPORT_IN_USE_V2; i++)
+        snprintf(session + 2 * i, 3, "%02x", st.session_id[i]);
+    }
+    fprintf(stderr, "connected to %s (%s, protocol %u, height %d, headers2 %s, transport %s%s%s)\n",
+            ev->address, ev->user_agent, ev->version, ev->start_height, ev->headers2 ? "yes" : "no",
+            s->transport, session[0] ? ", session " : "", session);
   } else if (ev->peer == s->peer && !s->done) {
     char why[200];
     snprintf(why, sizeof why, "peer disconnected: %s", ev->reason_text);
@@ -199,7 +214,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: dashnet-sync [--connect HOST:PORT --network mainnet|testnet|regtest|devnet]\n"
           "                    [--genesis HEX] [--max-headers N] [--follow SECONDS]\n"
-          "                    [--proxy IP:PORT] [--onion-only]\n"
+          "                    [--proxy IP:PORT] [--onion-only] [--transport auto|v2|v1]\n"
           "With no --connect it starts the bundled dashnet-sim serving 200,000 regtest headers.\n");
 }
 
@@ -207,7 +222,7 @@ int main(int argc, char **argv) {
   const char *connect_to = NULL, *network_name = "regtest", *genesis_hex = NULL;
   unsigned long long max_headers = 0;
   int follow = 0, onion_only = 0;
-  const char *proxy = NULL;
+  const char *proxy = NULL, *transport_name = "auto";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--connect") && i + 1 < argc) connect_to = argv[++i];
     else if (!strcmp(argv[i], "--network") && i + 1 < argc) network_name = argv[++i];
@@ -216,6 +231,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--follow") && i + 1 < argc) follow = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--proxy") && i + 1 < argc) proxy = argv[++i];
     else if (!strcmp(argv[i], "--onion-only")) onion_only = 1;
+    else if (!strcmp(argv[i], "--transport") && i + 1 < argc) transport_name = argv[++i];
     else {
       usage();
       return 2;
@@ -236,6 +252,14 @@ int main(int argc, char **argv) {
     network = DASHNET_NETWORK_DEVNET;
   } else {
     fprintf(stderr, "unknown network %s\n", network_name);
+    return 2;
+  }
+  uint32_t transport;
+  if (!strcmp(transport_name, "auto")) transport = DASHNET_TRANSPORT_V2_PREFERRED;
+  else if (!strcmp(transport_name, "v2")) transport = DASHNET_TRANSPORT_V2_ONLY;
+  else if (!strcmp(transport_name, "v1")) transport = DASHNET_TRANSPORT_V1_ONLY;
+  else {
+    fprintf(stderr, "unknown transport %s (auto, v2 or v1)\n", transport_name);
     return 2;
   }
   if (genesis_hex) genesis = genesis_hex;
@@ -280,6 +304,7 @@ int main(int argc, char **argv) {
   cfg.dns_seeds = false;
   cfg.proxy = proxy;
   cfg.onion_only = (uint8_t)onion_only;
+  cfg.transport = transport;
   if (proxy) fprintf(stderr, "every connection goes through the SOCKS5 proxy %s%s\n", proxy,
                      onion_only ? " (onion peers only)" : "");
   DashnetCallbacks cb;
@@ -334,7 +359,7 @@ int main(int argc, char **argv) {
     else if ((unsigned char)*p < 0x20) printf("\\u%04x", *p);
     else putchar(*p);
   }
-  printf("\"}\n");
+  printf("\",\"transport\":\"%s\"}\n", s.transport ? s.transport : "?");
   pthread_mutex_unlock(&s.mu);
   rc = 0;
 out:
