@@ -185,7 +185,9 @@ int main(void) {
       END(DashnetConfig, reseed_interval_ms), END(DashnetConfig, reserved0),
       END(DashnetConfig, header_stall_timeout_ms),
       END(DashnetConfig, required_services), END(DashnetConfig, proxy), END(DashnetConfig, proxy_onion),
-      END(DashnetConfig, proxy_randomize_credentials), END(DashnetConfig, onion_only), sizeof(DashnetConfig)};
+      END(DashnetConfig, proxy_randomize_credentials), END(DashnetConfig, onion_only),
+      END(DashnetConfig, reserved1), END(DashnetConfig, reserved2), END(DashnetConfig, transport),
+      END(DashnetConfig, reserved3), sizeof(DashnetConfig)};
   const size_t n_cfg_ends = sizeof cfg_ends / sizeof cfg_ends[0];
   int accepted_sizes = 0;
   for (size_t size = 0; size <= sizeof(DashnetConfig) + 16; size++) {
@@ -205,7 +207,7 @@ int main(void) {
       accepted_sizes++;
     }
   }
-  CHECK(accepted_sizes == (int)n_cfg_ends - (sizeof(DashnetConfig) == END(DashnetConfig, onion_only)),
+  CHECK(accepted_sizes == (int)n_cfg_ends - (sizeof(DashnetConfig) == END(DashnetConfig, reserved3)),
         "every version's size is accepted (%d)", accepted_sizes);
 
   /* dashnet_client_new with a config of every struct_size: only field ends create a client. */
@@ -216,6 +218,30 @@ int main(void) {
     DashnetClient *c = dashnet_client_new(&cfg, NULL);
     int want = is_end(size, cfg_ends, n_cfg_ends);
     CHECK((c != NULL) == want, "client_new with config struct_size %zu", size);
+    CHECK(dashnet_client_free(c) == DASHNET_STATUS_OK, "free");
+  }
+
+  /* The transport: v2 preferred by default; a value that is not a DashnetTransport is
+     refused with the field named; the version before it (struct_size ending at onion_only's
+     padding) gets the default. */
+  {
+    DashnetConfig cfg;
+    quiet_config(&cfg);
+    CHECK(cfg.transport == DASHNET_TRANSPORT_V2_PREFERRED, "transport defaults to V2_PREFERRED");
+    for (uint32_t t = 0; t <= 3; t++) {
+      quiet_config(&cfg);
+      cfg.transport = t;
+      DashnetClient *c = dashnet_client_new(&cfg, NULL);
+      CHECK((c != NULL) == (t <= DASHNET_TRANSPORT_V1_ONLY), "transport %u", t);
+      if (!c) CHECK(strstr(dashnet_last_error(), "transport") != NULL, "names the field: %s",
+                    dashnet_last_error());
+      CHECK(dashnet_client_free(c) == DASHNET_STATUS_OK, "free");
+    }
+    quiet_config(&cfg);
+    cfg.transport = 0xdeadbeef;
+    cfg.struct_size = END(DashnetConfig, reserved2);
+    DashnetClient *c = dashnet_client_new(&cfg, NULL);
+    CHECK(c != NULL, "an older config never reads the transport field");
     CHECK(dashnet_client_free(c) == DASHNET_STATUS_OK, "free");
   }
 

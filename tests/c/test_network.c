@@ -230,6 +230,11 @@ int main(void) {
     dashnet_peer_stats(s.client, s.peer, &ps);
   } while (ps.messages_out < 16000 && now_s() < end && usleep(10000) == 0);
   CHECK(ps.messages_out >= 16000, "all written (%llu)", (unsigned long long)ps.messages_out);
+  /* That sync ran over BIP324 v2 (the default; the sim speaks it), with a session id. */
+  int session_set = 0;
+  for (int i = 0; i < 32; i++) session_set |= ps.session_id[i];
+  CHECK(ps.transport == DASHNET_TRANSPORT_IN_USE_V2 && session_set, "synced over v2 (transport %u)",
+        ps.transport);
 
   /* Every request builder, once; the sim decodes each (a malformed one is a violation)
      and counts it. */
@@ -247,6 +252,33 @@ int main(void) {
   CHECK(dashnet_send_tx(s.client, s.peer, element, sizeof element, 77) == DASHNET_STATUS_OK, "tx");
   CHECK(dashnet_client_free(s.client) == DASHNET_STATUS_OK, "free");
   CHECK(s.disconnected == 1 && s.reason == DASHNET_DISCONNECT_REASON_SHUTDOWN, "disconnect event before free returned");
+
+  /* The same sync over v1 (DASHNET_TRANSPORT_V1_ONLY). */
+  state s1;
+  memset(&s1, 0, sizeof s1);
+  pthread_mutex_init(&s1.mu, NULL);
+  pthread_cond_init(&s1.cv, NULL);
+  s1.linked = 1;
+  s1.free_status = -1;
+  sim_regtest_genesis(s1.last_hash);
+  config(&cfg);
+  cfg.transport = DASHNET_TRANSPORT_V1_ONLY;
+  cb.user_data = &s1;
+  s1.client = dashnet_client_new(&cfg, &cb);
+  CHECK(s1.client != NULL, "v1 client");
+  CHECK(dashnet_client_connect(s1.client, sim.address) == DASHNET_STATUS_OK, "connect over v1");
+  CHECK(wait_for(&s1, is_connected, 10), "connected over v1");
+  CHECK(dashnet_request_headers(s1.client, g, 1, NULL, NULL) == DASHNET_STATUS_OK, "request over v1");
+  CHECK(wait_for(&s1, is_synced, 60), "synced %zu headers over v1", s1.headers);
+  CHECK(s1.headers == SYNC_TARGET && s1.linked, "exactly %d linked headers over v1 (%zu)", SYNC_TARGET,
+        s1.headers);
+  DashnetPeerStats ps1 = {.struct_size = sizeof(DashnetPeerStats)};
+  CHECK(dashnet_peer_stats(s1.client, s1.peer, &ps1) == DASHNET_STATUS_OK &&
+            ps1.transport == DASHNET_TRANSPORT_IN_USE_V1 && ps1.session_id[0] == 0,
+        "v1 only speaks v1 (transport %u)", ps1.transport);
+  CHECK(dashnet_client_free(s1.client) == DASHNET_STATUS_OK, "free the v1 client");
+  pthread_mutex_destroy(&s1.mu);
+  pthread_cond_destroy(&s1.cv);
 
   /* Poll mode, and a peer found through fixed_seeds (the book is empty, DNS is off): no
      dashnet_client_connect. */
@@ -320,11 +352,12 @@ int main(void) {
   CHECK(sim_stop(&stalled) == 0, "stalled sim: no violation");
   CHECK(sim_stop(&sim) == 0, "sim: no violation");
   /* Exactly what was sent, counted by the node: the 16,000 from 8 threads, one header
-     request per batch (the first, those from the callback, the poll client's), and one of
-     each builder. */
+     request per batch (the first, those from the callback, the poll client's, the v1
+     client's), and one of each builder. */
   CHECK(sim_received(&sim, "dnc") == 16000, "dnc: %lu", sim_received(&sim, "dnc"));
-  CHECK(sim_received(&sim, "getheaders2") == (unsigned long)(1 + s.requests_ok + 1), "getheaders2: %lu (%d + 2)",
-        sim_received(&sim, "getheaders2"), s.requests_ok);
+  CHECK(sim_received(&sim, "getheaders2") == (unsigned long)(1 + s.requests_ok + 1 + 1 + s1.requests_ok),
+        "getheaders2: %lu (%d + 2, and %d + 1 over v1)", sim_received(&sim, "getheaders2"), s.requests_ok,
+        s1.requests_ok);
   const char *each[] = {"getdata", "filterload", "filteradd", "filterclear", "mempool",
                         "getmnlistd", "getqrinfo", "tx", "getaddr"};
   for (size_t i = 0; i < sizeof each / sizeof each[0]; i++)
