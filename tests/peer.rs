@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashnet::peer::{
-    ConnectError, DisconnectReason, Peer, PeerConfig, PeerEvent, SendError, Transport, TransportMode,
+    ConnectError, DisconnectReason, Peer, PeerConfig, PeerEvent, SendError, Transport,
+    TransportMode,
 };
 use dashnet::sim::{Misbehavior, Sim, SimConfig, SimStats};
 use dashnet::wire::{Command, Locator, Message, Network};

@@ -280,42 +280,41 @@ impl Manager {
             .map(|e| e.services);
         self.tasks.spawn(async move {
             let config = shared.peer_config.clone();
-            let result = match PendingPeer::connect_with(id, addr, &route, config, known_services)
-                .await
-            {
-                Ok(pending) => {
-                    // Publish the id before the peer's first event, so PeerConnected
-                    // never reaches the app before its id accepts sends.
-                    let peer = pending.peer();
-                    let slot = Arc::new(PeerSlot::new(peer.clone(), addr));
-                    shared.peers.write().insert(id, slot);
-                    if shared.shutting_down.load(Ordering::Acquire) {
-                        peer.close(DisconnectReason::Shutdown);
-                    } else if shared.paused.load(Ordering::Acquire) {
-                        peer.close(DisconnectReason::Requested);
+            let result =
+                match PendingPeer::connect_with(id, addr, &route, config, known_services).await {
+                    Ok(pending) => {
+                        // Publish the id before the peer's first event, so PeerConnected
+                        // never reaches the app before its id accepts sends.
+                        let peer = pending.peer();
+                        let slot = Arc::new(PeerSlot::new(peer.clone(), addr));
+                        shared.peers.write().insert(id, slot);
+                        if shared.shutting_down.load(Ordering::Acquire) {
+                            peer.close(DisconnectReason::Shutdown);
+                        } else if shared.paused.load(Ordering::Acquire) {
+                            peer.close(DisconnectReason::Requested);
+                        }
+                        pending.start(events);
+                        Ok(())
                     }
-                    pending.start(events);
-                    Ok(())
-                }
-                Err(e) => {
-                    let stage = match e {
-                        ConnectError::Handshake(_) => FailStage::Handshake,
-                        ConnectError::Proxy(_) => FailStage::Proxy,
-                        _ => FailStage::Connect,
-                    };
-                    let reason = e.to_string();
-                    shared.events.log(LogLevel::Warn, || {
-                        format!("dial {addr} failed at {stage:?}: {reason}")
-                    });
-                    let ev = ClientEvent::PeerFailed {
-                        addr,
-                        stage,
-                        reason,
-                    };
-                    shared.events.push(ev, None).await;
-                    Err(e)
-                }
-            };
+                    Err(e) => {
+                        let stage = match e {
+                            ConnectError::Handshake(_) => FailStage::Handshake,
+                            ConnectError::Proxy(_) => FailStage::Proxy,
+                            _ => FailStage::Connect,
+                        };
+                        let reason = e.to_string();
+                        shared.events.log(LogLevel::Warn, || {
+                            format!("dial {addr} failed at {stage:?}: {reason}")
+                        });
+                        let ev = ClientEvent::PeerFailed {
+                            addr,
+                            stage,
+                            reason,
+                        };
+                        shared.events.push(ev, None).await;
+                        Err(e)
+                    }
+                };
             let _ = shared.control.send(Control::Dialed { addr, id, result });
         });
     }

@@ -89,7 +89,9 @@ impl Charge {
             }
         }
         let Charge {
-            _peer, _client, bytes,
+            _peer,
+            _client,
+            bytes,
         } = more;
         join(&mut self._peer, _peer);
         join(&mut self._client, _client);

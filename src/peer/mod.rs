@@ -376,7 +376,16 @@ impl PendingPeer {
                         leftover: session.leftover,
                         session_id: Some(session.session_id),
                     };
-                    return Self::finish(id, target, stream, start, config, session.bytes_in, session.bytes_out).await;
+                    return Self::finish(
+                        id,
+                        target,
+                        stream,
+                        start,
+                        config,
+                        session.bytes_in,
+                        session.bytes_out,
+                    )
+                    .await;
                 }
                 Ok(Err(transport::V2Failure::Failed(reason))) => {
                     return Err(ConnectError::Handshake(reason));

@@ -153,7 +153,10 @@ impl Encoder {
 
 fn seal(cipher: &mut OutboundCipher, contents: &[u8], kind: PacketType, out: &mut Vec<u8>) {
     let start = out.len();
-    out.resize(start + OutboundCipher::encryption_buffer_len(contents.len()), 0);
+    out.resize(
+        start + OutboundCipher::encryption_buffer_len(contents.len()),
+        0,
+    );
     // The buffer is exactly the size the cipher asks for, so this cannot fail.
     let _ = cipher.encrypt(contents, &mut out[start..], kind, None);
 }
@@ -692,7 +695,9 @@ mod tests {
         assert_eq!(wire.len() - before, V2_OVERHEAD + 13 + 3);
         let steps = decode_all(&mut theirs.decoder, &wire);
         assert_eq!(steps.len(), 3);
-        assert!(matches!(&steps[0], Step::Message(m) if m.command == ping && m.payload == 7u64.to_le_bytes()));
+        assert!(
+            matches!(&steps[0], Step::Message(m) if m.command == ping && m.payload == 7u64.to_le_bytes())
+        );
         assert!(matches!(&steps[1], Step::Skipped));
         assert!(matches!(&steps[2], Step::Message(m) if m.command == odd && m.payload == b"xyz"));
         // And back, one byte at a time.
@@ -733,7 +738,10 @@ mod tests {
             .encode(&Command::new("block").unwrap(), &big, &mut wire);
         // Only the 3 length bytes are given: the refusal needs nothing more.
         let err = theirs.decoder.decode(&mut &wire[..3]).unwrap_err();
-        assert!(matches!(&err, DisconnectReason::Protocol(t) if t.contains("exceeds")), "{err}");
+        assert!(
+            matches!(&err, DisconnectReason::Protocol(t) if t.contains("exceeds")),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -746,7 +754,10 @@ mod tests {
         let mut wire = Vec::new();
         seal(cipher, &[5, 1, 2, 3], PacketType::Genuine, &mut wire);
         let err = theirs.decoder.decode(&mut &wire[..]).unwrap_err();
-        assert!(matches!(&err, DisconnectReason::Protocol(t) if t.contains("short message id 5")), "{err}");
+        assert!(
+            matches!(&err, DisconnectReason::Protocol(t) if t.contains("short message id 5")),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -788,7 +799,12 @@ mod tests {
         // Responder side: a v1 initiator's first 16 bytes.
         let (mut a, mut b) = tokio::io::duplex(1 << 16);
         let mut frame = Vec::new();
-        encode_frame(MAGIC, &Command::new("version").unwrap(), &[0; 10], &mut frame);
+        encode_frame(
+            MAGIC,
+            &Command::new("version").unwrap(),
+            &[0; 10],
+            &mut frame,
+        );
         a.write_all(&frame).await.unwrap();
         let (v1, read) = sniff_v1(&mut b, MAGIC).await.unwrap();
         assert!(v1);
@@ -802,7 +818,11 @@ mod tests {
             assert_ne!(header[..4], MAGIC);
         });
         let r = initiate(&mut a, MAGIC, MAX_PAYLOAD_LEN, 0).await;
-        assert!(matches!(r, Err(V2Failure::LooksV1(_))), "{:?}", r.map(|_| ()));
+        assert!(
+            matches!(r, Err(V2Failure::LooksV1(_))),
+            "{:?}",
+            r.map(|_| ())
+        );
         v1_node.await.unwrap();
     }
 }
@@ -860,7 +880,7 @@ mod bip324_vectors {
         }
         fn crypt(&mut self, chunk: &mut [u8]) {
             self.cipher.apply_keystream(chunk);
-            if (self.chunks + 1) % REKEY == 0 {
+            if (self.chunks + 1).is_multiple_of(REKEY) {
                 let mut key = [0u8; 32];
                 self.cipher.apply_keystream(&mut key);
                 let epoch = (self.chunks + 1) / REKEY;
@@ -884,7 +904,7 @@ mod bip324_vectors {
             n
         }
         fn after(&mut self) {
-            if (self.packets + 1) % REKEY == 0 {
+            if (self.packets + 1).is_multiple_of(REKEY) {
                 let mut n = self.nonce();
                 n[..4].copy_from_slice(&[0xff; 4]);
                 let mut next = [0u8; 32];
@@ -941,7 +961,10 @@ mod bip324_vectors {
             let n = u32::from_le_bytes(len) as usize;
             let mut body = bytes[3..3 + 1 + n].to_vec();
             let tag = &bytes[4 + n..4 + n + 16];
-            assert!(self.aead.open(aad, &mut body, tag), "the packet authenticates");
+            assert!(
+                self.aead.open(aad, &mut body, tag),
+                "the packet authenticates"
+            );
             (body[0], body[1..].to_vec(), 3 + 1 + n + 16)
         }
     }
@@ -1012,8 +1035,8 @@ mod bip324_vectors {
             assert_eq!(send_t, unhex(col("mid_send_garbage_terminator")));
             assert_eq!(recv_t, unhex(col("mid_recv_garbage_terminator")));
             // The crate the transport uses derives the same session.
-            let crate_keys = bip324::SessionKeyMaterial::from_ecdh(a, b, sk, party, BITCOIN_MAGIC)
-                .unwrap();
+            let crate_keys =
+                bip324::SessionKeyMaterial::from_ecdh(a, b, sk, party, BITCOIN_MAGIC).unwrap();
             assert_eq!(crate_keys.session_id, keys.session_id);
             // Packet number in_idx of our sending direction.
             let mut side = if initiating {
@@ -1088,10 +1111,7 @@ mod bip324_vectors {
                 let n = b.read(&mut chunk).await.unwrap();
                 assert!(n > 0);
                 inbuf.extend_from_slice(&chunk[..n]);
-                if let Some(at) = inbuf
-                    .windows(16)
-                    .position(|w| w == &keys.terminators[..16])
-                {
+                if let Some(at) = inbuf.windows(16).position(|w| w == &keys.terminators[..16]) {
                     break at;
                 }
             };
@@ -1137,7 +1157,7 @@ mod bip324_vectors {
             let (header, contents, used) = recv.open(&rest, b"");
             rest.drain(..used);
             assert_eq!(header, 0);
-            let expected = if seen % 3 == 0 {
+            let expected = if seen.is_multiple_of(3) {
                 [&[0u8][..], odd.wire_bytes(), &seen.to_le_bytes()].concat()
             } else {
                 [&[18u8][..], &seen.to_le_bytes()].concat()
@@ -1166,4 +1186,3 @@ mod bip324_vectors {
         assert_eq!(got, 300);
     }
 }
-

@@ -537,7 +537,14 @@ mod tests {
         shared.queue.push(message(8, 100), Lane::Data).unwrap();
         // The remote reads slowly: the 3 MiB frame takes seconds, the deadline 0.3 s.
         let remote = drain(theirs, 16 * 1024, Duration::from_millis(20));
-        let writer = tokio::spawn(run(shared.clone(), write_half, Encoder::V1 { magic: shared.config.network.magic() }, rx));
+        let writer = tokio::spawn(run(
+            shared.clone(),
+            write_half,
+            Encoder::V1 {
+                magic: shared.config.network.magic(),
+            },
+            rx,
+        ));
         tokio::time::sleep(Duration::from_millis(100)).await;
         shared.close(DisconnectReason::Shutdown);
         let undelivered = tokio::time::timeout(Duration::from_secs(10), writer)
@@ -573,7 +580,14 @@ mod tests {
             let (shared, rx) = Shared::new(1, info(ours.peer_addr().unwrap()), Arc::new(config));
             let (_read_half, write_half) = ours.into_split();
             let remote = drain(theirs, 64 * 1024, Duration::ZERO);
-            let writer = tokio::spawn(run(shared.clone(), write_half, Encoder::V1 { magic: shared.config.network.magic() }, rx));
+            let writer = tokio::spawn(run(
+                shared.clone(),
+                write_half,
+                Encoder::V1 {
+                    magic: shared.config.network.magic(),
+                },
+                rx,
+            ));
             let next = Arc::new(AtomicU64::new(1));
             let senders: Vec<_> = (0..3)
                 .map(|_| {
@@ -625,7 +639,14 @@ mod tests {
         let (shared, rx) = Shared::new(1, info(ours.peer_addr().unwrap()), Arc::new(config));
         let (_read_half, write_half) = ours.into_split();
         let remote = drain(theirs, 64 * 1024, Duration::ZERO);
-        let writer = tokio::spawn(run(shared.clone(), write_half, Encoder::V1 { magic: shared.config.network.magic() }, rx));
+        let writer = tokio::spawn(run(
+            shared.clone(),
+            write_half,
+            Encoder::V1 {
+                magic: shared.config.network.magic(),
+            },
+            rx,
+        ));
         let stop = Arc::new(AtomicBool::new(false));
         let feeder = {
             let (shared, stop) = (shared.clone(), stop.clone());

@@ -92,7 +92,11 @@ impl SimShared {
             garbage: 64,
             bad_terminator: m == Some(Misbehavior::V2BadTerminator),
             wrong_key: m == Some(Misbehavior::V2WrongKey),
-            decoys: if m == Some(Misbehavior::V2Decoys) { 5 } else { 0 },
+            decoys: if m == Some(Misbehavior::V2Decoys) {
+                5
+            } else {
+                0
+            },
         }
     }
 
@@ -194,7 +198,10 @@ async fn open_transport(
             None
         }
         Err(_) => {
-            stats.v2_failures.lock().push("v2 handshake timed out".into());
+            stats
+                .v2_failures
+                .lock()
+                .push("v2 handshake timed out".into());
             None
         }
     }
@@ -219,13 +226,18 @@ pub(crate) async fn serve(
     let (dtx, drx) = mpsc::channel(2);
     let (closed_tx, mut closed_rx) = watch::channel(false);
     let transport = encoder.transport();
-    let fault = shared.config.misbehavior.filter(|_| transport == Transport::V2);
+    let fault = shared
+        .config
+        .misbehavior
+        .filter(|_| transport == Transport::V2);
     // The connection's tasks end with it, also when the sim's shutdown aborts this task
     // (a writer left running would keep the socket open).
     let mut tasks = ConnTasks {
         id,
         control: shared.control.clone(),
-        tasks: vec![tokio::spawn(write_loop(wr, encoder, fault, prx, drx, closed_tx))],
+        tasks: vec![tokio::spawn(write_loop(
+            wr, encoder, fault, prx, drx, closed_tx,
+        ))],
     };
     let mut conn = Conn {
         id,
