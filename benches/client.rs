@@ -15,6 +15,7 @@ use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use dashnet::client::{Client, ClientConfig, ClientEvent};
+use dashnet::peer::TransportMode;
 use dashnet::wire::{Hash256, Network, x11};
 
 #[path = "../tests/support/dante.rs"]
@@ -114,8 +115,13 @@ fn client_for(addrs: &[SocketAddr]) -> Client {
 }
 
 fn client_via(addrs: &[SocketAddr], proxy: Option<SocketAddr>) -> Client {
+    client_with(addrs, proxy, TransportMode::V2Preferred)
+}
+
+fn client_with(addrs: &[SocketAddr], proxy: Option<SocketAddr>, mode: TransportMode) -> Client {
     let mut c = ClientConfig::new(Network::Regtest);
     c.proxy = proxy;
+    c.peer.transport = mode;
     c.peer.ping_interval = KEEPALIVE;
     c.fixed_peers = addrs.to_vec();
     c.exclusive = true;
@@ -127,15 +133,15 @@ fn client_via(addrs: &[SocketAddr], proxy: Option<SocketAddr>) -> Client {
 }
 
 /// (RSS KiB per idle peer, seconds until all handshaken, CPU % while idle).
-fn many_peers(n: usize, idle: Duration) -> (f64, f64, f64) {
+fn many_peers(n: usize, idle: Duration, mode: TransportMode) -> (f64, f64, f64) {
     let sim = SimProcess::start(&["--tip", "10"], n);
     // Baseline: a client with no peers yet.
-    let empty = client_for(&[]);
+    let empty = client_with(&[], None, mode);
     std::thread::sleep(Duration::from_millis(200));
     let base = rss_kib();
     drop(empty);
     let t = Instant::now();
-    let client = client_for(&sim.addrs);
+    let client = client_with(&sim.addrs, None, mode);
     let drain = |c: &Client| while c.next_event(Duration::from_millis(1)).is_some() {};
     while client.stats().peers < n as u64 {
         drain(&client);
@@ -216,8 +222,12 @@ fn bare_x11(raw: &[[u8; 80]]) -> f64 {
 
 /// Seconds from `Client::new` to the handshake with the sim at `addr` (through `proxy`).
 fn handshake_via(addr: SocketAddr, proxy: Option<SocketAddr>) -> f64 {
+    handshake_with(addr, proxy, TransportMode::V2Preferred)
+}
+
+fn handshake_with(addr: SocketAddr, proxy: Option<SocketAddr>, mode: TransportMode) -> f64 {
     let t = Instant::now();
-    let client = client_via(&[addr], proxy);
+    let client = client_with(&[addr], proxy, mode);
     loop {
         match client.next_event(Duration::from_secs(10)) {
             Some(ClientEvent::PeerConnected { .. }) => break,
@@ -273,6 +283,29 @@ fn proxy_overhead(rounds: usize) -> Option<Vec<String>> {
     ])
 }
 
+/// Handshake time over v2 (key exchange, then version/verack) against v1, alternating
+/// within each round, against one sim process on loopback.
+fn transport_handshake(rounds: usize) -> Vec<String> {
+    let sim = SimProcess::start(&["--tip", "10"], 1);
+    let (mut v1, mut v2) = (vec![], vec![]);
+    for _ in 0..rounds {
+        for _ in 0..5 {
+            v1.push(handshake_with(sim.addrs[0], None, TransportMode::V1Only));
+            v2.push(handshake_with(sim.addrs[0], None, TransportMode::V2Only));
+        }
+    }
+    let ms = |v: Vec<f64>| {
+        let (m, lo, hi) = med(v);
+        (m * 1e3, lo * 1e3, hi * 1e3)
+    };
+    let ((a, alo, ahi), (b, blo, bhi)) = (ms(v1), ms(v2));
+    vec![
+        format!("| handshake, v1 (baseline) | {a:.2} ms | {alo:.2}..{ahi:.2} |"),
+        format!("| handshake, BIP324 v2 | {b:.2} ms | {blo:.2}..{bhi:.2} |"),
+        format!("| handshake v2 / v1 | {:.2} | |", b / a),
+    ]
+}
+
 /// Seconds `shutdown()` takes with `n` peers each holding queued data (sinks that read),
 /// and the bytes queued at the moment it was called.
 fn shutdown_busy(n: usize) -> (f64, u64) {
@@ -315,9 +348,19 @@ fn med(mut v: Vec<f64>) -> (f64, f64, f64) {
 
 /// Runs `many_peers` in a fresh process, so that memory freed by an earlier round (and
 /// kept by the allocator) does not hide this round's growth.
-fn many_peers_fresh(n: usize, idle: Duration) -> (f64, f64, f64) {
+fn many_peers_fresh(n: usize, idle: Duration, mode: TransportMode) -> (f64, f64, f64) {
+    let name = if mode == TransportMode::V1Only {
+        "v1"
+    } else {
+        "v2"
+    };
     let out = Process::new(std::env::current_exe().unwrap())
-        .args(["--one-many", &n.to_string(), &idle.as_millis().to_string()])
+        .args([
+            "--one-many",
+            &n.to_string(),
+            &idle.as_millis().to_string(),
+            name,
+        ])
         .stderr(Stdio::inherit())
         .output()
         .expect("the bench re-runs itself");
@@ -335,7 +378,12 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--one-many") {
         let n: usize = args[i + 1].parse().unwrap();
         let idle = Duration::from_millis(args[i + 2].parse().unwrap());
-        let (r, h, c) = many_peers(n, idle);
+        let mode = if args[i + 3] == "v1" {
+            TransportMode::V1Only
+        } else {
+            TransportMode::V2Only
+        };
+        let (r, h, c) = many_peers(n, idle, mode);
         println!("RESULT {r} {h} {c}");
         return;
     }
@@ -382,15 +430,26 @@ fn main() {
             } else {
                 KEEPALIVE + Duration::from_secs(1)
             };
-            let (r, h, c) = many_peers_fresh(n, idle);
+            let (r, h, c) = many_peers_fresh(n, idle, TransportMode::V2Only);
             rss.push(r);
             hs.push(h);
             cpu.push(c);
         }
         let (m, lo, hi) = med(rss);
         out(format!(
-            "| RSS per idle peer, {n} peers | {m:.1} KiB | {lo:.1}..{hi:.1} |"
+            "| RSS per idle peer, {n} peers (v2) | {m:.1} KiB | {lo:.1}..{hi:.1} |"
         ));
+        if n == *sizes.last().unwrap() {
+            // The same over v1, as the baseline for what v2 costs per peer.
+            let idle = Duration::from_secs(1);
+            let v1: Vec<f64> = (0..rounds)
+                .map(|_| many_peers_fresh(n, idle, TransportMode::V1Only).0)
+                .collect();
+            let (b, blo, bhi) = med(v1);
+            out(format!(
+                "| RSS per idle peer, {n} peers, v1 (baseline) | {b:.1} KiB | {blo:.1}..{bhi:.1} |"
+            ));
+        }
         let (m, lo, hi) = med(hs);
         out(format!(
             "| time until all handshaken, {n} peers | {:.0} ms | {:.0}..{:.0} |",
@@ -448,6 +507,7 @@ fn main() {
         "| sync rate / bare X11 rate | {:.3} | {:.3}..{:.3} |",
         ratio.0, ratio.1, ratio.2
     ));
+    transport_handshake(rounds).into_iter().for_each(&mut out);
     match proxy_overhead(rounds) {
         Some(lines) => lines.into_iter().for_each(&mut out),
         None => {

@@ -11,7 +11,9 @@
 //!   without it; see `OldPeer`);
 //! - latency from `send()` to the bytes reaching the sim while it floods, same baseline;
 //! - outbound throughput, 32-byte and 1 MiB payloads, against a raw write loop of the
-//!   same frames on the same kind of socket;
+//!   same frames on the same kind of socket (v1), and over BIP324 v2 against v1;
+//! - inbound decode throughput (decrypt or checksum, then split into messages), v2
+//!   against v1;
 //! - wake-ups per second of the client's threads with 8 quiet peers, same baseline.
 
 use std::net::SocketAddr;
@@ -19,7 +21,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use dashnet::peer::{Peer, PeerConfig, PeerEvent, SendError, our_version};
+use dashnet::peer::{
+    CodecPair, Peer, PeerConfig, PeerEvent, SendError, TransportMode, our_version,
+};
 use dashnet::sim::{Sim, SimConfig, SimStats};
 use dashnet::wire::{
     Command, FrameDecoder, MAX_PAYLOAD_LEN, Message, Network, RawMessage, encode_frame,
@@ -34,6 +38,8 @@ struct Bench {
     quick: bool,
     rounds: usize,
     rows: Vec<String>,
+    /// Decimals of the ratio column (2 where the ratio is near 1).
+    ratio_digits: usize,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -77,7 +83,7 @@ impl Bench {
                 let ratio = if lower_better { bm / m } else { m / bm };
                 (
                     format!("{} ({}..{})", show(bm), show(blo), show(bhi)),
-                    format!("{ratio:.1}x"),
+                    format!("{ratio:.*}x", self.ratio_digits),
                 )
             }
             None => ("".into(), "".into()),
@@ -466,20 +472,30 @@ fn send_latency(rt: &Runtime, load: Load, samples: usize, old_design: bool) -> (
 
 // ---------------------------------------------------------------- throughput
 
-/// MB/s of `count` frames with `payload` bytes each: through dashnet, and as a raw
-/// write loop of the same frames to the same kind of sink.
-fn throughput(rt: &Runtime, payload: usize, count: usize) -> (f64, f64) {
+/// Throughput of `count` messages with `payload` bytes each through dashnet over the
+/// transport `mode` picks: (wire MB/s, payload MB/s), and (v1 only, else 0) a raw write
+/// loop of the same frames to the same kind of sink, in wire MB/s.
+fn throughput(rt: &Runtime, payload: usize, count: usize, mode: TransportMode) -> (f64, f64, f64) {
     let sim = start_sim(SimConfig {
         sink: true,
         ..SimConfig::default()
     });
     let r = rt.block_on(async {
         let cmd = Command::new("dnbulk").unwrap();
-        let frame_len = (24 + payload) as u64;
+        // v1: the 24-byte header; v2: length 3, header byte 1, the long message type 13
+        // ("dnbulk" has no short ID), tag 16.
+        let frame_len = match mode {
+            TransportMode::V1Only => 24 + payload,
+            _ => 33 + payload,
+        } as u64;
         let total = frame_len * count as u64;
         // dashnet
         let (tx, rx) = mpsc::channel(64);
-        let peer = Peer::connect(1, sim.addr(), Arc::new(peer_config()), tx)
+        let config = PeerConfig {
+            transport: mode,
+            ..peer_config()
+        };
+        let peer = Peer::connect(1, sim.addr(), Arc::new(config), tx)
             .await
             .unwrap();
         drain(rx);
@@ -497,9 +513,14 @@ fn throughput(rt: &Runtime, payload: usize, count: usize) -> (f64, f64) {
         while SimStats::get(&sim.stats().bytes_received) - base < total {
             tokio::task::yield_now().await;
         }
-        let ours = total as f64 / t.elapsed().as_secs_f64() / 1e6;
+        let secs = t.elapsed().as_secs_f64();
+        let ours = total as f64 / secs / 1e6;
+        let goodput = (payload * count) as f64 / secs / 1e6;
         peer.close(dashnet::peer::DisconnectReason::Shutdown);
         peer.closed().await;
+        if mode != TransportMode::V1Only {
+            return (ours, goodput, 0.0);
+        }
         // raw write loop, to a sink on the sim's runtime like the sim's own sink
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -525,10 +546,32 @@ fn throughput(rt: &Runtime, payload: usize, count: usize) -> (f64, f64) {
         }
         sink.await.unwrap();
         let raw = total as f64 / t.elapsed().as_secs_f64() / 1e6;
-        (ours, raw)
+        (ours, goodput, raw)
     });
     stop_sim(sim);
     r
+}
+
+/// Payload MB/s of decoding `count` messages of `payload` bytes already on hand (the
+/// reader's work: v2 decrypts, v1 verifies the checksum; both split and copy out).
+fn decode_rate(rt: &Runtime, payload: usize, count: usize, v2: bool) -> f64 {
+    let magic = Network::Regtest.magic();
+    let mut pair = if v2 {
+        rt.block_on(CodecPair::v2(magic))
+    } else {
+        CodecPair::v1(magic)
+    };
+    let cmd = Command::new("dnbulk").unwrap();
+    let body = vec![0x5au8; payload];
+    let mut wire = Vec::new();
+    for _ in 0..count {
+        pair.encode(&cmd, &body, &mut wire);
+    }
+    let t = Instant::now();
+    let got = pair.decode_all(&wire);
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(got, payload * count);
+    got as f64 / secs / 1e6
 }
 
 // ---------------------------------------------------------------- wake-ups
@@ -626,6 +669,7 @@ fn main() {
         quick,
         rounds,
         rows: Vec::new(),
+        ratio_digits: 1,
     };
     let rt = runtime("bench-rt");
     let samples = if quick { 10 } else { 100 };
@@ -708,18 +752,51 @@ fn main() {
     ] {
         let mut ours = Vec::new();
         let mut raw = Vec::new();
+        let (mut v2, mut v1) = (Vec::new(), Vec::new());
         for _ in 0..b.rounds {
-            let (o, r) = throughput(&rt, payload, count);
+            // v1 and v2 alternate within each round.
+            let (o, good1, r) = throughput(&rt, payload, count, TransportMode::V1Only);
             ours.push(o);
             raw.push(r);
+            v1.push(good1);
+            let (_, good2, _) = throughput(&rt, payload, count, TransportMode::V2Only);
+            v2.push(good2);
         }
         b.row(
-            &format!("outbound MB/s, {payload}-byte payloads"),
+            &format!("outbound MB/s, {payload}-byte payloads (v1)"),
             ours,
             Some(raw),
             "MB/s",
             false,
         );
+        b.ratio_digits = 2;
+        b.row(
+            &format!("outbound payload MB/s, {payload}-byte payloads, v2 vs v1"),
+            v2,
+            Some(v1),
+            "MB/s",
+            false,
+        );
+        b.ratio_digits = 1;
+    }
+    for (payload, count) in [
+        (32usize, if quick { 20_000 } else { 400_000 }),
+        (1 << 20, if quick { 20 } else { 200 }),
+    ] {
+        let (mut v2, mut v1) = (Vec::new(), Vec::new());
+        for _ in 0..b.rounds {
+            v1.push(decode_rate(&rt, payload, count, false));
+            v2.push(decode_rate(&rt, payload, count, true));
+        }
+        b.ratio_digits = 2;
+        b.row(
+            &format!("inbound decode payload MB/s, {payload}-byte payloads, v2 vs v1"),
+            v2,
+            Some(v1),
+            "MB/s",
+            false,
+        );
+        b.ratio_digits = 1;
     }
     let window = Duration::from_secs(if b.quick { 1 } else { 10 });
     let mut ours = Vec::new();

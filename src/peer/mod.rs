@@ -41,6 +41,8 @@ pub use event::{DisconnectReason, OutboundMessage, PeerEvent, PeerId, SendError}
 pub use handshake::{PeerInfo, our_version};
 pub use queue::{Lane, PRIORITY_LANE_MAX, PRIORITY_LANE_MAX_BYTES, lane_for};
 pub use stats::PeerStats;
+#[doc(hidden)]
+pub use transport::CodecPair;
 pub use transport::{Transport, TransportMode};
 
 use crate::wire::{Command, Message, PeerAddr};

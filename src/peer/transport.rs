@@ -643,6 +643,63 @@ async fn finish<S: AsyncRead + Unpin>(
     }
 }
 
+/// Both ends of a transport outside any connection, for the benchmarks (encode on one
+/// side, decode on the other). Not part of the API.
+#[doc(hidden)]
+pub struct CodecPair {
+    encoder: Encoder,
+    decoder: Decoder,
+}
+
+#[doc(hidden)]
+impl CodecPair {
+    /// v1 framing for `magic`.
+    pub fn v1(magic: [u8; 4]) -> Self {
+        CodecPair {
+            encoder: Encoder::V1 { magic },
+            decoder: Decoder::V1(FrameDecoder::new(magic, crate::wire::MAX_PAYLOAD_LEN)),
+        }
+    }
+
+    /// A v2 session (a real key exchange over an in-memory pipe): our initiator's
+    /// encoder, the responder's decoder.
+    pub async fn v2(magic: [u8; 4]) -> Self {
+        let max = crate::wire::MAX_PAYLOAD_LEN;
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let responder = tokio::spawn(async move {
+            let (_, read) = sniff_v1(&mut b, magic).await.expect("reads");
+            respond(&mut b, magic, max, read, &ResponderStyle::default()).await
+        });
+        let ours = match initiate(&mut a, magic, max, 0).await {
+            Ok(s) => s,
+            Err(e) => panic!("v2 handshake: {e:?}"),
+        };
+        let theirs = responder.await.expect("joins").expect("v2 handshake");
+        CodecPair {
+            encoder: ours.encoder,
+            decoder: theirs.decoder,
+        }
+    }
+
+    /// Appends one message to `out`.
+    pub fn encode(&mut self, command: &Command, payload: &[u8], out: &mut Vec<u8>) {
+        self.encoder.encode(command, payload, out);
+    }
+
+    /// Decodes everything in `bytes`; returns the messages' payload bytes.
+    pub fn decode_all(&mut self, mut bytes: &[u8]) -> usize {
+        let mut total = 0;
+        while !bytes.is_empty() {
+            match self.decoder.decode(&mut bytes) {
+                Ok(Step::Message(m)) => total += m.payload.len(),
+                Ok(_) => {}
+                Err(e) => panic!("decode: {e}"),
+            }
+        }
+        total
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
