@@ -175,7 +175,16 @@ fn sync_rate(tip: u32) -> (f64, f64) {
 /// Syncs `tip` headers from the sim at `addrs` (through `proxy` if set): headers/s and
 /// the raw headers.
 fn sync_via(addrs: &[SocketAddr], proxy: Option<SocketAddr>, tip: u32) -> (f64, Vec<[u8; 80]>) {
-    let client = client_via(addrs, proxy);
+    sync_with(addrs, proxy, tip, TransportMode::V2Preferred)
+}
+
+fn sync_with(
+    addrs: &[SocketAddr],
+    proxy: Option<SocketAddr>,
+    tip: u32,
+    mode: TransportMode,
+) -> (f64, Vec<[u8; 80]>) {
+    let client = client_with(addrs, proxy, mode);
     let genesis = Network::Regtest.genesis_hash().unwrap();
     loop {
         if let Some(ClientEvent::PeerConnected { .. }) = client.next_event(Duration::from_secs(10))
@@ -283,17 +292,21 @@ fn proxy_overhead(rounds: usize) -> Option<Vec<String>> {
     ])
 }
 
-/// Handshake time over v2 (key exchange, then version/verack) against v1, alternating
-/// within each round, against one sim process on loopback.
-fn transport_handshake(rounds: usize) -> Vec<String> {
-    let sim = SimProcess::start(&["--tip", "10"], 1);
+/// Handshake time and a 200,000-header sync over v2 against v1, alternating within each
+/// round, against one sim process on loopback.
+fn transport_handshake(rounds: usize, tip: u32) -> Vec<String> {
+    let sim = SimProcess::start(&["--tip", &tip.to_string()], 1);
     let (mut v1, mut v2) = (vec![], vec![]);
+    let (mut s1, mut s2) = (vec![], vec![]);
     for _ in 0..rounds {
         for _ in 0..5 {
             v1.push(handshake_with(sim.addrs[0], None, TransportMode::V1Only));
             v2.push(handshake_with(sim.addrs[0], None, TransportMode::V2Only));
         }
+        s1.push(sync_with(&sim.addrs, None, tip, TransportMode::V1Only).0);
+        s2.push(sync_with(&sim.addrs, None, tip, TransportMode::V2Only).0);
     }
+    let ((c, clo, chi), (d, dlo, dhi)) = (med(s1), med(s2));
     let ms = |v: Vec<f64>| {
         let (m, lo, hi) = med(v);
         (m * 1e3, lo * 1e3, hi * 1e3)
@@ -303,6 +316,19 @@ fn transport_handshake(rounds: usize) -> Vec<String> {
         format!("| handshake, v1 (baseline) | {a:.2} ms | {alo:.2}..{ahi:.2} |"),
         format!("| handshake, BIP324 v2 | {b:.2} ms | {blo:.2}..{bhi:.2} |"),
         format!("| handshake v2 / v1 | {:.2} | |", b / a),
+        format!(
+            "| {tip}-header sync, v1 (baseline) | {:.1} k headers/s | {:.1}..{:.1} |",
+            c / 1e3,
+            clo / 1e3,
+            chi / 1e3
+        ),
+        format!(
+            "| {tip}-header sync, BIP324 v2 | {:.1} k headers/s | {:.1}..{:.1} |",
+            d / 1e3,
+            dlo / 1e3,
+            dhi / 1e3
+        ),
+        format!("| sync rate v2 / v1 | {:.3} | |", d / c),
     ]
 }
 
@@ -507,7 +533,9 @@ fn main() {
         "| sync rate / bare X11 rate | {:.3} | {:.3}..{:.3} |",
         ratio.0, ratio.1, ratio.2
     ));
-    transport_handshake(rounds).into_iter().for_each(&mut out);
+    transport_handshake(rounds, tip)
+        .into_iter()
+        .for_each(&mut out);
     match proxy_overhead(rounds) {
         Some(lines) => lines.into_iter().for_each(&mut out),
         None => {

@@ -6,6 +6,11 @@
 //!   against the header it must end at, against 2000 bare SHA256d of 64 bytes (the same
 //!   hashing, nothing else).
 //!
+//! - ChaCha20-Poly1305 sealing of 1 MiB and of 32 bytes, rust-bitcoin's (what the bip324
+//!   crate and so our v2 transport use) and RustCrypto's (AVX2 where the CPU has it),
+//!   against SHA256d of the same bytes (v1's checksum): the per-byte cost of each
+//!   transport's integrity check.
+//!
 //! `scripts/bench-wire` runs this under both X11 builds and prints medians and ratios.
 
 use std::hint::black_box;
@@ -140,5 +145,40 @@ fn cfheaders_2000(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, frame_1mib, headers2_2000, x11_one, cfheaders_2000);
+fn aead(c: &mut Criterion) {
+    use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+    for (name, size) in [("aead_1MiB", 1usize << 20), ("aead_32B", 32)] {
+        let mut buf = vec![0x5au8; size];
+        let mut g = c.benchmark_group(name);
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_function("sha256d_bare", |b| b.iter(|| sha256d(black_box(&buf))));
+        g.bench_function("seal_rust_bitcoin", |b| {
+            b.iter(|| {
+                let key = chacha20_poly1305::Key::new([7; 32]);
+                let cipher = chacha20_poly1305::ChaCha20Poly1305::new(
+                    key,
+                    chacha20_poly1305::Nonce::new([1; 12]),
+                );
+                cipher.encrypt(black_box(&mut buf), None)
+            })
+        });
+        let rc = chacha20poly1305::ChaCha20Poly1305::new(&[7u8; 32].into());
+        g.bench_function("seal_rustcrypto", |b| {
+            b.iter(|| {
+                rc.encrypt_in_place_detached(&[1u8; 12].into(), b"", black_box(&mut buf))
+                    .expect("seals")
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(
+    benches,
+    frame_1mib,
+    headers2_2000,
+    x11_one,
+    cfheaders_2000,
+    aead
+);
 criterion_main!(benches);

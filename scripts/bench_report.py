@@ -93,7 +93,7 @@ def num(s):
 def peers_plot(client_md):
     rss, hs = {}, {}
     for r in rows(client_md):
-        m = re.match(r"(RSS per idle peer|time until all handshaken), (\d+) peers", r[0])
+        m = re.match(r"(RSS per idle peer|time until all handshaken), (\d+) peers(?: \(v2\))?$", r[0])
         if m:
             (rss if m.group(1).startswith("RSS") else hs)[int(m.group(2))] = num(r[1])
     if not rss:
