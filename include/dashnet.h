@@ -164,11 +164,7 @@ typedef enum DashnetFailStage {
 } DashnetFailStage;
 
 // Which transports to dial with (`DashnetConfig::transport`).
-enum DashnetTransport
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
+typedef enum DashnetTransport {
   // BIP324 v2 with peers that advertise it or whose services are unknown, v1 with the
   // others, and at once on the same address when a v2 attempt meets a v1 peer.
   DASHNET_TRANSPORT_V2_PREFERRED = 0,
@@ -176,14 +172,7 @@ enum DashnetTransport
   DASHNET_TRANSPORT_V2_ONLY = 1,
   // v1 only (NODE_P2P_V2 is not advertised).
   DASHNET_TRANSPORT_V1_ONLY = 2,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum DashnetTransport DashnetTransport;
-#else
-typedef uint32_t DashnetTransport;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
+} DashnetTransport;
 
 // A client: its runtime, its peers, its delivery thread. Opaque; create it with
 // `dashnet_client_new`, free it with `dashnet_client_free`. Every function taking it is

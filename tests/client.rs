@@ -213,6 +213,12 @@ fn learns_addresses_from_addrv2_dials_them_and_round_trips_the_book() {
     assert!(wait_until(Duration::from_secs(10), || {
         connected_addrs(&client).contains(&b.addr())
     }));
+    // The gossip said services 0x801 (no NODE_P2P_V2): only a peer's own version decides
+    // the transport, so b was still dialed with v2 (a hostile gossiper cannot downgrade).
+    assert_eq!(
+        b.stats().transports.lock().first().map(|t| t.0),
+        Some(dashnet::peer::Transport::V2)
+    );
     assert!(events.count(|e| matches!(e, ClientEvent::AddressBookChanged { .. })) >= 1);
     // Both entries were kept; the onion one is never dialed (no proxy is set): no
     // failed dial names it.

@@ -172,12 +172,46 @@ async fn a_packet_that_fails_authentication_ends_the_connection_by_name() {
 }
 
 #[tokio::test]
-async fn an_oversize_length_is_a_protocol_error() {
+async fn an_oversize_length_is_a_transport_error() {
+    // Not PROTOCOL (which is scored): the length is not authenticated, so anyone on the
+    // path can make it anything.
     let (reason, _) = after_handshake(Misbehavior::V2OversizeLength).await;
     assert!(
-        matches!(&reason, DisconnectReason::Protocol(t) if t.contains("exceeds")),
+        matches!(&reason, DisconnectReason::Transport(t) if t.contains("exceeds")),
         "{reason}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_larger_decoded_than_the_budget_still_gets_through_over_v2() {
+    // 8000-header headers2 messages (about 320 KB on the wire, about 900 KB decoded)
+    // into a 256 KiB peer budget: each is charged once, capped at the budget, and goes
+    // through alone, as over v1. (Charging the length first and the rest once the
+    // command is known would wait forever for more than the budget holds.)
+    const TIP: u32 = 24_000;
+    let sim = Sim::start(SimConfig {
+        tip: TIP,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let (tx, mut rx) = mpsc::channel(64);
+    let config = PeerConfig {
+        inbound_peer_bytes: 256 * 1024,
+        ..config(TransportMode::V2Only)
+    };
+    let peer = Peer::connect(1, sim.addr(), Arc::new(config), tx)
+        .await
+        .unwrap();
+    let (count, last) = timeout(LIMIT, sync(&peer, &mut rx, TIP))
+        .await
+        .expect("the sync does not hang");
+    assert_eq!(count, TIP as usize);
+    let chain = dashnet::sim::chain::regtest_chain(TIP);
+    assert_eq!(last, chain.headers()[TIP as usize].hash());
+    peer.disconnect();
+    disconnected(&mut rx).await;
+    sim.shutdown().await.assert_clean();
 }
 
 #[tokio::test]

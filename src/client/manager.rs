@@ -269,14 +269,15 @@ impl Manager {
             .config
             .route_for(&addr)
             .unwrap_or(crate::peer::Route::Direct);
-        // What the book knows of its services (its own version's, or gossip's claim)
-        // decides whether v2 is tried first.
+        // What the peer's own version told us decides whether v2 is tried first; gossip
+        // does not (a hostile peer could gossip addresses without NODE_P2P_V2 to have
+        // them dialed in the clear).
         let known_services = self
             .shared
             .book
             .lock()
             .get(addr)
-            .filter(|e| e.services_known || e.services != 0)
+            .filter(|e| e.services_known)
             .map(|e| e.services);
         self.tasks.spawn(async move {
             let config = shared.peer_config.clone();

@@ -136,7 +136,7 @@ pub struct DashnetConfig {
 }
 
 /// Which transports to dial with (`DashnetConfig::transport`).
-#[repr(u32)]
+#[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DashnetTransport {
     /// BIP324 v2 with peers that advertise it or whose services are unknown, v1 with the

@@ -79,23 +79,24 @@ impl Charge {
         self.bytes
     }
 
-    /// Adds `more` to this charge (both are released together).
-    pub(crate) fn absorb(&mut self, more: Charge) {
-        fn join(a: &mut Option<OwnedSemaphorePermit>, b: Option<OwnedSemaphorePermit>) {
-            match (a.as_mut(), b) {
-                (Some(a), Some(b)) => a.merge(b),
-                (None, b) => *a = b,
-                (Some(_), None) => {}
+    /// Gives back what this charge holds beyond `bytes` (a charge taken for the most a
+    /// message could cost, once its real cost is known). Never waits.
+    pub(crate) fn shrink_to(&mut self, bytes: usize) {
+        if bytes >= self.bytes {
+            return;
+        }
+        for permit in [self._peer.as_mut(), self._client.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            let keep = bytes.max(1);
+            let held = permit.num_permits();
+            if held > keep {
+                // Dropping the split-off part returns it to the semaphore.
+                drop(permit.split(held - keep));
             }
         }
-        let Charge {
-            _peer,
-            _client,
-            bytes,
-        } = more;
-        join(&mut self._peer, _peer);
-        join(&mut self._client, _client);
-        self.bytes += bytes;
+        self.bytes = bytes;
     }
 
     /// Charges `bytes` to `peer` and then `client` without waiting, or `None`.

@@ -359,8 +359,10 @@ impl PendingPeer {
         if try_v2 {
             let mut stream = Self::open_stream(&target, route, &config).await?;
             let magic = config.network.magic();
-            let attempt = timeout(
-                config.handshake_timeout,
+            // One handshake timeout covers the key exchange and the version exchange.
+            let deadline = tokio::time::Instant::now() + config.handshake_timeout;
+            let attempt = tokio::time::timeout_at(
+                deadline,
                 transport::initiate(
                     &mut stream,
                     magic,
@@ -384,8 +386,8 @@ impl PendingPeer {
                         stream,
                         start,
                         config,
-                        session.bytes_in,
-                        session.bytes_out,
+                        deadline,
+                        (session.bytes_in, session.bytes_out),
                     )
                     .await;
                 }
@@ -414,7 +416,8 @@ impl PendingPeer {
             leftover: Vec::new(),
             session_id: None,
         };
-        Self::finish(id, target, stream, start, config, 0, 0).await
+        let deadline = tokio::time::Instant::now() + config.handshake_timeout;
+        Self::finish(id, target, stream, start, config, deadline, (0, 0)).await
     }
 
     async fn open_stream(
@@ -436,11 +439,11 @@ impl PendingPeer {
         mut stream: TcpStream,
         start: handshake::Start,
         config: Arc<PeerConfig>,
-        bytes_in: u64,
-        bytes_out: u64,
+        deadline: tokio::time::Instant,
+        (bytes_in, bytes_out): (u64, u64),
     ) -> Result<PendingPeer, ConnectError> {
-        let hs = match timeout(
-            config.handshake_timeout,
+        let hs = match tokio::time::timeout_at(
+            deadline,
             handshake::handshake(&mut stream, target, &config, start),
         )
         .await

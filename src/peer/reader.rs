@@ -39,6 +39,16 @@ pub(crate) fn decoded_cost(command: &str, len: usize) -> usize {
     decoded.max(len).max(MIN_CHARGE)
 }
 
+/// The most a message of a `len`-byte payload can cost, whatever its command (headers2
+/// expands the most).
+pub(crate) fn max_decoded_cost(len: usize) -> usize {
+    ["headers2", "headers", "addr", ""]
+        .iter()
+        .map(|c| decoded_cost(c, len))
+        .max()
+        .unwrap_or(len)
+}
+
 pub(crate) async fn run(
     shared: Arc<Shared>,
     mut socket: OwnedReadHalf,
@@ -133,19 +143,20 @@ impl Reader<'_> {
             if self.charge.is_none() {
                 // Charged before any payload byte is buffered: while a budget is full
                 // the reader waits here and reads nothing more. Over v2 the command is
-                // still encrypted here: the length is charged now, and what decoding
-                // the command will take beyond it once the command is known.
-                let cost = decoded_cost(decoder.pending_command().unwrap_or(""), len);
+                // still encrypted here: the most any command of this length can cost is
+                // charged (one charge, capped at each budget's size like any other, so
+                // one message always gets through alone), and the excess is given back
+                // once the command is known.
+                let cost = match decoder.pending_command() {
+                    Some(command) => decoded_cost(command, len),
+                    None => max_decoded_cost(len),
+                };
                 self.charge = Some(self.charge(cost).await?);
             }
             match decoder.decode(&mut input)? {
                 Step::Message(raw) => {
                     let mut charge = self.charge.take().expect("charged at the header");
-                    let cost = decoded_cost(raw.command.as_str(), raw.payload.len());
-                    if cost > charge.bytes() {
-                        let more = self.charge(cost - charge.bytes()).await?;
-                        charge.absorb(more);
-                    }
+                    charge.shrink_to(decoded_cost(raw.command.as_str(), raw.payload.len()));
                     self.handle(raw, charge)?
                 }
                 // A decoy: its charge goes back.

@@ -235,9 +235,6 @@ pub(crate) struct V2Decoder {
     buf: Vec<u8>,
 }
 
-/// Packet bytes reserved up front at most; the rest grows as it arrives.
-const FIRST_RESERVE: usize = 64 * 1024;
-
 impl V2Decoder {
     pub(crate) fn new(cipher: InboundCipher, max_payload: usize) -> Self {
         V2Decoder {
@@ -265,7 +262,9 @@ impl V2Decoder {
             let contents = packet - 1 - TAG_LEN;
             let limit = self.max_payload + LONG_ID_LEN;
             if contents > limit {
-                return Err(DisconnectReason::Protocol(format!(
+                // The length is not authenticated (a stream cipher): a flipped bit on the
+                // path makes any length, so this is a transport failure, never scored.
+                return Err(DisconnectReason::Transport(format!(
                     "v2 packet of {contents} bytes exceeds the {limit}-byte limit"
                 )));
             }
@@ -279,8 +278,10 @@ impl V2Decoder {
             return Ok(Step::Need);
         };
         let packet = 1 + contents + TAG_LEN;
-        if self.buf.capacity() < packet.min(FIRST_RESERVE) {
-            self.buf.reserve_exact(packet.min(FIRST_RESERVE));
+        if self.buf.capacity() < packet {
+            // Sized exactly, once the first byte is here (the reader has charged the
+            // length by then): the buffer becomes the payload, so no doubling slack.
+            self.buf.reserve_exact(packet);
         }
         let n = (packet - self.buf.len()).min(input.len());
         self.buf.extend_from_slice(&input[..n]);
@@ -601,7 +602,7 @@ async fn finish<S: AsyncRead + Unpin>(
         let len_bytes: [u8; LENGTH_LEN] = rest[..LENGTH_LEN].try_into().expect("3 bytes");
         let packet = hs.decrypt_packet_len(len_bytes).map_err(transport)?;
         if packet > max_payload + LONG_ID_LEN + 1 + TAG_LEN {
-            return Err(DisconnectReason::Protocol(format!(
+            return Err(DisconnectReason::Transport(format!(
                 "v2 handshake packet of {packet} bytes is over the limit"
             )));
         }
@@ -614,12 +615,14 @@ async fn finish<S: AsyncRead + Unpin>(
                 return Err(DisconnectReason::RemoteClosed);
             }
         }
-        let mut bytes = rest[LENGTH_LEN..LENGTH_LEN + packet].to_vec();
+        // Decrypted in place: no copy of a large decoy.
+        let result = hs.receive_version(&mut rest[LENGTH_LEN..LENGTH_LEN + packet]);
         rest.drain(..LENGTH_LEN + packet);
-        match hs.receive_version(&mut bytes) {
+        match result {
             Ok(VersionResult::Complete { cipher }) => {
                 let session_id = *cipher.id();
                 let (inbound, outbound) = cipher.into_split();
+                rest.shrink_to_fit();
                 return Ok(V2Session {
                     encoder: Encoder::V2 {
                         cipher: Box::new(outbound),
@@ -796,7 +799,7 @@ mod tests {
         // Only the 3 length bytes are given: the refusal needs nothing more.
         let err = theirs.decoder.decode(&mut &wire[..3]).unwrap_err();
         assert!(
-            matches!(&err, DisconnectReason::Protocol(t) if t.contains("exceeds")),
+            matches!(&err, DisconnectReason::Transport(t) if t.contains("exceeds")),
             "{err}"
         );
     }
@@ -813,6 +816,37 @@ mod tests {
         let err = theirs.decoder.decode(&mut &wire[..]).unwrap_err();
         assert!(
             matches!(&err, DisconnectReason::Protocol(t) if t.contains("short message id 5")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn platformban_goes_short_only_when_both_speak_70240() {
+        let (mut ours, theirs) = pair(ResponderStyle::default()).await;
+        let mut theirs = theirs.unwrap();
+        let ban = Command::new("platformban").unwrap();
+        let is_ban = |steps: &[Step]| matches!(steps, [Step::Message(m)] if m.command == ban);
+        // Below 70240: the long form, which any version decodes.
+        ours.encoder.set_negotiated(70239);
+        theirs.decoder.set_negotiated(70239);
+        let mut wire = Vec::new();
+        ours.encoder.encode(&ban, b"x", &mut wire);
+        assert_eq!(wire.len(), V2_OVERHEAD + LONG_ID_LEN + 1);
+        assert!(is_ban(&decode_all(&mut theirs.decoder, &wire)));
+        // From 70240: ID 168.
+        ours.encoder.set_negotiated(70240);
+        theirs.decoder.set_negotiated(70240);
+        let mut wire = Vec::new();
+        ours.encoder.encode(&ban, b"x", &mut wire);
+        assert_eq!(wire.len(), V2_OVERHEAD + 1 + 1);
+        assert!(is_ban(&decode_all(&mut theirs.decoder, &wire)));
+        // ID 168 from a peer at 70239 is not a known ID.
+        theirs.decoder.set_negotiated(70239);
+        let mut wire = Vec::new();
+        ours.encoder.encode(&ban, b"x", &mut wire);
+        let err = theirs.decoder.decode(&mut &wire[..]).unwrap_err();
+        assert!(
+            matches!(&err, DisconnectReason::Protocol(t) if t.contains("168")),
             "{err}"
         );
     }
