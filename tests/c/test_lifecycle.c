@@ -252,6 +252,12 @@ static void poll_mode_full_queue(void) {
       DashnetConfig cfg;
       base_config(&cfg);
       cfg.event_queue = k == 0 ? 2 : 1024;
+      /* The byte bound with one 3 MiB message charged beside the small events nobody
+         takes: over v1, where the command (and so the cost) is known before the payload is
+         buffered. Over v2 the cost is charged at its most for the length (2.9x: as
+         headers2), which a 3 MiB packet gets only from an empty budget: it waits for the
+         app, as it should, and the byte bound holds either way. */
+      if (k == 1) cfg.transport = DASHNET_TRANSPORT_V1_ONLY;
       DashnetClient *client = dashnet_client_new(&cfg, NULL);
       CHECK(client != NULL, "poll client");
       CHECK(dashnet_client_connect(client, flood.address) == DASHNET_STATUS_OK, "connect");
