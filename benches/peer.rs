@@ -334,9 +334,22 @@ fn sim_runtime() -> &'static Runtime {
 
 /// (p50, p99) of our ping RTT in microseconds over `samples` pings.
 fn rtt_dashnet(rt: &Runtime, load: Load, samples: usize) -> (f64, f64) {
+    rtt_dashnet_with(rt, load, samples, None)
+}
+
+/// The same with `decode_threads` set (then the samples are not kept for the plots).
+fn rtt_dashnet_with(
+    rt: &Runtime,
+    load: Load,
+    samples: usize,
+    decode_threads: Option<usize>,
+) -> (f64, f64) {
     let sim = start_sim(sim_for(load));
     let r = rt.block_on(async {
         let mut c = peer_config();
+        if let Some(n) = decode_threads {
+            c.decode_threads = n;
+        }
         c.ping_interval = Duration::from_millis(20);
         c.pong_timeout = Duration::from_secs(600);
         let (tx, rx) = mpsc::channel(64);
@@ -360,7 +373,9 @@ fn rtt_dashnet(rt: &Runtime, load: Load, samples: usize) -> (f64, f64) {
         peer.close(dashnet::peer::DisconnectReason::Shutdown);
         peer.closed().await;
         got.sort_by(|a, b| a.total_cmp(b));
-        dump("rtt_dashnet", load, &got);
+        if decode_threads.is_none() {
+            dump("rtt_dashnet", load, &got);
+        }
         (percentile(&got, 0.5), percentile(&got, 0.99))
     });
     stop_sim(sim);
@@ -717,6 +732,22 @@ fn main() {
             true,
         );
     }
+    // Parallel decode: the same full-speed flood with 1 and 2 decode threads (a Peer
+    // alone has no client-wide pool: its own pipeline depth is the bound).
+    let (mut one, mut two) = (Vec::new(), Vec::new());
+    for _ in 0..b.rounds {
+        one.push(rtt_dashnet_with(&rt, Load::Full, samples, Some(1)).1);
+        two.push(rtt_dashnet_with(&rt, Load::Full, samples, Some(2)).1);
+    }
+    b.ratio_digits = 2;
+    b.row(
+        "2 decode threads vs 1: ping RTT p99, sim flood full speed",
+        two,
+        Some(one),
+        "us",
+        true,
+    );
+    b.ratio_digits = 1;
     for (name, load) in [
         ("flood 20 x 2000 headers2/s", Load::Rate(rate)),
         ("flood full speed", Load::Full),

@@ -61,6 +61,7 @@ SPEC = [
     ("peer.md", "ping RTT p99, sim idle", "col", "", None),
     ("peer.md", "ping RTT p99, sim flood full speed", "col", "", None),
     ("peer.md", "wake-ups/s, 8 quiet peers", "col", "", None),
+    ("peer.md", "2 decode threads vs 1: ping RTT p99, sim flood full speed", "col", "", None),
     ("peer.md", "send() to sim p99, flood 20 x 2000 headers2/s", "col", "", None),
     ("peer.md", "send() to sim p99, flood full speed", "col", "", None),
     ("peer.md", "outbound MB/s, 32-byte payloads", "col", "", None),

@@ -608,6 +608,8 @@ impl Client {
         let (peer_tx, peer_rx) = mpsc::channel(64);
         let budget = InboundBudget::new(config.inbound_client_bytes);
         config.peer.client_budget = Some(budget.clone());
+        // Header decodes across all peers share `decode_threads` slots.
+        config.peer.decode_pool = Some(crate::peer::DecodePool::new(config.peer.decode_threads));
         let events = events::EventQueue::new(config.event_queue);
         let mut book = AddressBook::new(config.book);
         book.set_local_ok(config.peer.network.is_local());

@@ -131,8 +131,14 @@ pub struct DashnetConfig {
     /// Which transports to dial with: a `DashnetTransport` value (default
     /// `DASHNET_TRANSPORT_V2_PREFERRED`; an unknown value is refused by name).
     pub transport: u32,
-    /// Reserved, set to 0 (this version's tail padding).
+    /// Reserved, set to 0 (the previous version's tail padding).
     pub reserved3: u32,
+    /// Header messages decoded at once, on that many threads shared by all peers; each
+    /// peer's events still come in wire order (default: cores - 1, at most 4, at least 1;
+    /// 0 means the default; at most 64).
+    pub decode_threads: u32,
+    /// Reserved, set to 0 (this version's tail padding).
+    pub reserved4: u32,
 }
 
 /// Which transports to dial with (`DashnetConfig::transport`).
@@ -214,6 +220,8 @@ impl DashnetConfig {
                 TransportMode::V1Only => DashnetTransport::V1Only,
             } as u32,
             reserved3: 0,
+            decode_threads: c.peer.decode_threads as u32,
+            reserved4: 0,
         }
     }
 
@@ -353,6 +361,15 @@ impl DashnetConfig {
                 ));
             }
         };
+        if self.decode_threads > 64 {
+            return Err(fail(
+                DashnetStatus::InvalidArgument,
+                format!("decode_threads: {} is more than 64", self.decode_threads),
+            ));
+        }
+        if self.decode_threads > 0 {
+            c.peer.decode_threads = self.decode_threads as usize;
+        }
         if c.onion_only && c.proxy.is_none() && c.proxy_onion.is_none() {
             return Err(fail(
                 DashnetStatus::InvalidArgument,
@@ -376,7 +393,7 @@ fn to_network(n: DashnetNetwork, devnet: Option<String>) -> Network {
 }
 
 /// Where each field of `DashnetConfig` ends: the sizes older versions may have.
-fn config_field_ends() -> [usize; 40] {
+fn config_field_ends() -> [usize; 42] {
     field_ends!(DashnetConfig; struct_size, network, devnet_name, user_agent, services,
         relay, protocol_version, min_protocol_version, start_height, worker_threads,
         target_outbound, max_outbound, exclusive, dns_seeds, connect_timeout_ms,
@@ -384,7 +401,8 @@ fn config_field_ends() -> [usize; 40] {
         inactivity_timeout_ms, flush_deadline_ms, queue_max_messages, queue_max_bytes,
         ban_duration_s, event_queue, inbound_peer_bytes, inbound_client_bytes, fixed_seeds,
         reseed_interval_ms, reserved0, header_stall_timeout_ms, required_services, proxy, proxy_onion,
-        proxy_randomize_credentials, onion_only, reserved1, reserved2, transport, reserved3)
+        proxy_randomize_credentials, onion_only, reserved1, reserved2, transport, reserved3,
+        decode_threads, reserved4)
 }
 
 /// Fills the first `struct_size` bytes of `config` (pass `sizeof *config`: the size your

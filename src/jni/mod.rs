@@ -378,6 +378,7 @@ fn read_config(env: &mut JNIEnv, obj: &JObject) -> Result<(DashnetConfig, Config
     c.onion_only = flag!("onionOnly");
     // An unknown value is refused by name when the client is made.
     c.transport = int!("transport");
+    c.decode_threads = int!("decodeThreads");
     Ok((c, [devnet, ua, seeds, proxy, proxy_onion]))
 }
 
@@ -403,7 +404,7 @@ pub extern "system" fn Java_org_dashnet_DashnetConfig_nativeDefaults<'l>(
         let c = DashnetConfig::defaults(n);
         let int = |v: u32| JValue::Int(v.min(i32::MAX as u32) as jint);
         let long = |v: u64| JValue::Long(v.min(i64::MAX as u64) as jlong);
-        let fields: [(&str, &str, JValue); 30] = [
+        let fields: [(&str, &str, JValue); 31] = [
             ("network", "I", int(c.network)),
             ("services", "J", long(c.services)),
             ("relay", "Z", JValue::Bool(c.relay)),
@@ -438,6 +439,7 @@ pub extern "system" fn Java_org_dashnet_DashnetConfig_nativeDefaults<'l>(
             ),
             ("onionOnly", "Z", JValue::Bool(c.onion_only)),
             ("transport", "I", int(c.transport)),
+            ("decodeThreads", "I", int(c.decode_threads)),
         ];
         for (name, sig, v) in fields {
             if env.set_field(&out, name, sig, v).is_err() {

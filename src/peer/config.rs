@@ -54,6 +54,48 @@ pub struct PeerConfig {
     pub client_budget: Option<super::InboundBudget>,
     /// Which transports we dial with (default: v2 preferred, falling back to v1).
     pub transport: super::TransportMode,
+    /// This peer's header messages decoded at once (on the blocking pool), their events
+    /// released in wire order (default: cores - 1, at most 4, at least 1).
+    pub decode_threads: usize,
+    /// A pool shared with other peers (a client's) bounding decodes running at once
+    /// across them, if any.
+    pub decode_pool: Option<DecodePool>,
+}
+
+/// Bounds how many header decodes run at once across the peers that share it.
+#[derive(Debug, Clone)]
+pub struct DecodePool {
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    size: usize,
+}
+
+impl DecodePool {
+    /// A pool of `threads` (at least 1).
+    pub fn new(threads: usize) -> DecodePool {
+        let size = threads.max(1);
+        DecodePool {
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(size)),
+            size,
+        }
+    }
+
+    /// Its size.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// A slot, held while a decode runs; `None` once the pool is closed.
+    pub(crate) async fn acquire(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.slots.clone().acquire_owned().await.ok()
+    }
+}
+
+/// The default number of decode threads: cores - 1, at most 4, at least 1.
+pub fn default_decode_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .saturating_sub(1)
+        .clamp(1, 4)
 }
 
 impl PeerConfig {
@@ -81,6 +123,8 @@ impl PeerConfig {
             inbound_peer_bytes: 4 * 1024 * 1024,
             client_budget: None,
             transport: super::TransportMode::V2Preferred,
+            decode_threads: default_decode_threads(),
+            decode_pool: None,
         }
     }
 }

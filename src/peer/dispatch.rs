@@ -1,10 +1,15 @@
-//! The dispatcher task: decodes inbound messages in arrival order and emits events.
+//! The dispatcher task: decodes inbound messages and emits their events in arrival
+//! order.
 //!
 //! headers and headers2 are hashed and checked on tokio's blocking pool, so a long
 //! decompression occupies neither the reader (which keeps reading pongs) nor the
-//! writer (which keeps sending), under either runtime flavour. It emits the peer's
-//! last event, `Disconnected`, after every message event.
+//! writer (which keeps sending), under either runtime flavour. Up to `decode_threads`
+//! of a peer's header messages are decoded at once (each message is independent: a
+//! headers2 message starts with a whole header), within the client-wide decode pool,
+//! and their events are released strictly in wire order. It emits the peer's last
+//! event, `Disconnected`, after every message event.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -12,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use super::Shared;
 use super::budget::{Charge, InboundBudget};
+use super::config::DecodePool;
 use super::event::{DisconnectReason, PeerEvent};
 use crate::wire::network::HEADERS2_8000_VERSION;
 use crate::wire::{HashedHeader, Message, RawMessage, header};
@@ -35,6 +41,10 @@ pub(crate) async fn run(
     };
     // An event to send before taking the next message (Connected, then QueueReady).
     let mut first = Some(connected);
+    // Messages taken from the reader whose events are not out yet, in wire order.
+    let mut pending: VecDeque<Slot> = VecDeque::new();
+    let depth = shared.config.decode_threads.max(1);
+    let pool = shared.config.decode_pool.clone();
     loop {
         if let Some(ev) = first.take() {
             let sent = tokio::select! {
@@ -46,21 +56,29 @@ pub(crate) async fn run(
                 break;
             }
         }
+        let room = pending.len() < depth;
         let next = tokio::select! {
             biased;
-            _ = closing.wait_for(|c| *c) => None,
+            _ = closing.wait_for(|c| *c) => Next::Closing,
             // The app's sends fit again: say so, in order with this peer's events.
-            _ = shared.queue.ready.notified() => {
+            _ = shared.queue.ready.notified() => Next::QueueReady,
+            r = front(&mut pending, peer), if !pending.is_empty() => Next::Decoded(r),
+            m = from_reader.recv(), if room => Next::Taken(m),
+        };
+        let event = match next {
+            Next::Closing => break,
+            Next::QueueReady => {
                 first = Some(PeerEvent::QueueReady { peer });
                 continue;
             }
-            m = from_reader.recv() => m,
-        };
-        let Some((raw, charge)) = next else { break };
-        let event = match decode(&shared, raw, charge).await {
-            Ok(Some(event)) => event,
-            Ok(None) => continue,
-            Err(reason) => {
+            Next::Taken(None) => break,
+            Next::Taken(Some((raw, charge))) => {
+                pending.push_back(start(&shared, pool.as_ref(), raw, charge));
+                continue;
+            }
+            Next::Decoded(Ok(Some(event))) => event,
+            Next::Decoded(Ok(None)) => continue,
+            Next::Decoded(Err(reason)) => {
                 shared.close(reason);
                 break;
             }
@@ -76,6 +94,8 @@ pub(crate) async fn run(
             break;
         }
     }
+    // Decodes still running finish on their own; their results (and charges) are dropped.
+    drop(pending);
     // Stop the reader (if it is still running) and release anything it was waiting on.
     shared.close(DisconnectReason::Shutdown);
     from_reader.close();
@@ -106,11 +126,68 @@ pub(crate) async fn run(
     shared.mark_finished();
 }
 
-async fn decode(
+/// What the dispatcher does next.
+enum Next {
+    Closing,
+    QueueReady,
+    Decoded(Result<Option<PeerEvent>, DisconnectReason>),
+    Taken(Option<(RawMessage, Charge)>),
+}
+
+type HeadersResult = Result<Vec<HashedHeader>, DisconnectReason>;
+
+/// A message between the reader and its event.
+enum Slot {
+    /// Decoded already (small or not headers).
+    Ready(Result<Option<PeerEvent>, DisconnectReason>),
+    /// A header message being decoded on the blocking pool.
+    Headers {
+        task: JoinHandle<HeadersResult>,
+        compressed: bool,
+        charge: Charge,
+    },
+}
+
+/// Waits for the oldest message's decode and takes it off the queue. Cancel-safe: the
+/// slot is taken only once its result is in (a dropped wait leaves it, still running).
+async fn front(
+    pending: &mut VecDeque<Slot>,
+    peer: u64,
+) -> Result<Option<PeerEvent>, DisconnectReason> {
+    let done = match pending.front_mut() {
+        // Awaiting the handle by reference neither consumes nor cancels it.
+        Some(Slot::Headers { task, .. }) => Some(task.await),
+        _ => None,
+    };
+    // No await from here on: the slot leaves the queue together with its result.
+    match (pending.pop_front(), done) {
+        (Some(Slot::Ready(r)), _) => r,
+        (
+            Some(Slot::Headers {
+                compressed, charge, ..
+            }),
+            Some(result),
+        ) => {
+            let headers = result.map_err(|_| DisconnectReason::Shutdown)??;
+            Ok(Some(PeerEvent::Headers {
+                peer,
+                headers,
+                compressed,
+                charge: Some(charge),
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Starts decoding a message: header messages over `INLINE_DECODE_MAX` on the blocking
+/// pool (within the client's decode pool), everything else here and now.
+fn start(
     shared: &Arc<Shared>,
+    pool: Option<&DecodePool>,
     raw: RawMessage,
     charge: Charge,
-) -> Result<Option<PeerEvent>, DisconnectReason> {
+) -> Slot {
     let peer = shared.id;
     let cmd = raw.command.as_str();
     if cmd == "headers" || cmd == "headers2" {
@@ -121,23 +198,42 @@ async fn decode(
             2000
         };
         let pow_limit = shared.config.network.pow_limit_bits();
-        let big = raw.payload.len() > INLINE_DECODE_MAX;
-        let work = move || decode_headers(&raw, limit, pow_limit);
-        let result = if big {
-            tokio::task::spawn_blocking(work)
-                .await
-                .map_err(|_| DisconnectReason::Shutdown)?
-        } else {
-            work()
-        };
-        let headers = result?;
-        return Ok(Some(PeerEvent::Headers {
-            peer,
-            headers,
-            compressed,
-            charge: Some(charge),
+        if raw.payload.len() > INLINE_DECODE_MAX {
+            let pool = pool.cloned();
+            let task = tokio::spawn(async move {
+                let _slot = match &pool {
+                    Some(p) => p.acquire().await,
+                    None => None,
+                };
+                tokio::task::spawn_blocking(move || decode_headers(&raw, limit, pow_limit))
+                    .await
+                    .map_err(|_| DisconnectReason::Shutdown)?
+            });
+            return Slot::Headers {
+                task,
+                compressed,
+                charge,
+            };
+        }
+        return Slot::Ready(decode_headers(&raw, limit, pow_limit).map(|headers| {
+            Some(PeerEvent::Headers {
+                peer,
+                headers,
+                compressed,
+                charge: Some(charge),
+            })
         }));
     }
+    Slot::Ready(decode_other(peer, raw, charge))
+}
+
+/// Any message but headers and headers2.
+fn decode_other(
+    peer: u64,
+    raw: RawMessage,
+    charge: Charge,
+) -> Result<Option<PeerEvent>, DisconnectReason> {
+    let cmd = raw.command.as_str();
     match Message::from_raw(&raw) {
         Ok(Message::Verack | Message::Version(_) | Message::SendAddrV2) => Ok(None),
         Ok(message) => Ok(Some(PeerEvent::Message {

@@ -36,7 +36,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::timeout;
 
 pub use budget::{Charge, InboundBudget};
-pub use config::{PeerConfig, default_user_agent};
+pub use config::{DecodePool, PeerConfig, default_decode_threads, default_user_agent};
 pub use event::{DisconnectReason, OutboundMessage, PeerEvent, PeerId, SendError};
 pub use handshake::{PeerInfo, our_version};
 pub use queue::{Lane, PRIORITY_LANE_MAX, PRIORITY_LANE_MAX_BYTES, lane_for};

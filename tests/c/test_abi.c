@@ -187,7 +187,8 @@ int main(void) {
       END(DashnetConfig, required_services), END(DashnetConfig, proxy), END(DashnetConfig, proxy_onion),
       END(DashnetConfig, proxy_randomize_credentials), END(DashnetConfig, onion_only),
       END(DashnetConfig, reserved1), END(DashnetConfig, reserved2), END(DashnetConfig, transport),
-      END(DashnetConfig, reserved3), sizeof(DashnetConfig)};
+      END(DashnetConfig, reserved3), END(DashnetConfig, decode_threads), END(DashnetConfig, reserved4),
+      sizeof(DashnetConfig)};
   const size_t n_cfg_ends = sizeof cfg_ends / sizeof cfg_ends[0];
   int accepted_sizes = 0;
   for (size_t size = 0; size <= sizeof(DashnetConfig) + 16; size++) {
@@ -207,7 +208,7 @@ int main(void) {
       accepted_sizes++;
     }
   }
-  CHECK(accepted_sizes == (int)n_cfg_ends - (sizeof(DashnetConfig) == END(DashnetConfig, reserved3)),
+  CHECK(accepted_sizes == (int)n_cfg_ends - (sizeof(DashnetConfig) == END(DashnetConfig, reserved4)),
         "every version's size is accepted (%d)", accepted_sizes);
 
   /* dashnet_client_new with a config of every struct_size: only field ends create a client. */
@@ -234,6 +235,18 @@ int main(void) {
       DashnetClient *c = dashnet_client_new(&cfg, NULL);
       CHECK((c != NULL) == (t <= DASHNET_TRANSPORT_V1_ONLY), "transport %u", t);
       if (!c) CHECK(strstr(dashnet_last_error(), "transport") != NULL, "names the field: %s",
+                    dashnet_last_error());
+      CHECK(dashnet_client_free(c) == DASHNET_STATUS_OK, "free");
+    }
+    /* decode_threads: 0 is the default, 1 to 64 taken, more refused by name. */
+    quiet_config(&cfg);
+    CHECK(cfg.decode_threads >= 1 && cfg.decode_threads <= 4, "decode_threads default %u", cfg.decode_threads);
+    for (uint32_t t = 0; t <= 65; t += 13) {
+      quiet_config(&cfg);
+      cfg.decode_threads = t;
+      DashnetClient *c = dashnet_client_new(&cfg, NULL);
+      CHECK((c != NULL) == (t <= 64), "decode_threads %u", t);
+      if (!c) CHECK(strstr(dashnet_last_error(), "decode_threads") != NULL, "names the field: %s",
                     dashnet_last_error());
       CHECK(dashnet_client_free(c) == DASHNET_STATUS_OK, "free");
     }

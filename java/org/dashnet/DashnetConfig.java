@@ -81,6 +81,12 @@ public final class DashnetConfig {
      * value is refused when the client is made.
      */
     public int transport;
+    /**
+     * Header messages decoded at once, on that many threads shared by all peers; each peer's
+     * events still come in wire order (default: cores - 1, at most 4, at least 1; 0: the
+     * default; more than 64 is refused).
+     */
+    public int decodeThreads;
 
     /** transport: v2 with peers that may speak it, v1 with the others. */
     public static final int TRANSPORT_V2_PREFERRED = 0;
