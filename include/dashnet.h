@@ -300,8 +300,14 @@ typedef struct DashnetConfig {
   // Which transports to dial with: a `DashnetTransport` value (default
   // `DASHNET_TRANSPORT_V2_PREFERRED`; an unknown value is refused by name).
   uint32_t transport;
-  // Reserved, set to 0 (this version's tail padding).
+  // Reserved, set to 0 (the previous version's tail padding).
   uint32_t reserved3;
+  // Header messages decoded at once, on that many threads shared by all peers; each
+  // peer's events still come in wire order (default: cores - 1, at most 4, at least 1;
+  // 0 means the default; at most 64).
+  uint32_t decode_threads;
+  // Reserved, set to 0 (this version's tail padding).
+  uint32_t reserved4;
 } DashnetConfig;
 
 // A peer connected or disconnected. Strings and arrays are borrowed (see the callback).

@@ -182,12 +182,7 @@ async fn front(
 
 /// Starts decoding a message: header messages over `INLINE_DECODE_MAX` on the blocking
 /// pool (within the client's decode pool), everything else here and now.
-fn start(
-    shared: &Arc<Shared>,
-    pool: Option<&DecodePool>,
-    raw: RawMessage,
-    charge: Charge,
-) -> Slot {
+fn start(shared: &Arc<Shared>, pool: Option<&DecodePool>, raw: RawMessage, charge: Charge) -> Slot {
     let peer = shared.id;
     let cmd = raw.command.as_str();
     if cmd == "headers" || cmd == "headers2" {
