@@ -474,6 +474,7 @@ public final class DashnetTest {
             // The transport setting: v1 only gives v1 (no session id); an unknown value is refused.
             DashnetConfig v1 = new DashnetConfig(DashnetClient.REGTEST);
             check(v1.transport == DashnetConfig.TRANSPORT_V2_PREFERRED, "v2 preferred by default");
+            check(v1.decodeThreads >= 1 && v1.decodeThreads <= 4, "decode threads default " + v1.decodeThreads);
             v1.exclusive = true;
             v1.transport = DashnetConfig.TRANSPORT_V1_ONLY;
             Recorder v1rec = new Recorder();
