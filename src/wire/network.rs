@@ -184,6 +184,34 @@ impl Network {
             .collect()
     }
 
+    /// Dash Core's checkpoints for this network, (height, block hash) in height order,
+    /// genesis first (`data/checkpoints/`, from Dash Core's `chainparams.cpp`; the files
+    /// name the source and commit). Regtest, devnets and custom networks have their
+    /// genesis only (when known).
+    pub fn checkpoints(&self) -> Vec<(u32, super::Hash256)> {
+        let text = match self {
+            Network::Mainnet => include_str!("../../data/checkpoints/mainnet.txt"),
+            Network::Testnet => include_str!("../../data/checkpoints/testnet.txt"),
+            _ => "",
+        };
+        let genesis = self.genesis_hash().map(|g| (0, g));
+        genesis
+            .into_iter()
+            .chain(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .filter_map(|l| {
+                        let (height, hash) = l.split_once(' ')?;
+                        Some((
+                            height.parse().ok()?,
+                            super::Hash256::from_display_hex(hash.trim())?,
+                        ))
+                    }),
+            )
+            .collect()
+    }
+
     /// The easiest target a header may claim, as a compact `bits` value.
     pub fn pow_limit_bits(&self) -> u32 {
         match self {
@@ -206,6 +234,31 @@ impl Network {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn checkpoints_are_ordered_meet_proof_of_work_and_start_at_genesis() {
+        for (network, count, last) in [
+            (Network::Mainnet, 29, 1_796_500u32),
+            (Network::Testnet, 9, 794_950),
+        ] {
+            let cps = network.checkpoints();
+            assert_eq!(cps.len(), count, "{network:?}: every line parsed");
+            assert_eq!(cps[0], (0, network.genesis_hash().unwrap()));
+            assert_eq!(cps.last().unwrap().0, last);
+            assert!(
+                cps.windows(2).all(|w| w[0].0 < w[1].0),
+                "{network:?}: heights rise"
+            );
+            // Every checkpoint is a mined block: its hash meets the network's easiest
+            // target (a mistyped hash almost never does).
+            let limit = crate::wire::Target::from_compact(network.pow_limit_bits()).unwrap();
+            for (height, hash) in &cps {
+                assert!(limit.is_met_by(hash), "{network:?} {height}");
+            }
+        }
+        let regtest = Network::Regtest.checkpoints();
+        assert_eq!(regtest, vec![(0, Network::Regtest.genesis_hash().unwrap())]);
+    }
     use super::*;
 
     #[test]
