@@ -16,6 +16,7 @@
  *    "transport":"v2"|"v1"}
  * On failure it exits non-zero and says why on stderr. */
 #define _DEFAULT_SOURCE
+#include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -165,19 +166,22 @@ static void on_headers(void *ud, const DashnetHeaders *h) {
   }
 }
 
+/* Sleeps until *flag is set, the sync fails or `seconds` pass: woken only by the
+   callbacks' broadcasts (every event that changes something) and by the deadline itself,
+   never by a timer of its own. */
 static int wait_until(sync_state *s, int *flag, double seconds) {
-  double end = now_s() + seconds;
-  pthread_mutex_lock(&s->mu);
-  while (!*flag && !s->failed && now_s() < end) {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_nsec += 50 * 1000 * 1000;
-    if (t.tv_nsec >= 1000000000) {
-      t.tv_sec++;
-      t.tv_nsec -= 1000000000;
-    }
-    pthread_cond_timedwait(&s->cv, &s->mu, &t);
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += (time_t)seconds;
+  deadline.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+  if (deadline.tv_nsec >= 1000000000) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000;
   }
+  pthread_mutex_lock(&s->mu);
+  int timed_out = 0;
+  while (!*flag && !s->failed && !timed_out)
+    timed_out = pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT;
   int ok = *flag && !s->failed;
   pthread_mutex_unlock(&s->mu);
   return ok;
