@@ -667,11 +667,7 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeStats<'l>(
     peer: jlong,
 ) -> jlongArray {
     guarded(&mut env, std::ptr::null_mut(), |env| {
-        // SAFETY: see `client`.
-        let Some(c) = (unsafe { client(handle) }) else {
-            return std::ptr::null_mut();
-        };
-        let Ok(s) = c.client.peer_stats(peer as u64) else {
+        let Some(s) = peer_stats(handle, peer) else {
             return std::ptr::null_mut();
         };
         let v = [
@@ -698,6 +694,15 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeStats<'l>(
     })
 }
 
+/// A peer's statistics through a Java handle (`None`: no such client or peer). Called
+/// only from native methods, whose `handle` comes from the Java class (see `client`).
+fn peer_stats(handle: jlong, peer: jlong) -> Option<crate::peer::PeerStats> {
+    // SAFETY: `handle` is what the Java class passed to a native method: 0 or a live
+    // handle from nativeNew, never a freed one (see `client`).
+    let c = unsafe { client(handle) }?;
+    c.client.peer_stats(peer as u64).ok()
+}
+
 /// `byte[] nativeSessionId(long handle, long peer)`: see `DashnetClient.sessionId`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_dashnet_DashnetClient_nativeSessionId<'l>(
@@ -707,11 +712,7 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeSessionId<'l>(
     peer: jlong,
 ) -> jbyteArray {
     guarded(&mut env, std::ptr::null_mut(), |env| {
-        // SAFETY: see `client`.
-        let Some(c) = (unsafe { client(handle) }) else {
-            return std::ptr::null_mut();
-        };
-        let Ok(s) = c.client.peer_stats(peer as u64) else {
+        let Some(s) = peer_stats(handle, peer) else {
             return std::ptr::null_mut();
         };
         let Some(id) = s.session_id else {

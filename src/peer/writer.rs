@@ -483,6 +483,16 @@ mod tests {
         (ours.unwrap(), theirs.unwrap().0)
     }
 
+    /// The writer over v1 on `write_half`, as a connection starts it.
+    fn spawn_v1_writer(
+        shared: &Arc<Shared>,
+        write_half: tokio::net::tcp::OwnedWriteHalf,
+        rx: QueueReceiver,
+    ) -> tokio::task::JoinHandle<Vec<OutboundMessage>> {
+        let magic = shared.config.network.magic();
+        tokio::spawn(run(shared.clone(), write_half, Encoder::V1 { magic }, rx))
+    }
+
     fn message(n: u64, len: usize) -> OutboundMessage {
         let mut payload = vec![(n % 251) as u8; len.max(8)];
         payload[..8].copy_from_slice(&n.to_le_bytes());
@@ -537,14 +547,7 @@ mod tests {
         shared.queue.push(message(8, 100), Lane::Data).unwrap();
         // The remote reads slowly: the 3 MiB frame takes seconds, the deadline 0.3 s.
         let remote = drain(theirs, 16 * 1024, Duration::from_millis(20));
-        let writer = tokio::spawn(run(
-            shared.clone(),
-            write_half,
-            Encoder::V1 {
-                magic: shared.config.network.magic(),
-            },
-            rx,
-        ));
+        let writer = spawn_v1_writer(&shared, write_half, rx);
         tokio::time::sleep(Duration::from_millis(100)).await;
         shared.close(DisconnectReason::Shutdown);
         let undelivered = tokio::time::timeout(Duration::from_secs(10), writer)
@@ -580,14 +583,7 @@ mod tests {
             let (shared, rx) = Shared::new(1, info(ours.peer_addr().unwrap()), Arc::new(config));
             let (_read_half, write_half) = ours.into_split();
             let remote = drain(theirs, 64 * 1024, Duration::ZERO);
-            let writer = tokio::spawn(run(
-                shared.clone(),
-                write_half,
-                Encoder::V1 {
-                    magic: shared.config.network.magic(),
-                },
-                rx,
-            ));
+            let writer = spawn_v1_writer(&shared, write_half, rx);
             let next = Arc::new(AtomicU64::new(1));
             let senders: Vec<_> = (0..3)
                 .map(|_| {
@@ -639,14 +635,7 @@ mod tests {
         let (shared, rx) = Shared::new(1, info(ours.peer_addr().unwrap()), Arc::new(config));
         let (_read_half, write_half) = ours.into_split();
         let remote = drain(theirs, 64 * 1024, Duration::ZERO);
-        let writer = tokio::spawn(run(
-            shared.clone(),
-            write_half,
-            Encoder::V1 {
-                magic: shared.config.network.magic(),
-            },
-            rx,
-        ));
+        let writer = spawn_v1_writer(&shared, write_half, rx);
         let stop = Arc::new(AtomicBool::new(false));
         let feeder = {
             let (shared, stop) = (shared.clone(), stop.clone());

@@ -166,6 +166,16 @@ static void config(DashnetConfig *c) {
   c->flush_deadline_ms = 300;
 }
 
+/* A fresh sync state: nothing seen yet, the tip at the regtest genesis. */
+static void state_init(state *s) {
+  memset(s, 0, sizeof *s);
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
+  s->linked = 1;
+  s->free_status = -1;
+  sim_regtest_genesis(s->last_hash);
+}
+
 int main(void) {
   sim_process sim;
   /* It gossips one more address on getaddr (as addrv2 to us). */
@@ -178,12 +188,7 @@ int main(void) {
 
   /* Callbacks: connect, sync 20,000 headers from inside callbacks, 8 senders meanwhile. */
   state s;
-  memset(&s, 0, sizeof s);
-  pthread_mutex_init(&s.mu, NULL);
-  pthread_cond_init(&s.cv, NULL);
-  s.linked = 1;
-  s.free_status = -1;
-  sim_regtest_genesis(s.last_hash);
+  state_init(&s);
   DashnetConfig cfg;
   config(&cfg);
   DashnetCallbacks cb;
@@ -255,12 +260,7 @@ int main(void) {
 
   /* The same sync over v1 (DASHNET_TRANSPORT_V1_ONLY). */
   state s1;
-  memset(&s1, 0, sizeof s1);
-  pthread_mutex_init(&s1.mu, NULL);
-  pthread_cond_init(&s1.cv, NULL);
-  s1.linked = 1;
-  s1.free_status = -1;
-  sim_regtest_genesis(s1.last_hash);
+  state_init(&s1);
   config(&cfg);
   cfg.transport = DASHNET_TRANSPORT_V1_ONLY;
   cb.user_data = &s1;
