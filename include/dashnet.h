@@ -69,6 +69,8 @@ typedef enum DashnetStatus {
   DASHNET_STATUS_WRONG_MODE = 11,
   // The data does not match what the app holds (a compact-filter check failed).
   DASHNET_STATUS_MISMATCH = 12,
+  // Something already running prevents it (a header sync).
+  DASHNET_STATUS_BUSY = 13,
 } DashnetStatus;
 
 // Why a connection ended.
@@ -124,7 +126,28 @@ typedef enum DashnetEventKind {
   DASHNET_EVENT_KIND_QUEUE_READY = 7,
   // The best peer stalled a header request and was replaced: see `best_peer_changed`.
   DASHNET_EVENT_KIND_BEST_PEER_CHANGED = 8,
+  // Headers from the sync service, in chain order: see `sync`.
+  DASHNET_EVENT_KIND_SYNC_HEADERS = 9,
+  // How the sync is going: see `sync`.
+  DASHNET_EVENT_KIND_SYNC_PROGRESS = 10,
+  // The sync ended (its last event): see `sync`.
+  DASHNET_EVENT_KIND_SYNC_DONE = 11,
 } DashnetEventKind;
+
+// How a sync stands (`DashnetSyncEvent.status`).
+typedef enum DashnetSyncStatus {
+  // Still running (SYNC_HEADERS and SYNC_PROGRESS).
+  DASHNET_SYNC_STATUS_RUNNING = 0,
+  // Every header up to the peers' tip was delivered.
+  DASHNET_SYNC_STATUS_COMPLETE = 1,
+  // The peers' chain leaves the app's below its tip, after `fork_after` (an entry of
+  // the locator given): nothing was delivered; rewind to it and sync again.
+  DASHNET_SYNC_STATUS_FORK = 2,
+  // `dashnet_sync_cancel` ended it.
+  DASHNET_SYNC_STATUS_CANCELLED = 3,
+  // The client shut down.
+  DASHNET_SYNC_STATUS_SHUTTING_DOWN = 4,
+} DashnetSyncStatus;
 
 // A Dash network.
 typedef enum DashnetNetwork {
@@ -405,14 +428,53 @@ typedef struct DashnetBestPeerChanged {
   const char *reason_text;
 } DashnetBestPeerChanged;
 
+// A header sync event (`dashnet_sync_headers`). Pointers are borrowed (see the callback).
+typedef struct DashnetSyncEvent {
+  // SYNC_HEADERS, SYNC_PROGRESS or SYNC_DONE.
+  enum DashnetEventKind kind;
+  // RUNNING, or (SYNC_DONE) how it ended.
+  enum DashnetSyncStatus status;
+  // SYNC_HEADERS: the headers, in chain order (else NULL).
+  const struct DashnetHeader *headers;
+  // Their number.
+  size_t count;
+  // SYNC_HEADERS: the height of `headers[0]`. Normally one above the last header
+  // delivered; if lower, a segment failed its checkpoint after part of it was
+  // delivered: drop what you have from this height up (these replace it).
+  uint32_t first_height;
+  // The height of the last header delivered (for SYNC_DONE with none delivered: the
+  // tip height given).
+  uint32_t height;
+  // The best height the peers claim (at least `height`).
+  uint32_t target_height;
+  // Peers serving the sync.
+  uint32_t peers;
+  // Headers delivered per second since the sync started.
+  double headers_per_sec;
+  // Requests in flight.
+  uint32_t in_flight;
+  // SYNC_DONE: segments thrown away because they did not link at their checkpoint.
+  uint32_t segments_failed;
+  // The hash of the header at `height` (wire byte order).
+  uint8_t tip_hash[32];
+  // SYNC_DONE with FORK: the locator entry the peers' chain continues from.
+  uint8_t fork_after[32];
+  // SYNC_DONE: headers delivered in all.
+  uint64_t total_headers;
+  // SYNC_DONE: how long the sync ran, in milliseconds.
+  uint64_t elapsed_ms;
+  // SYNC_DONE: peers that stalled or answered short and lost their segments.
+  uint32_t peers_stalled;
+} DashnetSyncEvent;
+
 // `user_data` and the callbacks. Each callback runs on the client's delivery thread
 // only, never two at a time, with no dashnet lock held: it may call any dashnet
 // function except `dashnet_client_free` (which returns `DASHNET_STATUS_IN_CALLBACK`
 // there). Pointers passed to a callback are valid only until it returns.
 //
 // Fill it with `dashnet_callbacks_init`, then set what you need. With no event callback
-// set (`on_peer`, `on_message`, `on_headers`, `on_address_book`, `on_peer_failed` and
-// `on_queue_ready` all NULL) the client is in poll mode: events wait for
+// set (`on_peer`, `on_message`, `on_headers`, `on_address_book`, `on_peer_failed`,
+// `on_queue_ready`, `on_best_peer_changed` and `on_sync` all NULL) the client is in poll mode: events wait for
 // `dashnet_client_poll`. Otherwise an event whose callback is NULL is dropped. `on_log`
 // works in either mode. Callbacks must return normally: no `longjmp`, no C++ exception
 // out of them.
@@ -439,6 +501,8 @@ typedef struct DashnetCallbacks {
   void (*on_queue_ready)(void *user_data, uint64_t peer);
   // The best peer stalled a header request and was replaced.
   void (*on_best_peer_changed)(void *user_data, const struct DashnetBestPeerChanged *changed);
+  // A header sync event (`dashnet_sync_headers`): headers, progress, done.
+  void (*on_sync)(void *user_data, const struct DashnetSyncEvent *event);
 } DashnetCallbacks;
 
 // What shutting down left behind (`dashnet_client_free_with_report`). Set `struct_size`
@@ -552,6 +616,8 @@ typedef struct DashnetEvent {
   uint64_t queue_ready_peer;
   // For BEST_PEER_CHANGED.
   struct DashnetBestPeerChanged best_peer_changed;
+  // For SYNC_HEADERS, SYNC_PROGRESS and SYNC_DONE.
+  struct DashnetSyncEvent sync;
 } DashnetEvent;
 
 // A cfilter: one block's filter.
@@ -892,6 +958,40 @@ enum DashnetStatus dashnet_request_headers(const struct DashnetClient *client,
                                            size_t locator_count,
                                            const uint8_t *stop,
                                            uint64_t *peer_out);
+
+// Starts the header sync service: from the app's tip (`locator[0]`, at `tip_height`;
+// `locator_count` hashes of 32 bytes in wire order, newest first, 1 to 101) up to the
+// peers' tip. Returns at once. Headers come as SYNC_HEADERS events in chain order (each
+// with the height of its first header), with SYNC_PROGRESS along the way and one
+// SYNC_DONE at the end (`on_sync`, or poll). The chain above the tip is cut at the
+// checkpoints (the network's built-in ones and those from `dashnet_add_checkpoint`) into
+// segments asked of several peers at once (or pipelined on one), decoded in parallel
+// (`decode_threads`) and checked at each checkpoint. BUSY while a sync runs;
+// INVALID_ARGUMENT for a bad locator or a tip at a checkpoint's height with another hash.
+//
+// # Safety
+// `client` is a live handle; `locator` has `locator_count * 32` readable bytes.
+enum DashnetStatus dashnet_sync_headers(const struct DashnetClient *client,
+                                        const uint8_t *locator,
+                                        size_t locator_count,
+                                        uint32_t tip_height);
+
+// Cancels the running header sync: SYNC_DONE (status CANCELLED) follows. NOT_FOUND when
+// none runs.
+//
+// # Safety
+// `client` is a live handle.
+enum DashnetStatus dashnet_sync_cancel(const struct DashnetClient *client);
+
+// Adds a checkpoint for the next sync: the chain must have block `hash` (32 bytes, wire
+// order) at `height`. INVALID_ARGUMENT if another hash is the checkpoint at that height
+// (the network's built-in ones included).
+//
+// # Safety
+// `client` is a live handle; `hash` has 32 readable bytes.
+enum DashnetStatus dashnet_add_checkpoint(const struct DashnetClient *client,
+                                          uint32_t height,
+                                          const uint8_t *hash);
 
 // Fills `*out` with one peer's statistics (lock-free reads). Set `out->struct_size`
 // first.

@@ -25,7 +25,9 @@ const USAGE: &str = "usage: dashnet-sim [--bind ADDR:PORT] [--port N] [--tip HEI
   [--ping-interval SECONDS (0 = never; default 120, the first at once)]
   [--addr IP:PORT (gossiped on getaddr; repeatable)]
   [--misbehave silent-handshake|close-mid-message|garbage|bad-checksum|oversize-length|
-               bad-headers2-version-index|bad-pow-headers]
+               bad-headers2-version-index|bad-pow-headers|v2-bad-terminator|v2-wrong-key|
+               v2-bad-tag|v2-truncated|v2-oversize-length|v2-decoys|wrong-checkpoint|
+               stall-mid-sync]
   [--timeout SECONDS (default 600)] [--ignore-stdin]
   [--hash-at HEIGHT (print the display hex of block HEIGHT's hash and exit)]";
 

@@ -80,6 +80,8 @@ fn is_data(ev: &ClientEvent) -> bool {
         ClientEvent::Message { .. }
             | ClientEvent::Headers { .. }
             | ClientEvent::AddressBookChanged { .. }
+            | ClientEvent::SyncHeaders { .. }
+            | ClientEvent::SyncProgress(_)
     )
 }
 
@@ -222,6 +224,11 @@ impl EventQueue {
         self.state.lock().closed = true;
         self.ready.notify_all();
         self.room.notify_waiters();
+    }
+
+    /// Events waiting, and the bound on them.
+    pub fn backlog(&self) -> (usize, usize) {
+        (self.state.lock().events.len(), self.max_events)
     }
 
     /// Events waiting, and (events, bytes) discarded at the shutdown deadline.

@@ -17,6 +17,7 @@ mod delivery;
 mod events;
 mod manager;
 mod router;
+mod sync;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ pub use book::{
 pub use config::ClientConfig;
 pub use delivery::DeliveryThread;
 pub use events::{LogLevel, Taken};
+pub use sync::{STALL_POINTS, SyncProgress, SyncStatus, SyncSummary};
 
 use crate::peer::{
     DisconnectReason, InboundBudget, OutboundMessage, Peer, PeerConfig, PeerId, PeerInfo,
@@ -103,6 +105,20 @@ pub enum ClientEvent {
         /// The peer.
         peer: PeerId,
     },
+    /// Headers from the sync service ([`Client::sync_headers`]), in chain order: the
+    /// first is at `first_height`. Normally `first_height` is one above the last header
+    /// delivered; if it is lower, a segment failed its checkpoint after part of it was
+    /// delivered: drop the headers from `first_height` up, these replace them.
+    SyncHeaders {
+        /// The height of `headers[0]`.
+        first_height: u32,
+        /// Hashed, proof-of-work checked, linked to each other and to what came before.
+        headers: Vec<HashedHeader>,
+    },
+    /// How a sync is going (at most four a second, and once at the end).
+    SyncProgress(SyncProgress),
+    /// A sync ended (its last event).
+    SyncDone(SyncSummary),
     /// The best peer did not answer a header request in time (`header_stall_timeout`):
     /// `new` replaces it (the request was re-sent there), or nobody can (`None`).
     BestPeerChanged {
@@ -138,6 +154,8 @@ pub enum ClientError {
     Send(SendError),
     /// The client is shutting down.
     ShuttingDown,
+    /// Something already running prevents it (the text says what).
+    Busy(String),
     /// Bad input (the text says what).
     Invalid(String),
     /// The request needs services that this peer (`Some`) or every connected peer
@@ -158,6 +176,7 @@ impl std::fmt::Display for ClientError {
             ClientError::Send(e) => write!(f, "{e}"),
             ClientError::ShuttingDown => write!(f, "client is shutting down"),
             ClientError::Invalid(t) => write!(f, "invalid argument: {t}"),
+            ClientError::Busy(t) => write!(f, "busy: {t}"),
             ClientError::NoService {
                 peer: Some(p),
                 services,
@@ -386,6 +405,8 @@ pub(crate) struct Shared {
     /// The header request waiting for the best peer's answer.
     pub pending_headers: Mutex<Option<PendingHeaders>>,
     pub pending_seq: AtomicU64,
+    /// The header sync service.
+    pub sync: sync::SyncShared,
 }
 
 /// Orders floats (work is never NaN).
@@ -617,6 +638,7 @@ impl Client {
         for addr in &config.fixed_peers {
             book.add(*addr, 0, now, None, now);
         }
+        let checkpoints = config.peer.network.checkpoints();
         let shared = Arc::new(Shared {
             peer_config: Arc::new(config.peer.clone()),
             config,
@@ -638,6 +660,7 @@ impl Client {
             budget,
             pending_headers: Mutex::new(None),
             pending_seq: AtomicU64::new(0),
+            sync: sync::SyncShared::new(checkpoints),
         });
         let router = runtime.spawn(router::run(shared.clone(), peer_rx));
         let manager = runtime.spawn(manager::run(shared.clone(), control_rx, peer_tx));
@@ -801,6 +824,92 @@ impl Client {
             rt.spawn(watch_headers_request(self.shared.clone(), seq));
         }
         Ok(id)
+    }
+
+    /// Starts the header sync service: from the app's tip (`locator[0]`, at `tip_height`;
+    /// the rest of the locator as for getheaders, newest first) up to the peers' tip.
+    /// Returns at once; the headers come as [`ClientEvent::SyncHeaders`] in chain order,
+    /// with [`ClientEvent::SyncProgress`] along the way and one [`ClientEvent::SyncDone`]
+    /// at the end. The chain above the tip is cut at the checkpoints (built in and added,
+    /// see [`Client::add_checkpoint`]) into segments asked for at once of several peers
+    /// (or pipelined on one) and checked at each checkpoint; a sync waits for peers when
+    /// none is connected. `Busy` while a sync runs.
+    pub fn sync_headers(&self, locator: Vec<Hash256>, tip_height: u32) -> Result<(), ClientError> {
+        self.check_running()?;
+        if locator.is_empty() || locator.len() > crate::wire::MAX_LOCATOR_HASHES {
+            return Err(ClientError::Invalid(format!(
+                "a locator has 1 to {} hashes",
+                crate::wire::MAX_LOCATOR_HASHES
+            )));
+        }
+        let checkpoints = self.shared.sync.checkpoints.lock().clone();
+        if let Some((h, hash)) = checkpoints.iter().find(|(h, _)| *h == tip_height)
+            && *hash != locator[0]
+        {
+            return Err(ClientError::Invalid(format!(
+                "the tip at height {h} is not the checkpoint there ({})",
+                hash.to_display_hex()
+            )));
+        }
+        let ends = sync::plan((tip_height, locator[0]), &checkpoints);
+        let rx = self
+            .shared
+            .sync
+            .start()
+            .map_err(|()| ClientError::Busy("a header sync is running".into()))?;
+        let task = sync::SyncTask::new(self.shared.clone(), rx, locator, tip_height, ends);
+        let rt = self.runtime.lock();
+        let Some(rt) = rt.as_ref() else {
+            return Err(ClientError::ShuttingDown);
+        };
+        let handle = rt.spawn(task.run());
+        if let Some(old) = self.shared.sync.task.lock().replace(handle) {
+            // The previous sync has ended (only one runs): nothing to wait for.
+            drop(old);
+        }
+        if self.shared.shutting_down.load(Ordering::Acquire) {
+            let _ = self.shared.sync.forward(sync::Input::Shutdown);
+        }
+        Ok(())
+    }
+
+    /// Cancels the running sync: it ends with `SyncDone` (status `Cancelled`). `NotFound`
+    /// when no sync runs.
+    pub fn cancel_sync(&self) -> Result<(), ClientError> {
+        self.check_running()?;
+        self.shared
+            .sync
+            .forward(sync::Input::Cancel)
+            .map_err(|_| ClientError::NotFound)
+    }
+
+    /// True while a header sync runs.
+    pub fn is_syncing(&self) -> bool {
+        self.shared.sync.active()
+    }
+
+    /// Adds a checkpoint (a block hash the chain must have at `height`) for the next
+    /// sync. `Invalid` if another hash is already the checkpoint at that height (the
+    /// network's built-in ones included).
+    pub fn add_checkpoint(&self, height: u32, hash: Hash256) -> Result<(), ClientError> {
+        self.check_running()?;
+        let mut cps = self.shared.sync.checkpoints.lock();
+        match cps.binary_search_by_key(&height, |(h, _)| *h) {
+            Ok(i) if cps[i].1 == hash => Ok(()),
+            Ok(i) => Err(ClientError::Invalid(format!(
+                "height {height} already has checkpoint {}",
+                cps[i].1.to_display_hex()
+            ))),
+            Err(i) => {
+                cps.insert(i, (height, hash));
+                Ok(())
+            }
+        }
+    }
+
+    /// The checkpoints the next sync uses (the network's and the app's), by height.
+    pub fn checkpoints(&self) -> Vec<(u32, Hash256)> {
+        self.shared.sync.checkpoints.lock().clone()
     }
 
     /// Keeps `addr` connected (like a fixed peer); dials it now. An onion address
@@ -1005,6 +1114,7 @@ impl Client {
         let deadline = now + self.shared.peer_config.flush_deadline;
         self.shared.events.set_deadline(deadline);
         let _ = self.shared.control.send(Control::Shutdown);
+        let _ = self.shared.sync.forward(sync::Input::Shutdown);
         if let Some(rt) = self.runtime.lock().as_ref() {
             let shared = self.shared.clone();
             *self.deadline_task.lock() = Some(rt.spawn(async move {
@@ -1038,7 +1148,13 @@ impl Client {
         };
         let manager = self.manager.lock().take();
         let router = self.router.lock().take();
+        let sync = self.shared.sync.task.lock().take();
         runtime.block_on(async move {
+            // The sync ends first (it was told to stop): its last events precede the
+            // router's close of the queue.
+            if let Some(s) = sync {
+                let _ = s.await;
+            }
             if let Some(m) = manager {
                 let _ = m.await;
             }

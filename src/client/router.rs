@@ -33,6 +33,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut from_peers: mpsc::Receiver<Peer
                 events
                     .push(ClientEvent::PeerConnected { peer, info }, None)
                     .await;
+                let _ = shared.sync.forward(super::sync::Input::PeerUp);
             }
             PeerEvent::Message {
                 peer,
@@ -71,6 +72,8 @@ pub(crate) async fn run(shared: Arc<Shared>, mut from_peers: mpsc::Receiver<Peer
                 compressed,
                 charge,
             } => {
+                // A reply to the sync service goes to it, not to the app.
+                let for_sync = shared.sync.claim(peer, &headers);
                 let mine = shared.peers.read().get(&peer).map(|slot| {
                     // Headers it sends raise what we know of its height; they count as
                     // work it has shown (they were checked on the way in) only when they
@@ -119,6 +122,24 @@ pub(crate) async fn run(shared: Arc<Shared>, mut from_peers: mpsc::Receiver<Peer
                 events.log(LogLevel::Debug, || {
                     format!("{} headers from peer {peer}", headers.len())
                 });
+                let (headers, charge) = match for_sync {
+                    Some(seg) => {
+                        let input = super::sync::Input::Batch {
+                            peer,
+                            seg,
+                            headers,
+                            charge,
+                        };
+                        match shared.sync.forward(input) {
+                            Ok(()) => continue,
+                            Err(super::sync::Input::Batch {
+                                headers, charge, ..
+                            }) => (headers, charge),
+                            Err(_) => continue,
+                        }
+                    }
+                    None => (headers, charge),
+                };
                 let ev = ClientEvent::Headers {
                     peer,
                     headers,
@@ -137,6 +158,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut from_peers: mpsc::Receiver<Peer
             } => {
                 // Retire the id first: once the app sees this event, the id is unknown.
                 let slot = shared.peers.write().remove(&peer);
+                shared.sync.peer_gone(peer);
                 {
                     let mut best = shared.best.lock();
                     if *best == Some(peer) {

@@ -580,6 +580,84 @@ pub unsafe extern "C" fn dashnet_request_headers(
     })
 }
 
+/// Starts the header sync service: from the app's tip (`locator[0]`, at `tip_height`;
+/// `locator_count` hashes of 32 bytes in wire order, newest first, 1 to 101) up to the
+/// peers' tip. Returns at once. Headers come as SYNC_HEADERS events in chain order (each
+/// with the height of its first header), with SYNC_PROGRESS along the way and one
+/// SYNC_DONE at the end (`on_sync`, or poll). The chain above the tip is cut at the
+/// checkpoints (the network's built-in ones and those from `dashnet_add_checkpoint`) into
+/// segments asked of several peers at once (or pipelined on one), decoded in parallel
+/// (`decode_threads`) and checked at each checkpoint. BUSY while a sync runs;
+/// INVALID_ARGUMENT for a bad locator or a tip at a checkpoint's height with another hash.
+///
+/// # Safety
+/// `client` is a live handle; `locator` has `locator_count * 32` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_sync_headers(
+    client: *const DashnetClient,
+    locator: *const u8,
+    locator_count: usize,
+    tip_height: u32,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        if locator_count == 0 || locator_count > crate::wire::MAX_LOCATOR_HASHES {
+            return fail(
+                DashnetStatus::InvalidArgument,
+                format!("a locator has 1 to 101 hashes, not {locator_count}"),
+            );
+        }
+        // SAFETY: as above (the count is checked first).
+        let hashes = tri!(unsafe { hash_list(locator, locator_count, "locator") });
+        match c.client.sync_headers(hashes, tip_height) {
+            Ok(()) => DashnetStatus::Ok,
+            Err(e) => from_client_error(e),
+        }
+    })
+}
+
+/// Cancels the running header sync: SYNC_DONE (status CANCELLED) follows. NOT_FOUND when
+/// none runs.
+///
+/// # Safety
+/// `client` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_sync_cancel(client: *const DashnetClient) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promise above.
+        let c = tri!(unsafe { handle(client) });
+        match c.client.cancel_sync() {
+            Ok(()) => DashnetStatus::Ok,
+            Err(e) => from_client_error(e),
+        }
+    })
+}
+
+/// Adds a checkpoint for the next sync: the chain must have block `hash` (32 bytes, wire
+/// order) at `height`. INVALID_ARGUMENT if another hash is the checkpoint at that height
+/// (the network's built-in ones included).
+///
+/// # Safety
+/// `client` is a live handle; `hash` has 32 readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dashnet_add_checkpoint(
+    client: *const DashnetClient,
+    height: u32,
+    hash: *const u8,
+) -> DashnetStatus {
+    guard(|| {
+        // SAFETY: the caller's promises above.
+        let c = tri!(unsafe { handle(client) });
+        // SAFETY: as above: 32 readable bytes.
+        let hash = tri!(unsafe { one_hash(hash, "hash") });
+        match c.client.add_checkpoint(height, hash) {
+            Ok(()) => DashnetStatus::Ok,
+            Err(e) => from_client_error(e),
+        }
+    })
+}
+
 /// One peer's statistics. Set `struct_size` to `sizeof` it before the call: dashnet
 /// writes only the fields that fit (a program built against an older header gets its
 /// own, shorter struct filled).

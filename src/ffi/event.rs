@@ -9,7 +9,7 @@ use std::ffi::{CString, c_char, c_void};
 
 use super::client::tri;
 use super::status::{DashnetStatus, check_struct_size, fail, field_ends, guard, write_prefix};
-use crate::client::{ClientEvent, LogLevel, Taken};
+use crate::client::{ClientEvent, LogLevel, SyncStatus, Taken};
 use crate::peer::{DisconnectReason, PeerInfo};
 use crate::wire::Message;
 
@@ -34,6 +34,70 @@ pub enum DashnetEventKind {
     QueueReady = 7,
     /// The best peer stalled a header request and was replaced: see `best_peer_changed`.
     BestPeerChanged = 8,
+    /// Headers from the sync service, in chain order: see `sync`.
+    SyncHeaders = 9,
+    /// How the sync is going: see `sync`.
+    SyncProgress = 10,
+    /// The sync ended (its last event): see `sync`.
+    SyncDone = 11,
+}
+
+/// How a sync stands (`DashnetSyncEvent.status`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashnetSyncStatus {
+    /// Still running (SYNC_HEADERS and SYNC_PROGRESS).
+    Running = 0,
+    /// Every header up to the peers' tip was delivered.
+    Complete = 1,
+    /// The peers' chain leaves the app's below its tip, after `fork_after` (an entry of
+    /// the locator given): nothing was delivered; rewind to it and sync again.
+    Fork = 2,
+    /// `dashnet_sync_cancel` ended it.
+    Cancelled = 3,
+    /// The client shut down.
+    ShuttingDown = 4,
+}
+
+/// A header sync event (`dashnet_sync_headers`). Pointers are borrowed (see the callback).
+#[repr(C)]
+#[derive(Debug)]
+pub struct DashnetSyncEvent {
+    /// SYNC_HEADERS, SYNC_PROGRESS or SYNC_DONE.
+    pub kind: DashnetEventKind,
+    /// RUNNING, or (SYNC_DONE) how it ended.
+    pub status: DashnetSyncStatus,
+    /// SYNC_HEADERS: the headers, in chain order (else NULL).
+    pub headers: *const DashnetHeader,
+    /// Their number.
+    pub count: usize,
+    /// SYNC_HEADERS: the height of `headers[0]`. Normally one above the last header
+    /// delivered; if lower, a segment failed its checkpoint after part of it was
+    /// delivered: drop what you have from this height up (these replace it).
+    pub first_height: u32,
+    /// The height of the last header delivered (for SYNC_DONE with none delivered: the
+    /// tip height given).
+    pub height: u32,
+    /// The best height the peers claim (at least `height`).
+    pub target_height: u32,
+    /// Peers serving the sync.
+    pub peers: u32,
+    /// Headers delivered per second since the sync started.
+    pub headers_per_sec: f64,
+    /// Requests in flight.
+    pub in_flight: u32,
+    /// SYNC_DONE: segments thrown away because they did not link at their checkpoint.
+    pub segments_failed: u32,
+    /// The hash of the header at `height` (wire byte order).
+    pub tip_hash: [u8; 32],
+    /// SYNC_DONE with FORK: the locator entry the peers' chain continues from.
+    pub fork_after: [u8; 32],
+    /// SYNC_DONE: headers delivered in all.
+    pub total_headers: u64,
+    /// SYNC_DONE: how long the sync ran, in milliseconds.
+    pub elapsed_ms: u64,
+    /// SYNC_DONE: peers that stalled or answered short and lost their segments.
+    pub peers_stalled: u32,
 }
 
 /// Where a dial failed (`DashnetPeerFailed.stage`).
@@ -239,6 +303,8 @@ pub struct DashnetEvent {
     pub queue_ready_peer: u64,
     /// For BEST_PEER_CHANGED.
     pub best_peer_changed: DashnetBestPeerChanged,
+    /// For SYNC_HEADERS, SYNC_PROGRESS and SYNC_DONE.
+    pub sync: DashnetSyncEvent,
 }
 
 /// An event and the storage its pointers point into. `ev` is first, so a pointer to the
@@ -331,6 +397,24 @@ impl EventBox {
                     new_peer: 0,
                     reason_text: EMPTY.as_ptr(),
                 },
+                sync: DashnetSyncEvent {
+                    kind: DashnetEventKind::SyncProgress,
+                    status: DashnetSyncStatus::Running,
+                    headers: std::ptr::null(),
+                    count: 0,
+                    first_height: 0,
+                    height: 0,
+                    target_height: 0,
+                    peers: 0,
+                    headers_per_sec: 0.0,
+                    in_flight: 0,
+                    segments_failed: 0,
+                    tip_hash: [0; 32],
+                    fork_after: [0; 32],
+                    total_headers: 0,
+                    elapsed_ms: 0,
+                    peers_stalled: 0,
+                },
             },
             strings: Vec::new(),
             payload: Vec::new(),
@@ -391,13 +475,7 @@ impl EventBox {
                 compressed,
             } => {
                 b.ev.kind = DashnetEventKind::Headers;
-                b.headers = headers
-                    .iter()
-                    .map(|h| DashnetHeader {
-                        header: h.header().to_bytes(),
-                        hash: h.hash().0,
-                    })
-                    .collect();
+                b.headers = c_headers(&headers);
                 b.ev.headers = DashnetHeaders {
                     peer,
                     headers: b.headers.as_ptr(),
@@ -426,6 +504,59 @@ impl EventBox {
             ClientEvent::QueueReady { peer } => {
                 b.ev.kind = DashnetEventKind::QueueReady;
                 b.ev.queue_ready_peer = peer;
+            }
+            ClientEvent::SyncHeaders {
+                first_height,
+                headers,
+            } => {
+                b.ev.kind = DashnetEventKind::SyncHeaders;
+                b.headers = c_headers(&headers);
+                let y = &mut b.ev.sync;
+                y.kind = DashnetEventKind::SyncHeaders;
+                y.headers = b.headers.as_ptr();
+                y.count = b.headers.len();
+                y.first_height = first_height;
+                if let Some(last) = headers.last() {
+                    y.height = first_height + (headers.len() as u32 - 1);
+                    y.tip_hash = last.hash().0;
+                }
+            }
+            ClientEvent::SyncProgress(p) => {
+                b.ev.kind = DashnetEventKind::SyncProgress;
+                let y = &mut b.ev.sync;
+                y.kind = DashnetEventKind::SyncProgress;
+                y.height = p.height;
+                y.target_height = p.target;
+                y.headers_per_sec = p.headers_per_sec;
+                y.peers = p.peers;
+                y.in_flight = p.in_flight;
+            }
+            ClientEvent::SyncDone(d) => {
+                b.ev.kind = DashnetEventKind::SyncDone;
+                let y = &mut b.ev.sync;
+                y.kind = DashnetEventKind::SyncDone;
+                y.status = match d.status {
+                    SyncStatus::Complete => DashnetSyncStatus::Complete,
+                    SyncStatus::Fork { after } => {
+                        y.fork_after = after.0;
+                        DashnetSyncStatus::Fork
+                    }
+                    SyncStatus::Cancelled => DashnetSyncStatus::Cancelled,
+                    SyncStatus::ShuttingDown => DashnetSyncStatus::ShuttingDown,
+                };
+                y.height = d.height;
+                y.target_height = d.height;
+                y.tip_hash = d.tip.0;
+                y.total_headers = d.headers;
+                y.elapsed_ms = d.elapsed.as_millis() as u64;
+                let secs = d.elapsed.as_secs_f64();
+                y.headers_per_sec = if secs > 0.0 {
+                    d.headers as f64 / secs
+                } else {
+                    0.0
+                };
+                y.segments_failed = d.segments_failed;
+                y.peers_stalled = d.peers_stalled;
             }
             ClientEvent::BestPeerChanged { old, new, reason } => {
                 b.ev.kind = DashnetEventKind::BestPeerChanged;
@@ -462,14 +593,24 @@ impl EventBox {
     }
 }
 
+fn c_headers(headers: &[crate::wire::HashedHeader]) -> Vec<DashnetHeader> {
+    headers
+        .iter()
+        .map(|h| DashnetHeader {
+            header: h.header().to_bytes(),
+            hash: h.hash().0,
+        })
+        .collect()
+}
+
 /// `user_data` and the callbacks. Each callback runs on the client's delivery thread
 /// only, never two at a time, with no dashnet lock held: it may call any dashnet
 /// function except `dashnet_client_free` (which returns `DASHNET_STATUS_IN_CALLBACK`
 /// there). Pointers passed to a callback are valid only until it returns.
 ///
 /// Fill it with `dashnet_callbacks_init`, then set what you need. With no event callback
-/// set (`on_peer`, `on_message`, `on_headers`, `on_address_book`, `on_peer_failed` and
-/// `on_queue_ready` all NULL) the client is in poll mode: events wait for
+/// set (`on_peer`, `on_message`, `on_headers`, `on_address_book`, `on_peer_failed`,
+/// `on_queue_ready`, `on_best_peer_changed` and `on_sync` all NULL) the client is in poll mode: events wait for
 /// `dashnet_client_poll`. Otherwise an event whose callback is NULL is dropped. `on_log`
 /// works in either mode. Callbacks must return normally: no `longjmp`, no C++ exception
 /// out of them.
@@ -505,6 +646,8 @@ pub struct DashnetCallbacks {
     pub on_best_peer_changed: Option<
         unsafe extern "C" fn(user_data: *mut c_void, changed: *const DashnetBestPeerChanged),
     >,
+    /// A header sync event (`dashnet_sync_headers`): headers, progress, done.
+    pub on_sync: Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const DashnetSyncEvent)>,
 }
 
 impl DashnetCallbacks {
@@ -520,6 +663,7 @@ impl DashnetCallbacks {
             on_peer_failed: None,
             on_queue_ready: None,
             on_best_peer_changed: None,
+            on_sync: None,
         }
     }
 
@@ -531,6 +675,7 @@ impl DashnetCallbacks {
             || self.on_peer_failed.is_some()
             || self.on_queue_ready.is_some()
             || self.on_best_peer_changed.is_some()
+            || self.on_sync.is_some()
     }
 
     /// Reads a caller's callbacks of any version (the fields past its `struct_size` are NULL).
@@ -566,9 +711,9 @@ impl DashnetCallbacks {
 }
 
 /// Where each field of `DashnetCallbacks` ends: the sizes older versions may have.
-fn callbacks_field_ends() -> [usize; 10] {
+fn callbacks_field_ends() -> [usize; 11] {
     field_ends!(DashnetCallbacks; struct_size, user_data, on_peer, on_message, on_headers,
-        on_address_book, on_log, on_peer_failed, on_queue_ready, on_best_peer_changed)
+        on_address_book, on_log, on_peer_failed, on_queue_ready, on_best_peer_changed, on_sync)
 }
 
 /// Fills the first `struct_size` bytes of `callbacks` (pass `sizeof *callbacks`) with
@@ -685,6 +830,14 @@ impl Delivery {
                 if let Some(f) = cb.on_best_peer_changed {
                     // SAFETY: see above.
                     unsafe { f(ud, &b.ev.best_peer_changed) };
+                }
+            }
+            DashnetEventKind::SyncHeaders
+            | DashnetEventKind::SyncProgress
+            | DashnetEventKind::SyncDone => {
+                if let Some(f) = cb.on_sync {
+                    // SAFETY: see above.
+                    unsafe { f(ud, &b.ev.sync) };
                 }
             }
         }

@@ -38,6 +38,8 @@ pub enum DashnetStatus {
     WrongMode = 11,
     /// The data does not match what the app holds (a compact-filter check failed).
     Mismatch = 12,
+    /// Something already running prevents it (a header sync).
+    Busy = 13,
 }
 
 thread_local! {
@@ -79,6 +81,7 @@ pub extern "C" fn dashnet_status_name(status: u32) -> *const c_char {
         10 => c"internal error",
         11 => c"wrong mode",
         12 => c"mismatch",
+        13 => c"busy",
         _ => c"unknown status",
     };
     s.as_ptr()
@@ -175,6 +178,7 @@ pub(crate) fn status_of(e: &ClientError) -> DashnetStatus {
         ClientError::Send(SendError::TooLarge) => DashnetStatus::TooLarge,
         ClientError::ShuttingDown => DashnetStatus::ShuttingDown,
         ClientError::Invalid(_) => DashnetStatus::InvalidArgument,
+        ClientError::Busy(_) => DashnetStatus::Busy,
         ClientError::NoService { .. } => DashnetStatus::NoPeer,
     }
 }

@@ -99,6 +99,12 @@ impl Charge {
         self.bytes = bytes;
     }
 
+    /// Gives the peer's budget its bytes back and keeps the client's: for a message held
+    /// by the client (the header sync's segments waiting for delivery), so the peer reads on.
+    pub(crate) fn release_peer(&mut self) {
+        self._peer = None;
+    }
+
     /// Charges `bytes` to `peer` and then `client` without waiting, or `None`.
     pub(crate) fn try_new(
         peer: &InboundBudget,

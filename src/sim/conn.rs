@@ -875,7 +875,10 @@ impl Conn {
     }
 
     async fn answer_headers(&self, locator: &Locator, compressed: bool) {
-        self.shared.stats.header_requests.fetch_add(1, Relaxed);
+        let before = self.shared.stats.header_requests.fetch_add(1, Relaxed);
+        if self.shared.config.misbehavior == Some(Misbehavior::StallMidSync) && before >= 2 {
+            return;
+        }
         let served = self.shared.served();
         let chain = &self.shared.chain;
         let fork = locator
@@ -913,6 +916,24 @@ impl Conn {
                 }
             }
         }
+        if self.shared.config.misbehavior == Some(Misbehavior::WrongCheckpoint)
+            && locator.stop != Default::default()
+            && chain.height_of(&locator.stop) == Some(end as u32 - 1)
+            && let Some(last) = headers.last_mut()
+        {
+            let mut h = *last.header();
+            h.time += 1;
+            h.nonce = 0;
+            let limit = Network::Regtest.pow_limit_bits();
+            loop {
+                let hash = h.block_hash();
+                if check_pow_of(&h, &hash, limit).is_ok() {
+                    *last = HashedHeader::from_trusted_parts(h, hash);
+                    break;
+                }
+                h.nonce += 1;
+            }
+        }
         let msg = if compressed {
             Message::Headers2(headers)
         } else {
@@ -925,7 +946,10 @@ impl Conn {
     async fn misbehave(&self, m: Misbehavior) -> bool {
         let magic = self.shared.magic;
         match m {
-            Misbehavior::SilentHandshake | Misbehavior::BadPowHeaders => true,
+            Misbehavior::SilentHandshake
+            | Misbehavior::BadPowHeaders
+            | Misbehavior::WrongCheckpoint
+            | Misbehavior::StallMidSync => true,
             // Done in the handshake, or on every packet by the writer.
             Misbehavior::V2BadTerminator | Misbehavior::V2WrongKey | Misbehavior::V2Decoys => true,
             Misbehavior::V2BadTag | Misbehavior::V2Truncated | Misbehavior::V2OversizeLength => {

@@ -85,6 +85,12 @@ pub enum Misbehavior {
     V2OversizeLength,
     /// v2: send decoy packets: several before the version packet and before every message.
     V2Decoys,
+    /// Answer a header request that has a stop hash with headers up to it whose last one
+    /// is re-mined (another time, valid proof of work, same parent): a segment that does
+    /// not link at its checkpoint.
+    WrongCheckpoint,
+    /// Answer the node's first two header requests, then none (pings still answered).
+    StallMidSync,
 }
 
 impl Misbehavior {
@@ -104,6 +110,8 @@ impl Misbehavior {
             "v2-truncated" => Misbehavior::V2Truncated,
             "v2-oversize-length" => Misbehavior::V2OversizeLength,
             "v2-decoys" => Misbehavior::V2Decoys,
+            "wrong-checkpoint" => Misbehavior::WrongCheckpoint,
+            "stall-mid-sync" => Misbehavior::StallMidSync,
             _ => return None,
         })
     }

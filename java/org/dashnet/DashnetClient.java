@@ -20,7 +20,8 @@ public final class DashnetClient implements AutoCloseable {
     public static final int OK = 0, INVALID_ARGUMENT = 1, NOT_FOUND = 2, QUEUE_FULL = 3,
             DISCONNECTED = 4, TOO_LARGE = 5, NO_PEER = 6, TIMEOUT = 7, IN_CALLBACK = 8,
             SHUTTING_DOWN = 9, INTERNAL = 10, WRONG_MODE = 11,
-            MISMATCH = 12;
+            MISMATCH = 12,
+            BUSY = 13;
 
     /** What closing left behind (see DashnetShutdownReport in dashnet.h). */
     public static final class ShutdownReport {
