@@ -451,7 +451,7 @@ typedef struct DashnetSyncEvent {
   uint32_t peers;
   // Headers delivered per second since the sync started.
   double headers_per_sec;
-  // Requests in flight.
+  // Requests in flight (SYNC_DONE: the most there were at once).
   uint32_t in_flight;
   // SYNC_DONE: segments thrown away because they did not link at their checkpoint.
   uint32_t segments_failed;

@@ -90,6 +90,8 @@ pub struct SyncSummary {
     pub segments_failed: u32,
     /// Peers that stalled or answered short, and lost their segments.
     pub peers_stalled: u32,
+    /// The most requests that were in flight at once.
+    pub max_in_flight: u32,
 }
 
 /// What the router and the client hand the sync task.
@@ -276,12 +278,15 @@ pub(crate) struct SyncTask {
     headers: u64,
     started: Instant,
     last_progress: Option<Instant>,
+    /// The height the last progress event gave.
+    reported: Option<u32>,
     /// The most one reply has cost (bytes), for the lookahead bound.
     batch_cost: usize,
     per_peer: usize,
     timeout: Duration,
     segments_failed: u32,
     peers_stalled: u32,
+    max_in_flight: u32,
 }
 
 impl SyncTask {
@@ -314,20 +319,23 @@ impl SyncTask {
             headers: 0,
             started: Instant::now(),
             last_progress: None,
+            reported: None,
             batch_cost: 8000 * std::mem::size_of::<HashedHeader>() * 11 / 10,
             per_peer,
             timeout,
             segments_failed: 0,
             peers_stalled: 0,
+            max_in_flight: 0,
         }
     }
 
     pub(crate) async fn run(mut self) {
         let status = loop {
-            self.schedule();
+            // Delivery first: it may move the front, which may then ask.
             if let Some(status) = self.deliver().await {
                 break status;
             }
+            self.schedule();
             let deadline = self.next_deadline();
             let input = tokio::select! {
                 input = self.rx.recv() => input,
@@ -390,6 +398,15 @@ impl SyncTask {
             return;
         }
         let mut peers = self.candidates();
+        if peers.is_empty() && !self.excluded.is_empty() {
+            // Every peer left has stalled once (perhaps only slow): rather than wait for
+            // a new one, they get another chance.
+            self.log(LogLevel::Warn, || {
+                "sync: every peer has stalled; asking them again".to_string()
+            });
+            self.excluded.clear();
+            peers = self.candidates();
+        }
         if peers.is_empty() {
             return;
         }
@@ -426,6 +443,7 @@ impl SyncTask {
                 vec![seg.cursor.1]
             };
             let stop = seg.end.map_or(Hash256::ZERO, |e| e.1);
+            let seg_cursor_height = seg.cursor.0;
             self.shared.sync.register(id, i, locator.clone());
             if self.shared.send_headers_request(id, locator, stop).is_err() {
                 self.shared.sync.unregister_last(id);
@@ -433,11 +451,19 @@ impl SyncTask {
                 *out = usize::MAX;
                 continue;
             }
+            self.shared.events.log(LogLevel::Debug, || {
+                format!(
+                    "sync: segment {i} from height {} asked of peer {id}",
+                    seg_cursor_height
+                )
+            });
             if *out == 0 {
                 self.clock.insert(id, Instant::now());
             }
             *out += 1;
             self.segs[i].peer = Some(id);
+            let now_in_flight = self.segs.iter().filter(|g| g.peer.is_some()).count() as u32;
+            self.max_in_flight = self.max_in_flight.max(now_in_flight);
             if !front {
                 lookahead += cost;
             }
@@ -494,6 +520,7 @@ impl SyncTask {
             return;
         }
         self.last_progress = Some(now);
+        self.reported = Some(self.delivered.0);
         let secs = self.started.elapsed().as_secs_f64();
         let p = SyncProgress {
             height: self.delivered.0,
@@ -525,6 +552,12 @@ impl SyncTask {
         headers: Vec<HashedHeader>,
         mut charge: Option<Charge>,
     ) -> Option<SyncStatus> {
+        self.log(LogLevel::Debug, || {
+            format!(
+                "sync: {} headers for segment {i} from peer {peer}",
+                headers.len()
+            )
+        });
         if self.segs.get(i).is_none_or(|g| g.peer != Some(peer)) {
             return None;
         }
@@ -659,8 +692,8 @@ impl SyncTask {
     fn check_stalls(&mut self) {
         let now = Instant::now();
         let (queued, max) = self.shared.events.backlog();
-        let app_slow = queued * 2 >= max
-            || self.shared.budget.in_use() * 4 >= self.shared.budget.size() * 3;
+        let app_slow =
+            queued * 2 >= max || self.shared.budget.in_use() * 4 >= self.shared.budget.size() * 3;
         let due: Vec<PeerId> = self
             .clock
             .iter()
@@ -684,7 +717,9 @@ impl SyncTask {
         self.shared.sync.stop();
         // Buffered batches give their bytes back.
         self.segs.clear();
-        self.progress(true).await;
+        if self.reported != Some(self.delivered.0) {
+            self.progress(true).await;
+        }
         let summary = SyncSummary {
             status,
             height: self.delivered.0,
@@ -693,6 +728,7 @@ impl SyncTask {
             elapsed: self.started.elapsed(),
             segments_failed: self.segments_failed,
             peers_stalled: self.peers_stalled,
+            max_in_flight: self.max_in_flight,
         };
         self.log(LogLevel::Info, || {
             format!(

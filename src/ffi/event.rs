@@ -84,7 +84,7 @@ pub struct DashnetSyncEvent {
     pub peers: u32,
     /// Headers delivered per second since the sync started.
     pub headers_per_sec: f64,
-    /// Requests in flight.
+    /// Requests in flight (SYNC_DONE: the most there were at once).
     pub in_flight: u32,
     /// SYNC_DONE: segments thrown away because they did not link at their checkpoint.
     pub segments_failed: u32,
@@ -556,6 +556,7 @@ impl EventBox {
                     0.0
                 };
                 y.segments_failed = d.segments_failed;
+                y.in_flight = d.max_in_flight;
                 y.peers_stalled = d.peers_stalled;
             }
             ClientEvent::BestPeerChanged { old, new, reason } => {
@@ -647,7 +648,8 @@ pub struct DashnetCallbacks {
         unsafe extern "C" fn(user_data: *mut c_void, changed: *const DashnetBestPeerChanged),
     >,
     /// A header sync event (`dashnet_sync_headers`): headers, progress, done.
-    pub on_sync: Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const DashnetSyncEvent)>,
+    pub on_sync:
+        Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const DashnetSyncEvent)>,
 }
 
 impl DashnetCallbacks {

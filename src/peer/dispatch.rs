@@ -94,7 +94,13 @@ pub(crate) async fn run(
             break;
         }
     }
-    // Decodes still running finish on their own; their results (and charges) are dropped.
+    // Decodes not yet done are aborted (one already on the blocking pool runs to its
+    // end there, unseen); their results and charges are dropped.
+    for slot in &pending {
+        if let Slot::Headers { task, .. } = slot {
+            task.abort();
+        }
+    }
     drop(pending);
     // Stop the reader (if it is still running) and release anything it was waiting on.
     shared.close(DisconnectReason::Shutdown);
