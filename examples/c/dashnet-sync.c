@@ -1,5 +1,5 @@
-/* dashnet-sync: sync block headers with dashnet, from the bundled simulated node or any
- * Dash node, with a live progress bar.
+/* dashnet-sync: sync block headers with dashnet's sync service, from the bundled
+ * simulated node or any Dash node, with a live progress bar.
  *
  *   dashnet-sync                                   start dashnet-sim (200,000 regtest
  *                                                  headers) on a free loopback port
@@ -7,13 +7,18 @@
  *                [--genesis HEX] [--max-headers N] [--follow SECONDS]
  *                [--proxy IP:PORT (SOCKS5, e.g. Tor's 127.0.0.1:9050)] [--onion-only]
  *                [--transport auto|v2|v1 (default auto: BIP324 v2, v1 with a v1 peer)]
+ *                [--decode-threads N (default: the library's, cores - 1, 1 to 4)]
+ *
+ * The sync service (dashnet_sync_headers) cuts the chain at checkpoints (the network's
+ * built-in ones; with the bundled node, its chain's every 20,000th block, which the node
+ * prints) and asks for the segments at once; this program only takes the events.
  *
  * With --proxy every connection goes through the proxy and nothing is resolved locally:
  * --connect then takes IP:PORT or NAME.onion:PORT, not a host name.
  *
  * The last line on stdout is one JSON object:
- *   {"headers":N,"tip_height":H,"tip_hash":"...","seconds":S,"peer_user_agent":"...",
- *    "transport":"v2"|"v1"}
+ *   {"headers":N,"tip_height":H,"tip_hash":"...","seconds":S,"headers_per_sec":R,
+ *    "decode_threads":T,"cores":C,"peer_user_agent":"...","transport":"v2"|"v1"}
  * On failure it exits non-zero and says why on stderr. */
 #define _DEFAULT_SOURCE
 #include <errno.h>
@@ -38,7 +43,8 @@ typedef struct sync_state {
   char user_agent[256];
   const char *transport; /* of the peer synced from: "v1" or "v2" */
   int32_t peer_height;
-  uint64_t headers;     /* synced so far */
+  uint32_t target;      /* the best height the peers claim (from progress events) */
+  uint64_t headers;     /* synced so far (the height of the last one) */
   uint64_t max_headers; /* stop after this many (0: no limit) */
   uint8_t tip[32];      /* hash of the last header, wire order */
   int following;
@@ -71,7 +77,8 @@ static void draw(sync_state *s, int final) {
   s->last_draw = t;
   double elapsed = t - s->started;
   double rate = elapsed > 0 ? s->headers / elapsed : 0;
-  uint64_t goal = s->max_headers ? s->max_headers : (uint64_t)(s->peer_height > 0 ? s->peer_height : 1);
+  uint64_t target = s->target ? s->target : (uint64_t)(s->peer_height > 0 ? s->peer_height : 1);
+  uint64_t goal = s->max_headers && s->max_headers < target ? s->max_headers : target;
   double pct = goal ? 100.0 * (double)s->headers / (double)goal : 0;
   if (pct > 100) pct = 100;
   char bar[31];
@@ -121,49 +128,62 @@ static void on_peer(void *ud, const DashnetPeerEvent *ev) {
   pthread_mutex_unlock(&s->mu);
 }
 
+/* New headers announced after the sync (--follow). */
 static void on_headers(void *ud, const DashnetHeaders *h) {
   sync_state *s = ud;
   pthread_mutex_lock(&s->mu);
-  if (h->count > 0 && memcmp(h->headers[0].header + 4, s->tip, 32) != 0) {
-    if (!s->following) fail_locked(s, "headers do not connect to our tip");
+  if (!s->following || h->count == 0 || memcmp(h->headers[0].header + 4, s->tip, 32) != 0) {
     pthread_mutex_unlock(&s->mu);
     return;
   }
-  uint64_t take = h->count;
-  if (s->max_headers && s->headers + take > s->max_headers) take = s->max_headers - s->headers;
-  if (take > 0) {
-    memcpy(s->tip, h->headers[take - 1].hash, 32);
-    s->headers += take;
+  for (size_t i = 0; i < h->count; i++) {
+    char hex[65];
+    display_hex(h->headers[i].hash, hex);
+    printf("new header %llu %s\n", (unsigned long long)(s->headers + i + 1), hex);
   }
-  if (s->following) {
-    for (uint64_t i = 0; i < take; i++) {
-      char hex[65];
-      display_hex(h->headers[i].hash, hex);
-      printf("new header %llu %s\n", (unsigned long long)(s->headers - take + i + 1), hex);
-    }
-    fflush(stdout);
-    pthread_mutex_unlock(&s->mu);
-    return;
-  }
-  draw(s, 0);
-  int more = h->count > 0 && (!s->max_headers || s->headers < s->max_headers) &&
-             (s->peer_height <= 0 || s->headers < (uint64_t)s->peer_height || h->count >= 2000);
-  if (!more) {
-    s->done = 1;
-    pthread_cond_broadcast(&s->cv);
-  }
-  uint8_t tip[32];
-  memcpy(tip, s->tip, 32);
+  s->headers += h->count;
+  memcpy(s->tip, h->headers[h->count - 1].hash, 32);
+  fflush(stdout);
   pthread_mutex_unlock(&s->mu);
-  if (more) {
-    /* Ask for the next batch right here, on the delivery thread. */
-    DashnetStatus st = dashnet_request_headers(s->client, tip, 1, NULL, NULL);
-    if (st != DASHNET_STATUS_OK) {
-      pthread_mutex_lock(&s->mu);
-      fail_locked(s, dashnet_last_error());
-      pthread_mutex_unlock(&s->mu);
+}
+
+/* The sync service's events: headers in chain order, progress, done. */
+static void on_sync(void *ud, const DashnetSyncEvent *ev) {
+  sync_state *s = ud;
+  int cancel = 0;
+  pthread_mutex_lock(&s->mu);
+  if (ev->kind == DASHNET_EVENT_KIND_SYNC_HEADERS && ev->count > 0) {
+    /* Normally the next height; lower after a segment failed its checkpoint (a real
+       header store would drop its headers from first_height up). */
+    uint64_t last = ev->first_height + ev->count - 1;
+    if (s->max_headers && last > s->max_headers) {
+      last = s->max_headers;
+      cancel = !s->done;
+    }
+    if (last >= ev->first_height) {
+      memcpy(s->tip, ev->headers[last - ev->first_height].hash, 32);
+      s->headers = last;
+    }
+    draw(s, 0);
+  } else if (ev->kind == DASHNET_EVENT_KIND_SYNC_PROGRESS) {
+    s->target = ev->target_height;
+    draw(s, 0);
+  } else if (ev->kind == DASHNET_EVENT_KIND_SYNC_DONE) {
+    int reached_max = s->max_headers && s->headers >= s->max_headers;
+    if (ev->status == DASHNET_SYNC_STATUS_COMPLETE || (ev->status == DASHNET_SYNC_STATUS_CANCELLED && reached_max)) {
+      s->done = 1;
+      fprintf(stderr, "\nsync done: %u requests in flight at most, %u segments failed, %u peers stalled\n",
+              ev->in_flight, ev->segments_failed, ev->peers_stalled);
+    } else {
+      char why[120];
+      snprintf(why, sizeof why, "the sync ended with status %u", (unsigned)ev->status);
+      fail_locked(s, why);
     }
   }
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+  /* Allowed from a callback: every dashnet call but free. */
+  if (cancel) dashnet_sync_cancel(s->client);
 }
 
 /* Sleeps until *flag is set, the sync fails or `seconds` pass: woken only by the
@@ -219,6 +239,7 @@ static void usage(void) {
           "usage: dashnet-sync [--connect HOST:PORT --network mainnet|testnet|regtest|devnet]\n"
           "                    [--genesis HEX] [--max-headers N] [--follow SECONDS]\n"
           "                    [--proxy IP:PORT] [--onion-only] [--transport auto|v2|v1]\n"
+          "                    [--decode-threads N]\n"
           "With no --connect it starts the bundled dashnet-sim serving 200,000 regtest headers.\n");
 }
 
@@ -227,6 +248,7 @@ int main(int argc, char **argv) {
   unsigned long long max_headers = 0;
   int follow = 0, onion_only = 0;
   const char *proxy = NULL, *transport_name = "auto";
+  int decode_threads = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--connect") && i + 1 < argc) connect_to = argv[++i];
     else if (!strcmp(argv[i], "--network") && i + 1 < argc) network_name = argv[++i];
@@ -236,6 +258,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--proxy") && i + 1 < argc) proxy = argv[++i];
     else if (!strcmp(argv[i], "--onion-only")) onion_only = 1;
     else if (!strcmp(argv[i], "--transport") && i + 1 < argc) transport_name = argv[++i];
+    else if (!strcmp(argv[i], "--decode-threads") && i + 1 < argc) decode_threads = atoi(argv[++i]);
     else {
       usage();
       return 2;
@@ -284,7 +307,7 @@ int main(int argc, char **argv) {
     }
   } else {
     fprintf(stderr, "starting dashnet-sim with 200,000 regtest headers (mined once, then cached)...\n");
-    const char *args[] = {"--tip", "200000", NULL};
+    const char *args[] = {"--tip", "200000", "--print-checkpoints", "20000", NULL};
     if (sim_start(&sim, args) != 0) {
       fprintf(stderr, "cannot start dashnet-sim (%s); set DASHNET_SIM to its path\n", sim_binary());
       return 1;
@@ -309,6 +332,10 @@ int main(int argc, char **argv) {
   cfg.proxy = proxy;
   cfg.onion_only = (uint8_t)onion_only;
   cfg.transport = transport;
+  /* dashnet_config_init filled in the library's default (cores - 1, 1 to 4). */
+  if (decode_threads > 0) cfg.decode_threads = (uint32_t)decode_threads;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  fprintf(stderr, "%ld cores: %u decode threads beside the network thread\n", cores, (unsigned)cfg.decode_threads);
   if (proxy) fprintf(stderr, "every connection goes through the SOCKS5 proxy %s%s\n", proxy,
                      onion_only ? " (onion peers only)" : "");
   DashnetCallbacks cb;
@@ -316,6 +343,7 @@ int main(int argc, char **argv) {
   cb.user_data = &s;
   cb.on_peer = on_peer;
   cb.on_headers = on_headers;
+  cb.on_sync = on_sync;
   s.client = dashnet_client_new(&cfg, &cb);
   int rc = 1;
   if (!s.client) {
@@ -330,11 +358,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "could not connect to %s%s%s\n", address, s.failed ? ": " : "", s.failure);
     goto out;
   }
+  for (int i = 0; i < sim.checkpoints; i++) {
+    if (dashnet_add_checkpoint(s.client, sim.checkpoint_height[i], sim.checkpoint_hash[i]) != DASHNET_STATUS_OK) {
+      fprintf(stderr, "checkpoint %u: %s\n", sim.checkpoint_height[i], dashnet_last_error());
+      goto out;
+    }
+  }
   s.started = now_s();
   uint8_t tip[32];
   memcpy(tip, s.tip, 32);
-  if (dashnet_request_headers(s.client, tip, 1, NULL, NULL) != DASHNET_STATUS_OK) {
-    fprintf(stderr, "request headers: %s\n", dashnet_last_error());
+  if (dashnet_sync_headers(s.client, tip, 1, 0) != DASHNET_STATUS_OK) {
+    fprintf(stderr, "sync headers: %s\n", dashnet_last_error());
     goto out;
   }
   if (!wait_until(&s, &s.done, 3600)) {
@@ -356,8 +390,10 @@ int main(int argc, char **argv) {
   display_hex(s.tip, hex);
   fprintf(stderr, "synced %llu headers in %.2f s (%.0f headers/s)\n", (unsigned long long)s.headers, seconds,
           seconds > 0 ? s.headers / seconds : 0);
-  printf("{\"headers\":%llu,\"tip_height\":%llu,\"tip_hash\":\"%s\",\"seconds\":%.3f,\"peer_user_agent\":\"",
-         (unsigned long long)s.headers, (unsigned long long)s.headers, hex, seconds);
+  printf("{\"headers\":%llu,\"tip_height\":%llu,\"tip_hash\":\"%s\",\"seconds\":%.3f,"
+         "\"headers_per_sec\":%.0f,\"decode_threads\":%u,\"cores\":%ld,\"peer_user_agent\":\"",
+         (unsigned long long)s.headers, (unsigned long long)s.headers, hex, seconds,
+         seconds > 0 ? s.headers / seconds : 0, (unsigned)cfg.decode_threads, cores);
   for (const char *p = s.user_agent; *p; p++) {
     if (*p == '"' || *p == '\\') printf("\\%c", *p);
     else if ((unsigned char)*p < 0x20) printf("\\u%04x", *p);

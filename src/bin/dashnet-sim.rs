@@ -29,9 +29,18 @@ const USAGE: &str = "usage: dashnet-sim [--bind ADDR:PORT] [--port N] [--tip HEI
                v2-bad-tag|v2-truncated|v2-oversize-length|v2-decoys|wrong-checkpoint|
                stall-mid-sync]
   [--timeout SECONDS (default 600)] [--ignore-stdin]
+  [--print-checkpoints EVERY (before the listening lines: `dashnet-sim checkpoint HEIGHT
+    HASH` for every EVERY-th block below the tip, HASH in display hex)]
   [--hash-at HEIGHT (print the display hex of block HEIGHT's hash and exit)]";
 
-fn parse() -> Result<(SimConfig, Duration, bool), String> {
+struct Args {
+    config: SimConfig,
+    timeout: Duration,
+    watch_stdin: bool,
+    checkpoints_every: Option<u32>,
+}
+
+fn parse() -> Result<Args, String> {
     if let [flag, height] = &std::env::args().skip(1).collect::<Vec<_>>()[..]
         && flag == "--hash-at"
     {
@@ -46,6 +55,7 @@ fn parse() -> Result<(SimConfig, Duration, bool), String> {
     let mut config = SimConfig::default();
     let mut timeout = Duration::from_secs(600);
     let mut watch_stdin = true;
+    let mut checkpoints_every = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -115,15 +125,28 @@ fn parse() -> Result<(SimConfig, Duration, bool), String> {
             }
             "--timeout" => timeout = Duration::from_secs(num(value()?)?),
             "--ignore-stdin" => watch_stdin = false,
+            "--print-checkpoints" => {
+                checkpoints_every = Some(num(value()?)?.clamp(1, u64::from(u32::MAX)) as u32)
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
-    Ok((config, timeout, watch_stdin))
+    Ok(Args {
+        config,
+        timeout,
+        watch_stdin,
+        checkpoints_every,
+    })
 }
 
 fn main() {
-    let (config, timeout, watch_stdin) = match parse() {
+    let Args {
+        config,
+        timeout,
+        watch_stdin,
+        checkpoints_every,
+    } = match parse() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
@@ -143,6 +166,14 @@ fn main() {
                 std::process::exit(1);
             }
         };
+        if let Some(every) = checkpoints_every {
+            let chain = dashnet::sim::chain::regtest_chain(0);
+            let tip = chain.tip_height();
+            for h in (every..tip).step_by(every as usize) {
+                let hash = chain.headers()[h as usize].hash().to_display_hex();
+                println!("dashnet-sim checkpoint {h} {hash}");
+            }
+        }
         for addr in sim.addrs() {
             println!("dashnet-sim listening on {addr}");
         }

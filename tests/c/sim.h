@@ -21,6 +21,10 @@ typedef struct sim_process {
   /* Filled by sim_stop from the sim's report. */
   int violations;       /* -1: no report (killed, crashed) */
   char received[4096];  /* "COMMAND COUNT\n" per command received after handshakes */
+  /* With --print-checkpoints: (height, hash in wire order) of the sim's chain. */
+  int checkpoints;
+  uint32_t checkpoint_height[64];
+  uint8_t checkpoint_hash[64][32];
 } sim_process;
 
 /* The sim binary: $DASHNET_SIM, else target/debug/dashnet-sim. */
@@ -67,7 +71,22 @@ static int sim_start(sim_process *s, const char *const *args) {
   s->address[0] = 0;
   s->violations = -1;
   s->received[0] = 0;
-  if (f && fgets(line, sizeof line, f)) {
+  s->checkpoints = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    unsigned h;
+    char hex[65];
+    if (sscanf(line, "dashnet-sim checkpoint %u %64s", &h, hex) == 2) {
+      if (s->checkpoints < 64 && strlen(hex) == 64) {
+        s->checkpoint_height[s->checkpoints] = h;
+        for (int i = 0; i < 32; i++) {
+          unsigned v;
+          sscanf(hex + 2 * i, "%2x", &v);
+          s->checkpoint_hash[s->checkpoints][31 - i] = (uint8_t)v; /* display hex is reversed */
+        }
+        s->checkpoints++;
+      }
+      continue;
+    }
     const char *p = strstr(line, "listening on ");
     if (p) {
       p += strlen("listening on ");
@@ -76,6 +95,7 @@ static int sim_start(sim_process *s, const char *const *args) {
         memcpy(s->address, p, n);
         s->address[n] = 0;
       }
+      break; /* the first listener's line: the sim is up */
     }
   }
   return s->address[0] ? 0 : -1;
