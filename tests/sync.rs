@@ -304,6 +304,55 @@ fn a_fork_below_the_tip_busy_cancel_and_checkpoint_conflicts() {
 }
 
 #[test]
+fn checkpoints_above_every_claim_are_checked_by_the_tail() {
+    const TIP: u32 = 6_000;
+    let chain = regtest_chain(TIP);
+    let sims = Sims::new();
+    // It claims 2,000 but serves 6,000: checkpoints above 2,000 do not cut the chain.
+    let sim = sims.start(
+        "127.0.0.78",
+        0,
+        SimConfig {
+            claimed_height: Some(2_000),
+            ..sim_config(TIP)
+        },
+    );
+    let client = client_for(&[&sim], 1);
+    client
+        .add_checkpoint(1_000, chain.headers()[1_000].hash())
+        .unwrap();
+    client
+        .add_checkpoint(3_000, chain.headers()[3_000].hash())
+        .unwrap();
+    // A checkpoint above the chain's tip is never reached, and does not hold the sync up.
+    client.add_checkpoint(9_000, Hash256([9; 32])).unwrap();
+    client.sync_headers(genesis(), 0).unwrap();
+    let (got, done) = run_sync(&client, Duration::from_secs(30));
+    assert_eq!(done.status, SyncStatus::Complete);
+    assert!(got.hashes == chain_hashes(&chain, TIP));
+    // A wrong checkpoint the tail runs through is caught there.
+    let client2 = client_for(&[&sim], 1);
+    client2.add_checkpoint(3_000, Hash256([3; 32])).unwrap();
+    client2.sync_headers(genesis(), 0).unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut failed = false;
+    while Instant::now() < end && !failed {
+        if let Some(ClientEvent::PeerDisconnected {
+            reason: DisconnectReason::InvalidHeaders(t),
+            ..
+        }) = client2.next_event(Duration::from_millis(100))
+        {
+            failed = t.contains("checkpoint 3000");
+        }
+    }
+    assert!(failed, "the tail's segment failed at checkpoint 3000");
+    client2.cancel_sync().unwrap();
+    assert_eq!(client.shutdown().tasks_left, 0);
+    assert_eq!(client2.shutdown().tasks_left, 0);
+    sims.stop(sim);
+}
+
+#[test]
 fn shutdown_in_the_middle_of_a_parallel_sync() {
     const TIP: u32 = 200_000;
     let chain = regtest_chain(TIP);

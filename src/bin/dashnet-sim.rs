@@ -158,6 +158,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
+    let tip = config.tip;
     rt.block_on(async move {
         let sim = match Sim::start(config).await {
             Ok(s) => s,
@@ -167,8 +168,7 @@ fn main() {
             }
         };
         if let Some(every) = checkpoints_every {
-            let chain = dashnet::sim::chain::regtest_chain(0);
-            let tip = chain.tip_height();
+            let chain = dashnet::sim::chain::regtest_chain(tip);
             for h in (every..tip).step_by(every as usize) {
                 let hash = chain.headers()[h as usize].hash().to_display_hex();
                 println!("dashnet-sim checkpoint {h} {hash}");

@@ -267,6 +267,14 @@ pub(crate) fn plan(tip: (u32, Hash256), checkpoints: &[(u32, Hash256)]) -> Vec<(
 pub(crate) struct SyncTask {
     shared: Arc<Shared>,
     rx: mpsc::UnboundedReceiver<Input>,
+    /// The app's tip.
+    tip: (u32, Hash256),
+    /// The checkpoints above the tip, until the segments are planned (when the first
+    /// peer is there: only checkpoints some peer claims to have cut the chain).
+    ends: Option<Vec<(u32, Hash256)>>,
+    /// Checkpoints the tail runs through (above every peer's claim when planned): each
+    /// is still checked as the tail passes its height.
+    tail_checks: Vec<(u32, Hash256)>,
     segs: Vec<Segment>,
     front: usize,
     /// The app's locator: the first request of the first segment.
@@ -298,19 +306,15 @@ impl SyncTask {
         ends: Vec<(u32, Hash256)>,
     ) -> SyncTask {
         let tip = (tip_height, locator[0]);
-        let mut segs = Vec::with_capacity(ends.len() + 1);
-        let mut start = tip;
-        for end in ends {
-            segs.push(Segment::new(start, Some(end)));
-            start = end;
-        }
-        segs.push(Segment::new(start, None));
         let per_peer = (shared.peer_config.decode_threads + 1).clamp(2, 8);
         let timeout = shared.config.header_stall_timeout;
         SyncTask {
             shared,
             rx,
-            segs,
+            tip,
+            ends: Some(ends),
+            tail_checks: Vec::new(),
+            segs: Vec::new(),
             front: 0,
             locator,
             excluded: HashSet::new(),
@@ -410,6 +414,20 @@ impl SyncTask {
         if peers.is_empty() {
             return;
         }
+        if let Some(ends) = self.ends.take() {
+            // Cut at the checkpoints some peer claims to have; the tail checks the rest.
+            let claim = peers.iter().map(|p| p.1).max().unwrap_or(0);
+            let mut start = self.tip;
+            for end in ends {
+                if end.0 <= claim {
+                    self.segs.push(Segment::new(start, Some(end)));
+                    start = end;
+                } else {
+                    self.tail_checks.push(end);
+                }
+            }
+            self.segs.push(Segment::new(start, None));
+        }
         let half = self.shared.budget.size() / 2;
         let cost = self.batch_cost;
         let mut lookahead: usize = self.segs[self.front..]
@@ -472,6 +490,9 @@ impl SyncTask {
 
     /// Delivers the front's batches; moves the front past finished segments.
     async fn deliver(&mut self) -> Option<SyncStatus> {
+        if self.ends.is_some() {
+            return None; // not planned yet: no peer so far
+        }
         while self.front < self.segs.len() {
             let batch = self.segs[self.front].ready.pop_front();
             if let Some((first, headers, charge)) = batch {
@@ -600,6 +621,18 @@ impl SyncTask {
                 seg.complete = height == end;
             }
             None => {
+                // Checkpoints above every peer's claim when the sync began.
+                let top = seg.cursor.0 + n;
+                if let Some(cp) = self
+                    .tail_checks
+                    .iter()
+                    .find(|(h, _)| *h > seg.cursor.0 && *h <= top)
+                    && headers[(cp.0 - seg.cursor.0 - 1) as usize].hash() != cp.1
+                {
+                    let end = cp.0;
+                    self.no_link(peer, i, end);
+                    return None;
+                }
                 if let Some(last) = headers.last() {
                     seg.cursor = (seg.cursor.0 + n, last.hash());
                     seg.tail_asked.clear();
