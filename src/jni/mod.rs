@@ -16,7 +16,7 @@ use jni::objects::{GlobalRef, JByteArray, JClass, JMethodID, JObject, JString, J
 use jni::signature::{Primitive, ReturnType};
 use jni::sys::{jboolean, jbyteArray, jint, jlong, jlongArray, jvalue};
 
-use crate::client::{Client, ClientError, ClientEvent, DeliveryThread, Taken};
+use crate::client::{Client, ClientError, ClientEvent, DeliveryThread, SyncStatus, Taken};
 use crate::ffi::config::{DashnetConfig, DashnetNetwork};
 use crate::ffi::event::reason_code;
 use crate::ffi::status::{DashnetStatus, status_of};
@@ -76,6 +76,9 @@ struct Methods {
     ready: JMethodID,
     best: JMethodID,
     log: JMethodID,
+    sync_headers: JMethodID,
+    sync_progress: JMethodID,
+    sync_done: JMethodID,
 }
 
 impl Methods {
@@ -94,6 +97,9 @@ impl Methods {
             ready: id("onQueueReady", "(J)V")?,
             best: id("onBestPeerChanged", "(JJLjava/lang/String;)V")?,
             log: id("onLog", "(ILjava/lang/String;)V")?,
+            sync_headers: id("onSyncHeaders", "(I[B[BI)V")?,
+            sync_progress: id("onSyncProgress", "(IIDII)V")?,
+            sync_done: id("onSyncDone", "(II[B[BJJ)V")?,
         })
     }
 }
@@ -196,14 +202,7 @@ fn deliver(
             )?;
         }
         ClientEvent::Headers { peer, headers, .. } => {
-            let mut raw = Vec::with_capacity(headers.len() * 80);
-            let mut hashes = Vec::with_capacity(headers.len() * 32);
-            for h in &headers {
-                raw.extend_from_slice(&h.header().to_bytes());
-                hashes.extend_from_slice(&h.hash().0);
-            }
-            let raw = env.byte_array_from_slice(&raw)?;
-            let hashes = env.byte_array_from_slice(&hashes)?;
+            let (raw, hashes) = header_arrays(env, &headers)?;
             call(
                 env,
                 listener,
@@ -213,6 +212,63 @@ fn deliver(
                     JValue::Object(&raw),
                     JValue::Object(&hashes),
                     JValue::Int(headers.len() as jint),
+                ],
+            )?;
+        }
+        ClientEvent::SyncHeaders {
+            first_height,
+            headers,
+        } => {
+            let (raw, hashes) = header_arrays(env, &headers)?;
+            call(
+                env,
+                listener,
+                m.sync_headers,
+                &[
+                    JValue::Int(first_height as jint),
+                    JValue::Object(&raw),
+                    JValue::Object(&hashes),
+                    JValue::Int(headers.len() as jint),
+                ],
+            )?;
+        }
+        ClientEvent::SyncProgress(p) => {
+            call(
+                env,
+                listener,
+                m.sync_progress,
+                &[
+                    JValue::Int(p.height as jint),
+                    JValue::Int(p.target as jint),
+                    JValue::Double(p.headers_per_sec),
+                    JValue::Int(p.peers as jint),
+                    JValue::Int(p.in_flight as jint),
+                ],
+            )?;
+        }
+        ClientEvent::SyncDone(d) => {
+            let (code, fork) = match d.status {
+                SyncStatus::Complete => (1, None),
+                SyncStatus::Fork { after } => (2, Some(after)),
+                SyncStatus::Cancelled => (3, None),
+                SyncStatus::ShuttingDown => (4, None),
+            };
+            let tip = env.byte_array_from_slice(&d.tip.0)?;
+            let fork = match fork {
+                Some(h) => JObject::from(env.byte_array_from_slice(&h.0)?),
+                None => JObject::null(),
+            };
+            call(
+                env,
+                listener,
+                m.sync_done,
+                &[
+                    JValue::Int(code),
+                    JValue::Int(d.height as jint),
+                    JValue::Object(&tip),
+                    JValue::Object(&fork),
+                    JValue::Long(d.headers as jlong),
+                    JValue::Long(d.elapsed.as_millis() as jlong),
                 ],
             )?;
         }
@@ -253,6 +309,23 @@ fn deliver(
         }
     }
     Ok(())
+}
+
+/// Headers as two Java arrays: the 80-byte headers and the 32-byte hashes, back to back.
+fn header_arrays<'l>(
+    env: &mut JNIEnv<'l>,
+    headers: &[crate::wire::HashedHeader],
+) -> jni::errors::Result<(JByteArray<'l>, JByteArray<'l>)> {
+    let mut raw = Vec::with_capacity(headers.len() * 80);
+    let mut hashes = Vec::with_capacity(headers.len() * 32);
+    for h in headers {
+        raw.extend_from_slice(&h.header().to_bytes());
+        hashes.extend_from_slice(&h.hash().0);
+    }
+    Ok((
+        env.byte_array_from_slice(&raw)?,
+        env.byte_array_from_slice(&hashes)?,
+    ))
 }
 
 /// Starts the delivery thread: attached to the JVM as a daemon for its whole life,
@@ -611,6 +684,78 @@ pub extern "system" fn Java_org_dashnet_DashnetClient_nativeRequestHeaders<'l>(
             Ok(id) => id as jlong,
             Err(e) => -(status(&e) as jlong),
         }
+    })
+}
+
+/// `int nativeSyncHeaders(long handle, byte[] locator, int tipHeight)`: a status.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dashnet_DashnetClient_nativeSyncHeaders<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    locator: JByteArray<'l>,
+    tip_height: jint,
+) -> jint {
+    guarded(&mut env, INVALID_ARGUMENT, |env| {
+        // SAFETY: see `client`.
+        let Some(c) = (unsafe { client(handle) }) else {
+            return INVALID_ARGUMENT;
+        };
+        let Some(bytes) = jbytes(env, &locator) else {
+            return INVALID_ARGUMENT;
+        };
+        let Some(hashes) = Hash256::list_from_bytes(&bytes).filter(|h| !h.is_empty()) else {
+            return INVALID_ARGUMENT;
+        };
+        let Ok(tip) = u32::try_from(tip_height) else {
+            return INVALID_ARGUMENT;
+        };
+        c.client
+            .sync_headers(hashes, tip)
+            .map_or_else(|e| status(&e), |_| OK)
+    })
+}
+
+/// `int nativeCancelSync(long handle)`: a status.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dashnet_DashnetClient_nativeCancelSync<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> jint {
+    guarded(&mut env, INVALID_ARGUMENT, |_| {
+        // SAFETY: see `client`.
+        let Some(c) = (unsafe { client(handle) }) else {
+            return INVALID_ARGUMENT;
+        };
+        c.client.cancel_sync().map_or_else(|e| status(&e), |_| OK)
+    })
+}
+
+/// `int nativeAddCheckpoint(long handle, int height, byte[] hash)`: a status.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dashnet_DashnetClient_nativeAddCheckpoint<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    height: jint,
+    hash: JByteArray<'l>,
+) -> jint {
+    guarded(&mut env, INVALID_ARGUMENT, |env| {
+        // SAFETY: see `client`.
+        let Some(c) = (unsafe { client(handle) }) else {
+            return INVALID_ARGUMENT;
+        };
+        let Some(bytes) = jbytes(env, &hash) else {
+            return INVALID_ARGUMENT;
+        };
+        let (Ok(height), Ok(hash)) = (u32::try_from(height), <[u8; 32]>::try_from(&bytes[..]))
+        else {
+            return INVALID_ARGUMENT;
+        };
+        c.client
+            .add_checkpoint(height, Hash256(hash))
+            .map_or_else(|e| status(&e), |_| OK)
     })
 }
 

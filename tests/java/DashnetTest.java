@@ -38,6 +38,8 @@ public final class DashnetTest {
         final BufferedReader out;
         final String args;
         final java.util.Map<String, Long> received = new java.util.HashMap<>();
+        /** With --print-checkpoints: height to hash (wire order). */
+        final java.util.TreeMap<Integer, byte[]> checkpoints = new java.util.TreeMap<>();
 
         Sim(String... args) throws Exception {
             List<String> cmd = new ArrayList<>();
@@ -50,6 +52,13 @@ public final class DashnetTest {
             out = r;
             this.args = String.join(" ", args);
             String line = r.readLine();
+            while (line != null && line.startsWith("dashnet-sim checkpoint ")) {
+                String[] f = line.split(" ");
+                byte[] hash = new byte[32];
+                for (int i = 0; i < 32; i++) hash[31 - i] = (byte) Integer.parseInt(f[3].substring(2 * i, 2 * i + 2), 16);
+                checkpoints.put(Integer.parseInt(f[2]), hash);
+                line = r.readLine();
+            }
             if (line == null) throw new IllegalStateException("dashnet-sim did not start");
             address = line.substring(line.lastIndexOf(' ') + 1);
         }
@@ -414,6 +423,66 @@ public final class DashnetTest {
         }
     }
 
+    /** The header sync service: segments at the sim's checkpoints, in order, to its tip. */
+    static void syncService() throws Exception {
+        try (Sim sim = new Sim("--tip", "10000", "--print-checkpoints", "2500")) {
+            check(sim.checkpoints.size() == 3, "the sim printed 3 checkpoints (" + sim.checkpoints.size() + ")");
+            final int[] height = {0};
+            final byte[] last = genesis(); // (Recorder has a field named tip)
+            AtomicInteger progress = new AtomicInteger(), unlinked = new AtomicInteger();
+            java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+            final int[] doneStatus = {0}, doneHeight = {0};
+            final byte[][] doneTip = {null};
+            Recorder rec = new Recorder() {
+                @Override
+                public void onSyncHeaders(int firstHeight, byte[] raw, byte[] hashes, int count) {
+                    if (firstHeight != height[0] + 1) unlinked.incrementAndGet();
+                    for (int i = 0; i < count; i++) {
+                        if (!Arrays.equals(Arrays.copyOfRange(raw, 80 * i + 4, 80 * i + 36), last)) unlinked.incrementAndGet();
+                        System.arraycopy(hashes, 32 * i, last, 0, 32);
+                        height[0] = firstHeight + i;
+                        byte[] cp = sim.checkpoints.get(height[0]);
+                        if (cp != null && !Arrays.equals(cp, last)) unlinked.incrementAndGet();
+                    }
+                }
+
+                @Override
+                public void onSyncProgress(int h, int target, double rate, int peers, int inFlight) {
+                    progress.incrementAndGet();
+                }
+
+                @Override
+                public void onSyncDone(int status, int h, byte[] tipHash, byte[] forkAfter, long headers, long ms) {
+                    doneStatus[0] = status;
+                    doneHeight[0] = h;
+                    doneTip[0] = tipHash;
+                    done.countDown();
+                }
+            };
+            rec.closeInCallback = "skip";
+            DashnetClient client = new DashnetClient(DashnetClient.REGTEST, false, rec);
+            check(client.connect(sim.address) == DashnetClient.OK, "connect");
+            check(rec.connected.await(10, TimeUnit.SECONDS), "connected");
+            for (java.util.Map.Entry<Integer, byte[]> e : sim.checkpoints.entrySet()) {
+                check(client.addCheckpoint(e.getKey(), e.getValue()) == DashnetClient.OK, "checkpoint " + e.getKey());
+            }
+            check(client.addCheckpoint(2500, new byte[32]) == DashnetClient.INVALID_ARGUMENT, "a conflicting checkpoint");
+            check(client.addCheckpoint(-1, new byte[32]) == DashnetClient.INVALID_ARGUMENT, "a negative height");
+            check(client.addCheckpoint(1, new byte[31]) == DashnetClient.INVALID_ARGUMENT, "a 31-byte hash");
+            check(client.syncHeaders(new byte[0], 0) == DashnetClient.INVALID_ARGUMENT, "an empty locator");
+            check(client.cancelSync() == DashnetClient.NOT_FOUND, "no sync to cancel");
+            check(client.syncHeaders(genesis(), 0) == DashnetClient.OK, "sync");
+            check(client.syncHeaders(genesis(), 0) == DashnetClient.BUSY, "a second sync is BUSY");
+            check(done.await(30, TimeUnit.SECONDS), "onSyncDone");
+            check(doneStatus[0] == DashnetClient.SYNC_COMPLETE, "complete (" + doneStatus[0] + ")");
+            check(height[0] == 10000 && doneHeight[0] == 10000, "height 10,000 (" + height[0] + ")");
+            check(Arrays.equals(doneTip[0], last), "the done event's tip is the last header");
+            check(unlinked.get() == 0, "in chain order, linked, every checkpoint met");
+            check(progress.get() >= 1, "onSyncProgress");
+            client.close();
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         Sim sim = new Sim("--tip", "10000");
         Recorder thrower;
@@ -549,6 +618,7 @@ public final class DashnetTest {
 
         lifecycle();
         servicesAndBestPeer();
+        syncService();
 
         // 100 open / close cycles leave no thread or file descriptor behind.
         int threadsBefore = count("/proc/self/task"), fdsBefore = count("/proc/self/fd");

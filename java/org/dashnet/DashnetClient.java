@@ -15,6 +15,8 @@ public final class DashnetClient implements AutoCloseable {
     public static final int MAINNET = 0, TESTNET = 1, REGTEST = 2, DEVNET = 3;
     /** Where a dial failed ({@link DashnetListener#onPeerFailed}). */
     public static final int STAGE_CONNECT = 1, STAGE_HANDSHAKE = 2, STAGE_PROXY = 3;
+    /** How a header sync ended ({@link DashnetListener#onSyncDone}). */
+    public static final int SYNC_COMPLETE = 1, SYNC_FORK = 2, SYNC_CANCELLED = 3, SYNC_SHUTTING_DOWN = 4;
 
     /** Status codes: the C ABI's DashnetStatus numbers (a Rust test checks they match). */
     public static final int OK = 0, INVALID_ARGUMENT = 1, NOT_FOUND = 2, QUEUE_FULL = 3,
@@ -106,6 +108,36 @@ public final class DashnetClient implements AutoCloseable {
         long h = acquire();
         if (h == 0) return -SHUTTING_DOWN;
         try { return nativeRequestHeaders(h, locator); } finally { release(); }
+    }
+
+    /**
+     * Starts the header sync service from the app's tip ({@code locator}: 32-byte hashes,
+     * newest first, the first one at {@code tipHeight}) to the peers' tip: headers come to
+     * {@link DashnetListener#onSyncHeaders} in chain order, with onSyncProgress along the
+     * way and one onSyncDone. Segments between checkpoints are asked of several peers at
+     * once and checked at each checkpoint. OK, or BUSY while a sync runs, or another status.
+     */
+    public int syncHeaders(byte[] locator, int tipHeight) {
+        long h = acquire();
+        if (h == 0) return SHUTTING_DOWN;
+        try { return nativeSyncHeaders(h, locator, tipHeight); } finally { release(); }
+    }
+
+    /** Cancels the running sync (onSyncDone follows with SYNC_CANCELLED): OK or NOT_FOUND. */
+    public int cancelSync() {
+        long h = acquire();
+        if (h == 0) return SHUTTING_DOWN;
+        try { return nativeCancelSync(h); } finally { release(); }
+    }
+
+    /**
+     * Adds a checkpoint for the next sync: block {@code hash} (32 bytes, wire order) at
+     * {@code height}. INVALID_ARGUMENT if another hash is the checkpoint there.
+     */
+    public int addCheckpoint(int height, byte[] hash) {
+        long h = acquire();
+        if (h == 0) return SHUTTING_DOWN;
+        try { return nativeAddCheckpoint(h, height, hash); } finally { release(); }
     }
 
     /**
@@ -214,6 +246,9 @@ public final class DashnetClient implements AutoCloseable {
 
     private static native long nativeNew(DashnetConfig config, DashnetListener listener);
     private static native int nativeConnect(long handle, String address);
+    private static native int nativeSyncHeaders(long handle, byte[] locator, int tipHeight);
+    private static native int nativeCancelSync(long handle);
+    private static native int nativeAddCheckpoint(long handle, int height, byte[] hash);
     private static native int nativeSend(long handle, long peer, String command, byte[] payload, long tag);
     private static native int nativeBroadcast(long handle, String command, byte[] payload, long tag);
     private static native long nativeSendBest(long handle, String command, byte[] payload, long tag);

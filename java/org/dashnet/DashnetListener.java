@@ -40,6 +40,24 @@ public interface DashnetListener {
      */
     default void onBestPeerChanged(long oldPeer, long newPeer, String reason) {}
 
+    /**
+     * Headers from the sync service ({@link DashnetClient#syncHeaders}), in chain order:
+     * {@code count} 80-byte headers and their 32-byte hashes; the first is at
+     * {@code firstHeight}. Normally one above the last delivered; if lower, a segment
+     * failed its checkpoint: drop what you have from {@code firstHeight} up.
+     */
+    default void onSyncHeaders(int firstHeight, byte[] headers, byte[] hashes, int count) {}
+
+    /** How the sync is going (at most four times a second). */
+    default void onSyncProgress(int height, int targetHeight, double headersPerSec, int peers, int inFlight) {}
+
+    /**
+     * The sync ended ({@code status}: DashnetClient.SYNC_*): at {@code height}, whose hash
+     * is {@code tipHash} (for SYNC_FORK, {@code forkAfter} is the locator entry the peers'
+     * chain continues from, else null), after {@code headers} headers in {@code elapsedMs}.
+     */
+    default void onSyncDone(int status, int height, byte[] tipHash, byte[] forkAfter, long headers, long elapsedMs) {}
+
     /** A log line (level 1 error .. 4 debug; see DashnetClient.setLogLevel). */
     default void onLog(int level, String text) {}
 }
