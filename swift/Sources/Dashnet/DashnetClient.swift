@@ -24,6 +24,16 @@ public enum DashnetEvent {
     /// The best peer stalled a header request (config `header_stall_timeout_ms`): `new`
     /// replaces it and got the request again, or nil when no other peer could.
     case bestPeerChanged(old: UInt64, new: UInt64?, reason: String)
+    /// Headers from the sync service (`syncHeaders`), in chain order; the first is at
+    /// `firstHeight`. Normally one above the last delivered; if lower, a segment failed
+    /// its checkpoint: drop what you have from `firstHeight` up.
+    case syncHeaders(firstHeight: UInt32, headers: [(header: Data, hash: Data)])
+    /// How the sync is going (at most four a second).
+    case syncProgress(height: UInt32, target: UInt32, headersPerSecond: Double, peers: UInt32, inFlight: UInt32)
+    /// The sync ended: `status` is DASHNET_SYNC_STATUS_COMPLETE, _FORK (then `forkAfter` is
+    /// the locator entry the peers' chain continues from), _CANCELLED or _SHUTTING_DOWN.
+    case syncDone(status: DashnetSyncStatus, height: UInt32, tip: Data, forkAfter: Data?,
+                  headers: UInt64, elapsedMs: UInt64)
 }
 
 // Compact filters and finality messages arrive as `.message` with their raw payload; read
@@ -218,6 +228,34 @@ public final class DashnetClient {
             }
             box.deliver(.headers(peer: h.peer, headers: list), lifecycle: false)
         }
+        callbacks.on_sync = { ud, e in
+            guard let ud = ud, let e = e?.pointee else { return }
+            let box = Unmanaged<Box>.fromOpaque(ud).takeUnretainedValue()
+            switch e.kind {
+            case DASHNET_EVENT_KIND_SYNC_HEADERS:
+                var list: [(header: Data, hash: Data)] = []
+                list.reserveCapacity(e.count)
+                for i in 0..<e.count {
+                    var item = e.headers[i]
+                    let header = withUnsafeBytes(of: &item.header) { Data($0) }
+                    let hash = withUnsafeBytes(of: &item.hash) { Data($0) }
+                    list.append((header, hash))
+                }
+                box.deliver(.syncHeaders(firstHeight: e.first_height, headers: list), lifecycle: false)
+            case DASHNET_EVENT_KIND_SYNC_PROGRESS:
+                box.deliver(.syncProgress(height: e.height, target: e.target_height,
+                                          headersPerSecond: e.headers_per_sec, peers: e.peers,
+                                          inFlight: e.in_flight), lifecycle: false)
+            default:
+                var tip = e.tip_hash
+                var fork = e.fork_after
+                let tipData = withUnsafeBytes(of: &tip) { Data($0) }
+                let forkData = e.status == DASHNET_SYNC_STATUS_FORK
+                    ? withUnsafeBytes(of: &fork) { Data($0) } : nil
+                box.deliver(.syncDone(status: e.status, height: e.height, tip: tipData, forkAfter: forkData,
+                                      headers: e.total_headers, elapsedMs: e.elapsed_ms), lifecycle: true)
+            }
+        }
         callbacks.on_peer_failed = { ud, f in
             guard let ud = ud, let f = f?.pointee else { return }
             let box = Unmanaged<Box>.fromOpaque(ud).takeUnretainedValue()
@@ -292,6 +330,37 @@ public final class DashnetClient {
             }
         }
         return peer
+    }
+
+    /// Starts the header sync service from the app's tip (`locator[0]`, at `tipHeight`;
+    /// 1 to 101 32-byte hashes, wire order, newest first) to the peers' tip: `.syncHeaders`
+    /// in chain order, `.syncProgress`, then one `.syncDone`. Throws BUSY while one runs.
+    public func syncHeaders(locator: [Data], tipHeight: UInt32) throws {
+        guard (1...101).contains(locator.count), locator.allSatisfy({ $0.count == 32 }) else {
+            throw DashnetError(DASHNET_STATUS_INVALID_ARGUMENT, "a locator is 1 to 101 hashes of 32 bytes")
+        }
+        var flat = Data()
+        locator.forEach { flat.append($0) }
+        try call { h in
+            flat.withUnsafeBytes { buf in
+                dashnet_sync_headers(h, buf.bindMemory(to: UInt8.self).baseAddress, locator.count, tipHeight)
+            }
+        }
+    }
+
+    /// Cancels the running sync (`.syncDone` with CANCELLED follows); NOT_FOUND if none runs.
+    public func cancelSync() throws { try call { dashnet_sync_cancel($0) } }
+
+    /// Adds a checkpoint for the next sync: block `hash` (32 bytes, wire order) at `height`.
+    public func addCheckpoint(height: UInt32, hash: Data) throws {
+        guard hash.count == 32 else {
+            throw DashnetError(DASHNET_STATUS_INVALID_ARGUMENT, "a hash is 32 bytes")
+        }
+        try call { h in
+            hash.withUnsafeBytes { buf in
+                dashnet_add_checkpoint(h, height, buf.bindMemory(to: UInt8.self).baseAddress)
+            }
+        }
     }
 
     public func networkChanged() throws { try call { dashnet_network_changed($0) } }
