@@ -6,7 +6,11 @@
 //!   1000 peers (one sim process with one listener per peer);
 //! - CPU while 1000 peers sit idle;
 //! - header sync of 200,000 headers from one sim via headers2, against bare X11 of the
-//!   same headers in the same run.
+//!   same headers in the same run;
+//! - the sync service: 1,000,000 headers from 4 sims (4 dashnet-sim processes sharing one
+//!   chain cache), segments between checkpoints every 50,000, with 1 and 2 decode
+//!   threads, against bare one-core X11 of the same headers in the same process; peak
+//!   RSS during the sync (each run in a fresh process).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -43,6 +47,8 @@ fn sim_binary() -> PathBuf {
 struct SimProcess {
     child: Child,
     addrs: Vec<SocketAddr>,
+    /// With --print-checkpoints: (height, display hex).
+    checkpoints: Vec<(u32, String)>,
 }
 
 impl SimProcess {
@@ -55,13 +61,20 @@ impl SimProcess {
             .spawn()
             .expect("dashnet-sim starts");
         let out = BufReader::new(child.stdout.take().unwrap());
+        let mut checkpoints = Vec::new();
         let addrs = out
             .lines()
-            .take(listeners)
-            .map(|l| {
-                let l = l.unwrap();
-                l.rsplit(' ').next().unwrap().parse().unwrap()
+            .map(|l| l.unwrap())
+            .filter(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                if let ["dashnet-sim", "checkpoint", h, hash] = f[..] {
+                    checkpoints.push((h.parse().unwrap(), hash.to_string()));
+                    return false;
+                }
+                true
             })
+            .take(listeners)
+            .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
             .collect::<Vec<SocketAddr>>();
         assert_eq!(
             addrs.len(),
@@ -69,7 +82,11 @@ impl SimProcess {
             "dashnet-sim did not start ({})",
             sim_binary().display()
         );
-        SimProcess { child, addrs }
+        SimProcess {
+            child,
+            addrs,
+            checkpoints,
+        }
     }
 }
 
@@ -367,6 +384,186 @@ fn shutdown_busy(n: usize) -> (f64, u64) {
     (secs, queued)
 }
 
+/// Peak RSS of this process (KiB).
+fn hwm_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// One sync-service run (in a fresh process): syncs `tip` headers from the sims at
+/// `addrs` with `threads` decode threads, cut at `checkpoints`. Returns (headers/s, bare
+/// one-core X11 headers/s of the same headers, peak RSS KiB during the sync, RSS KiB
+/// before it, most requests in flight).
+fn sync_service_run(
+    addrs: &[SocketAddr],
+    checkpoints: &[(u32, Hash256)],
+    tip: u32,
+    threads: usize,
+) -> (f64, f64, u64, u64, u32) {
+    let mut c = ClientConfig::new(Network::Regtest);
+    c.fixed_peers = addrs.to_vec();
+    c.exclusive = true;
+    c.dns_seeds = false;
+    c.target_outbound = addrs.len();
+    c.max_outbound = addrs.len();
+    c.worker_threads = 1;
+    c.peer.decode_threads = threads;
+    let client = Client::new(c).unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    while client.peers().len() < addrs.len() && Instant::now() < end {
+        let _ = client.next_event(Duration::from_millis(50));
+    }
+    assert_eq!(client.peers().len(), addrs.len(), "every sim connected");
+    for (h, hash) in checkpoints {
+        client.add_checkpoint(*h, *hash).unwrap();
+    }
+    let genesis = Network::Regtest.genesis_hash().unwrap();
+    let rss_before = rss_kib();
+    let t = Instant::now();
+    client.sync_headers(vec![genesis], 0).unwrap();
+    let mut last = genesis;
+    let mut height = 0u32;
+    let done = loop {
+        match client.next_event(Duration::from_secs(60)) {
+            Some(ClientEvent::SyncHeaders {
+                first_height,
+                headers,
+            }) => {
+                // What an app does at least: check each batch follows the last.
+                assert_eq!(first_height, height + 1, "in order");
+                assert_eq!(headers[0].header().prev_blockhash, last, "linked");
+                height += headers.len() as u32;
+                last = headers.last().unwrap().hash();
+            }
+            Some(ClientEvent::SyncDone(d)) => break d,
+            Some(_) => {}
+            None => panic!("the sync stalled at {height}"),
+        }
+    };
+    let secs = t.elapsed().as_secs_f64();
+    let peak = hwm_kib();
+    assert_eq!(height, tip);
+    client.shutdown();
+    // The same headers, from the sim's cache, hashed bare on one core.
+    let chain = dashnet::sim::chain::regtest_chain(tip);
+    assert_eq!(chain.headers()[tip as usize].hash(), last, "the right tip");
+    let raw: Vec<[u8; 80]> = chain.headers()[1..=tip as usize]
+        .iter()
+        .map(|h| h.header().to_bytes())
+        .collect();
+    (
+        f64::from(tip) / secs,
+        bare_x11(&raw),
+        peak,
+        rss_before,
+        done.max_in_flight,
+    )
+}
+
+fn sync_service_fresh(addrs: &[SocketAddr], every: &[(u32, String)], tip: u32, threads: usize) -> Vec<f64> {
+    let mut args = vec![
+        "--one-sync".to_string(),
+        tip.to_string(),
+        threads.to_string(),
+        addrs
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    ];
+    args.extend(every.iter().map(|(h, hash)| format!("{h}:{hash}")));
+    let out = Process::new(std::env::current_exe().unwrap())
+        .args(&args)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("the bench re-runs itself");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("no result from the child: {text}"));
+    line.split(' ').map(|x| x.parse().unwrap()).collect()
+}
+
+/// The sync service's rows: 4 sim processes, decode threads 1 and 2, `rounds` each.
+fn sync_service(rounds: usize, quick: bool) -> Vec<String> {
+    let (tip, every) = if quick { (40_000, 10_000) } else { (1_000_000, 50_000) };
+    let tip_s = tip.to_string();
+    let every_s = every.to_string();
+    let args = ["--tip", tip_s.as_str(), "--print-checkpoints", every_s.as_str()];
+    let sims: Vec<SimProcess> = (0..4).map(|_| SimProcess::start(&args, 1)).collect();
+    let addrs: Vec<SocketAddr> = sims.iter().map(|s| s.addrs[0]).collect();
+    let checkpoints = sims[0].checkpoints.clone();
+    let mut rows = Vec::new();
+    let mut results: Vec<Vec<Vec<f64>>> = vec![Vec::new(), Vec::new()];
+    for _ in 0..rounds {
+        // Alternating, so drift on the machine falls on both alike.
+        for (i, threads) in [1usize, 2].into_iter().enumerate() {
+            results[i].push(sync_service_fresh(&addrs, &checkpoints, tip, threads));
+        }
+    }
+    drop(sims);
+    let col = |i: usize, k: usize| results[i].iter().map(|r| r[k]).collect::<Vec<f64>>();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (i, threads) in [1usize, 2].into_iter().enumerate() {
+        let (m, lo, hi) = med(col(i, 0));
+        rows.push(format!(
+            "| sync service, {tip} headers from 4 sims (checkpoints every {every}), {threads} decode thread(s) | {:.1} k headers/s | {:.1}..{:.1} |",
+            m / 1e3,
+            lo / 1e3,
+            hi / 1e3
+        ));
+    }
+    let (bm, blo, bhi) = med([col(0, 1), col(1, 1)].concat());
+    rows.push(format!(
+        "| bare one-core X11 of the same headers, same processes (baseline) | {:.1} k headers/s | {:.1}..{:.1} |",
+        bm / 1e3,
+        blo / 1e3,
+        bhi / 1e3
+    ));
+    for (i, threads) in [1usize, 2].into_iter().enumerate() {
+        let r = med(results[i].iter().map(|r| r[0] / r[1]).collect());
+        rows.push(format!(
+            "| sync service / bare one-core X11, {threads} decode thread(s) ({cores} cores, shared with the 4 sims) | {:.3} | {:.3}..{:.3} |",
+            r.0, r.1, r.2
+        ));
+    }
+    let two_vs_one = med(
+        results[1]
+            .iter()
+            .zip(&results[0])
+            .map(|(b, a)| b[0] / a[0])
+            .collect(),
+    );
+    rows.push(format!(
+        "| sync service, 2 decode threads vs 1 | {:.3} | {:.3}..{:.3} |",
+        two_vs_one.0, two_vs_one.1, two_vs_one.2
+    ));
+    let best = med(col(1, 0)).0.max(med(col(0, 0)).0);
+    rows.push(format!(
+        "| projected mainnet header sync (2,400,000 headers) at the better measured rate | {:.0} s | |",
+        2_400_000.0 / best
+    ));
+    for (i, threads) in [1usize, 2].into_iter().enumerate() {
+        let grow: Vec<f64> = results[i].iter().map(|r| (r[2] - r[3]) / 1024.0).collect();
+        let peak: Vec<f64> = results[i].iter().map(|r| r[2] / 1024.0).collect();
+        let (g, glo, ghi) = med(grow);
+        let (p, _, _) = med(peak);
+        rows.push(format!(
+            "| RSS growth during the sync, {threads} decode thread(s) (peak {p:.0} MiB; the client's inbound budget is 16 MiB) | {g:.1} MiB | {glo:.1}..{ghi:.1} |"
+        ));
+        let (f, flo, fhi) = med(col(i, 4));
+        rows.push(format!(
+            "| most sync requests in flight at once, {threads} decode thread(s) | {f:.0} | {flo:.0}..{fhi:.0} |"
+        ));
+    }
+    rows
+}
+
 fn med(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(|a, b| a.total_cmp(b));
     (v[v.len() / 2], v[0], v[v.len() - 1])
@@ -411,6 +608,21 @@ fn main() {
         };
         let (r, h, c) = many_peers(n, idle, mode);
         println!("RESULT {r} {h} {c}");
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--one-sync") {
+        let tip: u32 = args[i + 1].parse().unwrap();
+        let threads: usize = args[i + 2].parse().unwrap();
+        let addrs: Vec<SocketAddr> = args[i + 3].split(',').map(|a| a.parse().unwrap()).collect();
+        let checkpoints: Vec<(u32, Hash256)> = args[i + 4..]
+            .iter()
+            .map(|c| {
+                let (h, hash) = c.split_once(':').unwrap();
+                (h.parse().unwrap(), Hash256::from_display_hex(hash).unwrap())
+            })
+            .collect();
+        let (r, x, peak, before, inflight) = sync_service_run(&addrs, &checkpoints, tip, threads);
+        println!("RESULT {r} {x} {peak} {before} {inflight}");
         return;
     }
     let quick = !std::env::args().any(|a| a == "--bench")
@@ -533,6 +745,7 @@ fn main() {
         "| sync rate / bare X11 rate | {:.3} | {:.3}..{:.3} |",
         ratio.0, ratio.1, ratio.2
     ));
+    sync_service(rounds, quick).into_iter().for_each(&mut out);
     transport_handshake(rounds, tip)
         .into_iter()
         .for_each(&mut out);
