@@ -464,7 +464,12 @@ fn sync_service_run(
     )
 }
 
-fn sync_service_fresh(addrs: &[SocketAddr], every: &[(u32, String)], tip: u32, threads: usize) -> Vec<f64> {
+fn sync_service_fresh(
+    addrs: &[SocketAddr],
+    every: &[(u32, String)],
+    tip: u32,
+    threads: usize,
+) -> Vec<f64> {
     let mut args = vec![
         "--one-sync".to_string(),
         tip.to_string(),
@@ -491,10 +496,19 @@ fn sync_service_fresh(addrs: &[SocketAddr], every: &[(u32, String)], tip: u32, t
 
 /// The sync service's rows: 4 sim processes, decode threads 1 and 2, `rounds` each.
 fn sync_service(rounds: usize, quick: bool) -> Vec<String> {
-    let (tip, every) = if quick { (40_000, 10_000) } else { (1_000_000, 50_000) };
+    let (tip, every) = if quick {
+        (40_000, 10_000)
+    } else {
+        (1_000_000, 50_000)
+    };
     let tip_s = tip.to_string();
     let every_s = every.to_string();
-    let args = ["--tip", tip_s.as_str(), "--print-checkpoints", every_s.as_str()];
+    let args = [
+        "--tip",
+        tip_s.as_str(),
+        "--print-checkpoints",
+        every_s.as_str(),
+    ];
     let sims: Vec<SimProcess> = (0..4).map(|_| SimProcess::start(&args, 1)).collect();
     let addrs: Vec<SocketAddr> = sims.iter().map(|s| s.addrs[0]).collect();
     let checkpoints = sims[0].checkpoints.clone();
@@ -532,13 +546,11 @@ fn sync_service(rounds: usize, quick: bool) -> Vec<String> {
             r.0, r.1, r.2
         ));
     }
-    let two_vs_one = med(
-        results[1]
-            .iter()
-            .zip(&results[0])
-            .map(|(b, a)| b[0] / a[0])
-            .collect(),
-    );
+    let two_vs_one = med(results[1]
+        .iter()
+        .zip(&results[0])
+        .map(|(b, a)| b[0] / a[0])
+        .collect());
     rows.push(format!(
         "| sync service, 2 decode threads vs 1 | {:.3} | {:.3}..{:.3} |",
         two_vs_one.0, two_vs_one.1, two_vs_one.2

@@ -623,13 +623,11 @@ impl SyncTask {
             None => {
                 // Checkpoints above every peer's claim when the sync began.
                 let top = seg.cursor.0 + n;
-                if let Some(cp) = self
-                    .tail_checks
-                    .iter()
-                    .find(|(h, _)| *h > seg.cursor.0 && *h <= top)
-                    && headers[(cp.0 - seg.cursor.0 - 1) as usize].hash() != cp.1
-                {
-                    let end = cp.0;
+                let from = seg.cursor.0;
+                let bad = self.tail_checks.iter().find(|(h, hash)| {
+                    *h > from && *h <= top && headers[(*h - from - 1) as usize].hash() != *hash
+                });
+                if let Some(&(end, _)) = bad {
                     self.no_link(peer, i, end);
                     return None;
                 }
