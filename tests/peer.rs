@@ -629,7 +629,8 @@ async fn ping_before_decode(mode: TransportMode) {
     let (peer, mut rx) = connect(&sim, config_for(mode)).await.unwrap();
     until(|| SimStats::get(&sim.stats().handshakes_ok) == 1).await;
     let chain = dashnet::sim::chain::regtest_chain(32_000);
-    let mut messages: Vec<Message> = chain.headers()[1..=32_000]
+    let mut messages: Vec<Message> = chain
+        .headers(1, 32_000)
         .chunks(8000)
         .map(|c| Message::Headers2(c.to_vec()))
         .collect();
@@ -855,7 +856,7 @@ async fn parallel_decode_releases_events_in_wire_order() {
     const TIP: u32 = 48_000;
     let chain = dashnet::sim::chain::regtest_chain(TIP);
     let mut messages = Vec::new();
-    for (i, batch) in chain.headers()[1..=TIP as usize].chunks(2000).enumerate() {
+    for (i, batch) in chain.headers(1, TIP).chunks(2000).enumerate() {
         messages.push(Message::Headers2(batch.to_vec()));
         if i % 3 == 2 {
             messages.push(Message::Inv(vec![Inventory {

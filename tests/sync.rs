@@ -83,17 +83,12 @@ fn run_sync(client: &Client, limit: Duration) -> (Received, SyncSummary) {
 }
 
 fn chain_hashes(chain: &Chain, tip: u32) -> Vec<Hash256> {
-    chain.headers()[1..=tip as usize]
-        .iter()
-        .map(|h| h.hash())
-        .collect()
+    chain.headers(1, tip).iter().map(|h| h.hash()).collect()
 }
 
 fn add_checkpoints(client: &Client, chain: &Chain, every: u32, tip: u32) {
     for h in (every..tip).step_by(every as usize) {
-        client
-            .add_checkpoint(h, chain.headers()[h as usize].hash())
-            .unwrap();
+        client.add_checkpoint(h, chain.hash(h)).unwrap();
     }
 }
 
@@ -215,7 +210,7 @@ fn a_segment_that_does_not_link_at_its_checkpoint_is_replaced() {
     assert_eq!(done.status, SyncStatus::Complete);
     assert!(done.segments_failed >= 1, "the bad segment was noticed");
     assert!(got.hashes == chain_hashes(&chain, TIP), "the right chain");
-    assert_eq!(done.tip, chain.headers()[TIP as usize].hash());
+    assert_eq!(done.tip, chain.hash(TIP));
     assert!(
         log.iter().any(|e| matches!(e,
             ClientEvent::PeerDisconnected { peer, reason: DisconnectReason::InvalidHeaders(t), .. }
@@ -277,7 +272,7 @@ fn a_fork_below_the_tip_busy_cancel_and_checkpoint_conflicts() {
     assert!(got.hashes.is_empty(), "nothing delivered on a fork");
     // A checkpoint that conflicts with the built-in genesis, or an added one.
     assert!(client.add_checkpoint(0, Hash256([1; 32])).is_err());
-    let h100 = chain.headers()[100].hash();
+    let h100 = chain.hash(100);
     client.add_checkpoint(100, h100).unwrap();
     client.add_checkpoint(100, h100).unwrap();
     assert!(client.add_checkpoint(100, Hash256([2; 32])).is_err());
@@ -318,12 +313,8 @@ fn checkpoints_above_every_claim_are_checked_by_the_tail() {
         },
     );
     let client = client_for(&[&sim], 1);
-    client
-        .add_checkpoint(1_000, chain.headers()[1_000].hash())
-        .unwrap();
-    client
-        .add_checkpoint(3_000, chain.headers()[3_000].hash())
-        .unwrap();
+    client.add_checkpoint(1_000, chain.hash(1_000)).unwrap();
+    client.add_checkpoint(3_000, chain.hash(3_000)).unwrap();
     // A checkpoint above the chain's tip is never reached, and does not hold the sync up.
     client.add_checkpoint(9_000, Hash256([9; 32])).unwrap();
     client.sync_headers(genesis(), 0).unwrap();
@@ -350,6 +341,45 @@ fn checkpoints_above_every_claim_are_checked_by_the_tail() {
     assert_eq!(client.shutdown().tasks_left, 0);
     assert_eq!(client2.shutdown().tasks_left, 0);
     sims.stop(sim);
+}
+
+#[test]
+fn a_small_budget_bounds_the_waiting_segments_and_the_sync_completes() {
+    const TIP: u32 = 60_000;
+    let chain = regtest_chain(TIP);
+    let sims = Sims::new();
+    let a = sims.start("127.0.0.79", 0, sim_config(TIP));
+    let b = sims.start("127.0.0.80", 0, sim_config(TIP));
+    let mut cfg = config(&[a.addr(), b.addr()]);
+    cfg.exclusive = true;
+    // Less than one 8000-header reply decodes to (about 0.9 MB): no lookahead at all.
+    cfg.inbound_client_bytes = 512 * 1024;
+    cfg.peer.decode_threads = 2;
+    let client = Arc::new(Client::new(cfg).unwrap());
+    assert!(wait_until(Duration::from_secs(20), || client.peers().len() == 2));
+    add_checkpoints(&client, &chain, 10_000, TIP);
+    client.sync_headers(genesis(), 0).unwrap();
+    let mut got = Received::default();
+    let mut most = 0;
+    let end = Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        assert!(Instant::now() < end, "the sync did not end");
+        most = most.max(client.stats().inbound_bytes);
+        if let Some(ev) = client.next_event(Duration::from_millis(100)) {
+            // A slow app: the segments that wait are what the budget holds back.
+            std::thread::sleep(Duration::from_millis(2));
+            if let Some(d) = got.take(&ev) {
+                break d;
+            }
+        }
+    };
+    assert_eq!(done.status, SyncStatus::Complete);
+    assert!(got.hashes == chain_hashes(&chain, TIP));
+    assert!(most <= 512 * 1024, "at most the budget was held ({most})");
+    assert!(most > 0, "the budget was in use");
+    assert_eq!(client.shutdown().tasks_left, 0);
+    sims.stop(a);
+    sims.stop(b);
 }
 
 #[test]

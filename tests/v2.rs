@@ -89,7 +89,7 @@ async fn sync_20000(sim_config: SimConfig) {
     let (count, last) = timeout(LIMIT, sync(&peer, &mut rx, TIP)).await.unwrap();
     assert_eq!(count, TIP as usize);
     let chain = dashnet::sim::chain::regtest_chain(TIP);
-    assert_eq!(last, chain.headers()[TIP as usize].hash(), "the tip hash");
+    assert_eq!(last, chain.hash(TIP), "the tip hash");
     assert_eq!(
         sim.stats().transports.lock().clone(),
         vec![(Transport::V2, peer.info().session_id)]
@@ -208,7 +208,7 @@ async fn a_message_larger_decoded_than_the_budget_still_gets_through_over_v2() {
         .expect("the sync does not hang");
     assert_eq!(count, TIP as usize);
     let chain = dashnet::sim::chain::regtest_chain(TIP);
-    assert_eq!(last, chain.headers()[TIP as usize].hash());
+    assert_eq!(last, chain.hash(TIP));
     peer.disconnect();
     disconnected(&mut rx).await;
     sim.shutdown().await.assert_clean();

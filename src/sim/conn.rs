@@ -100,15 +100,18 @@ impl SimShared {
         }
     }
 
-    fn served(&self) -> &[HashedHeader] {
-        &self.chain.headers()[..=self.config.tip as usize]
+    /// Blocks served: 0..=tip.
+    fn served(&self) -> u32 {
+        self.config.tip.min(self.chain.tip_height()) + 1
     }
 
     fn flood_frames(&self) -> &[Vec<u8>] {
         self.flood.get_or_init(|| match self.config.flood_kind {
             super::FloodKind::Headers2 => {
                 let batch = self.config.flood_batch.max(1);
-                self.served()[1..]
+                let last = (self.served() - 1).min(8 * batch as u32);
+                self.chain
+                    .headers(1, last)
                     .chunks(batch)
                     .take(8)
                     .map(|c| self.frame(&Message::Headers2(c.to_vec())))
@@ -786,7 +789,7 @@ impl Conn {
     /// The heights `start..=height(stop)` of a filter request, within `max` blocks and
     /// the served chain; None (a violation noted) otherwise.
     fn filter_range(&self, r: &FilterRange, max: u32) -> Option<std::ops::RangeInclusive<u32>> {
-        let served = self.shared.served().len() as u32;
+        let served = self.shared.served();
         let stop = self
             .shared
             .chain
@@ -814,7 +817,7 @@ impl Conn {
             return;
         };
         for h in range {
-            let block = self.shared.served()[h as usize].hash();
+            let block = self.shared.chain.hash(h);
             let msg = Message::CFilter(CFilter {
                 filter_type: 0,
                 block_hash: block,
@@ -829,18 +832,18 @@ impl Conn {
         let Some(range) = self.filter_range(r, 2000) else {
             return;
         };
-        let served = self.shared.served();
+        let chain = &self.shared.chain;
         let prev = if *range.start() == 0 {
             Hash256::ZERO
         } else {
-            sim_filter_header(served, *range.start() - 1)
+            sim_filter_header(chain, *range.start() - 1)
         };
         let msg = Message::CFHeaders(CFHeaders {
             filter_type: 0,
             stop_hash: r.stop_hash,
             previous_filter_header: prev,
             filter_hashes: range
-                .map(|h| filter_hash(&sim_filter(&served[h as usize].hash())))
+                .map(|h| filter_hash(&sim_filter(&chain.hash(h))))
                 .collect(),
         });
         self.send_data(self.shared.frame(&msg)).await;
@@ -853,7 +856,7 @@ impl Conn {
             .shared
             .chain
             .height_of(&r.stop_hash)
-            .filter(|h| (*h as usize) < served.len() && r.filter_type == 0)
+            .filter(|h| *h < served && r.filter_type == 0)
         else {
             self.violation("getcfcheckpt for an unknown stop or filter type");
             return;
@@ -861,7 +864,7 @@ impl Conn {
         let mut headers = Vec::new();
         let mut prev = Hash256::ZERO;
         for h in 0..=stop {
-            prev = filter_header(&filter_hash(&sim_filter(&served[h as usize].hash())), &prev);
+            prev = filter_header(&filter_hash(&sim_filter(&self.shared.chain.hash(h))), &prev);
             if h > 0 && h % 1000 == 0 {
                 headers.push(prev);
             }
@@ -884,24 +887,21 @@ impl Conn {
         let fork = locator
             .hashes
             .iter()
-            .find_map(|h| {
-                chain
-                    .height_of(h)
-                    .filter(|height| (*height as usize) < served.len())
-            })
+            .find_map(|h| chain.height_of(h).filter(|height| *height < served))
             .unwrap_or(0) as usize;
         let limit = if compressed && self.negotiated >= HEADERS2_8000_VERSION {
             8000
         } else {
             2000
         };
-        let mut end = (fork + 1 + limit).min(served.len());
+        let mut end = (fork + 1 + limit).min(served as usize);
         if let Some(stop) = chain.height_of(&locator.stop)
             && locator.stop != Default::default()
         {
             end = end.min(stop as usize + 1).max(fork + 1);
         }
-        let mut headers: Vec<HashedHeader> = served[(fork + 1).min(end)..end].to_vec();
+        let first = (fork + 1).min(end) as u32;
+        let mut headers: Vec<HashedHeader> = chain.headers(first, end as u32 - 1);
         if self.shared.config.misbehavior == Some(Misbehavior::BadPowHeaders)
             && let Some(first) = headers.first_mut()
         {
@@ -966,7 +966,7 @@ impl Conn {
                     self.shared.frame(&Message::Ping(7))
                 } else {
                     self.shared
-                        .frame(&Message::Headers2(self.shared.served()[1..11].to_vec()))
+                        .frame(&Message::Headers2(self.shared.chain.headers(1, 10)))
                 };
                 self.send_data(victim).await;
                 true
@@ -974,7 +974,7 @@ impl Conn {
             Misbehavior::CloseMidMessage => {
                 let frame = self
                     .shared
-                    .frame(&Message::Headers2(self.shared.served()[1..11].to_vec()));
+                    .frame(&Message::Headers2(self.shared.chain.headers(1, 10)));
                 self.send_data(frame[..frame.len() / 2].to_vec()).await;
                 self.send_data(Vec::new()).await;
                 true
@@ -998,7 +998,7 @@ impl Conn {
                 true
             }
             Misbehavior::BadHeaders2VersionIndex => {
-                let msg = Message::Headers2(self.shared.served()[1..4].to_vec());
+                let msg = Message::Headers2(self.shared.chain.headers(1, 3));
                 let mut payload = msg.payload();
                 // Second header: flags byte after the count and the 81-byte first header.
                 let at = 1 + 81;
@@ -1021,10 +1021,10 @@ pub fn sim_filter(block: &Hash256) -> Vec<u8> {
 }
 
 /// The filter header of height `h` of `chain` under [`sim_filter`].
-pub fn sim_filter_header(chain: &[HashedHeader], h: u32) -> Hash256 {
+pub fn sim_filter_header(chain: &Chain, h: u32) -> Hash256 {
     let mut prev = Hash256::ZERO;
-    for header in &chain[..=h as usize] {
-        prev = filter_header(&filter_hash(&sim_filter(&header.hash())), &prev);
+    for height in 0..=h {
+        prev = filter_header(&filter_hash(&sim_filter(&chain.hash(height))), &prev);
     }
     prev
 }
