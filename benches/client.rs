@@ -397,13 +397,14 @@ fn hwm_kib() -> u64 {
 /// One sync-service run (in a fresh process): syncs `tip` headers from the sims at
 /// `addrs` with `threads` decode threads, cut at `checkpoints`. Returns (headers/s, bare
 /// one-core X11 headers/s of the same headers, peak RSS KiB during the sync, RSS KiB
-/// before it, most requests in flight).
+/// before it, most requests in flight, seconds of the sync, CPU seconds this process used
+/// during it).
 fn sync_service_run(
     addrs: &[SocketAddr],
     checkpoints: &[(u32, Hash256)],
     tip: u32,
     threads: usize,
-) -> (f64, f64, u64, u64, u32) {
+) -> (f64, f64, u64, u64, u32, f64, f64) {
     let mut c = ClientConfig::new(Network::Regtest);
     c.fixed_peers = addrs.to_vec();
     c.exclusive = true;
@@ -423,6 +424,7 @@ fn sync_service_run(
     }
     let genesis = Network::Regtest.genesis_hash().unwrap();
     let rss_before = rss_kib();
+    let cpu0 = cpu_seconds();
     let t = Instant::now();
     client.sync_headers(vec![genesis], 0).unwrap();
     let mut last = genesis;
@@ -445,6 +447,7 @@ fn sync_service_run(
         }
     };
     let secs = t.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
     let peak = hwm_kib();
     assert_eq!(height, tip);
     client.shutdown();
@@ -462,7 +465,21 @@ fn sync_service_run(
         peak,
         rss_before,
         done.max_in_flight,
+        secs,
+        cpu,
     )
+}
+
+/// User + system CPU seconds of process `pid` so far.
+fn pid_cpu_seconds(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let Some(after) = s.rfind(')').map(|i| &s[i + 2..]) else {
+        return 0.0;
+    };
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    ticks as f64 / 100.0
 }
 
 fn sync_service_fresh(
@@ -518,7 +535,16 @@ fn sync_service(rounds: usize, quick: bool) -> Vec<String> {
     for _ in 0..rounds {
         // Alternating, so drift on the machine falls on both alike.
         for (i, threads) in [1usize, 2].into_iter().enumerate() {
-            results[i].push(sync_service_fresh(&addrs, &checkpoints, tip, threads));
+            // The sims' CPU over the run (they idle outside the sync itself).
+            let sims_cpu = || {
+                sims.iter()
+                    .map(|s| pid_cpu_seconds(s.child.id()))
+                    .sum::<f64>()
+            };
+            let before = sims_cpu();
+            let mut r = sync_service_fresh(&addrs, &checkpoints, tip, threads);
+            r.push(sims_cpu() - before);
+            results[i].push(r);
         }
     }
     drop(sims);
@@ -572,6 +598,17 @@ fn sync_service(rounds: usize, quick: bool) -> Vec<String> {
         let (f, flo, fhi) = med(col(i, 4));
         rows.push(format!(
             "| most sync requests in flight at once, {threads} decode thread(s) | {f:.0} | {flo:.0}..{fhi:.0} |"
+        ));
+        // Cores busy during the sync: the client's (this process) and the 4 sims'.
+        let client: Vec<f64> = results[i].iter().map(|r| r[6] / r[5]).collect();
+        let sims_cores: Vec<f64> = results[i].iter().map(|r| r[7] / r[5]).collect();
+        let (c, clo, chi) = med(client);
+        let (sm, slo, shi) = med(sims_cores);
+        rows.push(format!(
+            "| cores busy during the sync, {threads} decode thread(s): the client | {c:.2} | {clo:.2}..{chi:.2} |"
+        ));
+        rows.push(format!(
+            "| cores busy during the sync, {threads} decode thread(s): the 4 sims (of {cores} cores) | {sm:.2} | {slo:.2}..{shi:.2} |"
         ));
     }
     rows
@@ -634,8 +671,9 @@ fn main() {
                 (h.parse().unwrap(), Hash256::from_display_hex(hash).unwrap())
             })
             .collect();
-        let (r, x, peak, before, inflight) = sync_service_run(&addrs, &checkpoints, tip, threads);
-        println!("RESULT {r} {x} {peak} {before} {inflight}");
+        let (r, x, peak, before, inflight, secs, cpu) =
+            sync_service_run(&addrs, &checkpoints, tip, threads);
+        println!("RESULT {r} {x} {peak} {before} {inflight} {secs} {cpu}");
         return;
     }
     let quick = !std::env::args().any(|a| a == "--bench")
