@@ -322,7 +322,7 @@ int main(void) {
                             END(DashnetCallbacks, on_message), END(DashnetCallbacks, on_headers),
                             END(DashnetCallbacks, on_address_book), END(DashnetCallbacks, on_log),
                             END(DashnetCallbacks, on_peer_failed), END(DashnetCallbacks, on_queue_ready),
-                            sizeof(DashnetCallbacks)};
+                            END(DashnetCallbacks, on_best_peer_changed), sizeof(DashnetCallbacks)};
   const size_t n_cb_ends = sizeof cb_ends / sizeof cb_ends[0];
   for (size_t size = 0; size <= sizeof(DashnetCallbacks) + 16; size++) {
     unsigned char buf[sizeof(DashnetCallbacks) + 64];
@@ -396,6 +396,7 @@ int main(void) {
     size_t n = counts[i];
     CHECK(dashnet_request_headers(c, one, n, NULL, NULL) == DASHNET_STATUS_INVALID_ARGUMENT,
           "request_headers count %zu", n);
+    CHECK(dashnet_sync_headers(c, one, n, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "sync_headers count %zu", n);
     CHECK(dashnet_send_getheaders(c, 0, one, n, NULL, 1) == DASHNET_STATUS_INVALID_ARGUMENT,
           "getheaders count %zu", n);
     if (n > 50000)
@@ -439,6 +440,14 @@ int main(void) {
   CHECK(dashnet_send_best(NULL, "tx", one, 1, 0, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "send_best NULL");
   CHECK(dashnet_request_headers(NULL, one, 1, NULL, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "rh NULL");
   CHECK(dashnet_request_headers(c, NULL, 1, NULL, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "rh NULL loc");
+  CHECK(dashnet_sync_headers(NULL, one, 1, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "sync NULL");
+  CHECK(dashnet_sync_headers(c, NULL, 1, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "sync NULL locator");
+  CHECK(dashnet_sync_headers(c, one, 0, 0) == DASHNET_STATUS_INVALID_ARGUMENT, "sync 0 hashes");
+  CHECK(dashnet_sync_cancel(NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "sync_cancel NULL");
+  CHECK(dashnet_sync_cancel(c) == DASHNET_STATUS_NOT_FOUND, "sync_cancel with no sync");
+  CHECK(dashnet_add_checkpoint(NULL, 1, one) == DASHNET_STATUS_INVALID_ARGUMENT, "add_checkpoint NULL");
+  CHECK(dashnet_add_checkpoint(c, 1, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "add_checkpoint NULL hash");
+  CHECK(dashnet_add_checkpoint(c, 0xffffffffu, one) == DASHNET_STATUS_OK, "add_checkpoint at the top height");
   CHECK(dashnet_peer_stats(NULL, 1, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "peer_stats NULL");
   CHECK(dashnet_client_stats(c, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "client_stats NULL");
   CHECK(dashnet_client_stats(NULL, NULL) == DASHNET_STATUS_INVALID_ARGUMENT, "client_stats NULL");
