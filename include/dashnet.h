@@ -147,6 +147,10 @@ typedef enum DashnetSyncStatus {
   DASHNET_SYNC_STATUS_CANCELLED = 3,
   // The client shut down.
   DASHNET_SYNC_STATUS_SHUTTING_DOWN = 4,
+  // Two peers in turn sent a chain whose block at `mismatch_height` is not the
+  // checkpoint there (the first was disconnected): the checkpoint, or the tip height
+  // given, is more likely wrong than both peers.
+  DASHNET_SYNC_STATUS_CHECKPOINT_MISMATCH = 5,
 } DashnetSyncStatus;
 
 // A Dash network.
@@ -445,7 +449,8 @@ typedef struct DashnetSyncEvent {
   // The height of the last header delivered (for SYNC_DONE with none delivered: the
   // tip height given).
   uint32_t height;
-  // The best height the peers claim (at least `height`).
+  // SYNC_PROGRESS: the best height the peers claim (at least `height`); otherwise
+  // `height`.
   uint32_t target_height;
   // Peers serving the sync.
   uint32_t peers;
@@ -465,6 +470,8 @@ typedef struct DashnetSyncEvent {
   uint64_t elapsed_ms;
   // SYNC_DONE: peers that stalled or answered short and lost their segments.
   uint32_t peers_stalled;
+  // SYNC_DONE with CHECKPOINT_MISMATCH: the checkpoint's height (else 0).
+  uint32_t mismatch_height;
 } DashnetSyncEvent;
 
 // `user_data` and the callbacks. Each callback runs on the client's delivery thread
@@ -948,7 +955,8 @@ enum DashnetStatus dashnet_send_best(const struct DashnetClient *client,
 // Asks the best peer for headers after `locator` (`locator_count` hashes of 32 bytes in
 // wire order, newest first, 1 to 101) up to `stop` (32 bytes, or NULL for as many as it
 // sends): getheaders2 if it does headers2, else getheaders. They arrive as a HEADERS
-// event. `*peer_out` (if not NULL) gets the peer's id.
+// event. `*peer_out` (if not NULL) gets the peer's id. BUSY while a header sync
+// (`dashnet_sync_headers`) runs: its replies could not be told apart.
 //
 // # Safety
 // `client` is a live handle; `locator` has `locator_count * 32` readable bytes; `stop`
@@ -966,8 +974,10 @@ enum DashnetStatus dashnet_request_headers(const struct DashnetClient *client,
 // SYNC_DONE at the end (`on_sync`, or poll). The chain above the tip is cut at the
 // checkpoints (the network's built-in ones and those from `dashnet_add_checkpoint`) into
 // segments asked of several peers at once (or pipelined on one), decoded in parallel
-// (`decode_threads`) and checked at each checkpoint. BUSY while a sync runs;
-// INVALID_ARGUMENT for a bad locator or a tip at a checkpoint's height with another hash.
+// (`decode_threads`) and checked at each checkpoint. BUSY while a sync runs (until its
+// SYNC_DONE is queued); INVALID_ARGUMENT for a bad locator, a tip height above
+// INT32_MAX, or a tip at a checkpoint's height with another hash. In callback mode,
+// set `on_sync`, or the sync's events (SYNC_DONE included) are dropped.
 //
 // # Safety
 // `client` is a live handle; `locator` has `locator_count * 32` readable bytes.

@@ -35,6 +35,10 @@ impl Received {
                 headers,
             } => {
                 let from = *first_height as usize - 1;
+                if self.hashes.is_empty() && from > 0 {
+                    // The app's tip is above genesis: heights below it are not ours.
+                    self.hashes.resize(from, Hash256::ZERO);
+                }
                 assert!(
                     from <= self.hashes.len(),
                     "a gap before height {first_height}"
@@ -377,6 +381,108 @@ fn a_small_budget_bounds_the_waiting_segments_and_the_sync_completes() {
     assert!(got.hashes == chain_hashes(&chain, TIP));
     assert!(most <= 512 * 1024, "at most the budget was held ({most})");
     assert!(most > 0, "the budget was in use");
+    assert_eq!(client.shutdown().tasks_left, 0);
+    sims.stop(a);
+    sims.stop(b);
+}
+
+fn client_with_stall(sims: &[&Sim], stall: Duration) -> Arc<Client> {
+    let addrs: Vec<_> = sims.iter().map(|s| s.addr()).collect();
+    let mut cfg = config(&addrs);
+    cfg.exclusive = true;
+    cfg.target_outbound = addrs.len();
+    cfg.header_stall_timeout = stall;
+    let client = Arc::new(Client::new(cfg).unwrap());
+    assert!(wait_until(Duration::from_secs(20), || client.peers().len()
+        == addrs.len()));
+    client
+}
+
+#[test]
+fn a_liar_that_claims_more_and_stalls_does_not_hold_the_tail() {
+    const TIP: u32 = 6_000;
+    let chain = regtest_chain(TIP);
+    let sims = Sims::new();
+    // Asked first (it claims the most), it answers short at 6,000; the liar claims more,
+    // is asked, and never answers. Nobody else is left: the tail is done.
+    let honest = sims.start(
+        "127.0.0.81",
+        0,
+        SimConfig {
+            claimed_height: Some(20_000_000),
+            ..sim_config(TIP)
+        },
+    );
+    let liar = sims.start("127.0.0.82", 0, liar());
+    let client = client_with_stall(&[&honest, &liar], Duration::from_millis(500));
+    client.sync_headers(genesis(), 0).unwrap();
+    let (got, done) = run_sync(&client, Duration::from_secs(30));
+    assert_eq!(done.status, SyncStatus::Complete);
+    assert_eq!(done.peers_stalled, 1, "the liar stalled");
+    assert!(got.hashes == chain_hashes(&chain, TIP));
+    assert_eq!(client.shutdown().tasks_left, 0);
+    sims.stop(honest);
+    sims.stop(liar);
+}
+
+#[test]
+fn a_lagging_peer_neither_forks_nor_restarts_the_sync() {
+    let chain = regtest_chain(6_000);
+    let sims = Sims::new();
+    // It has 3,000 blocks but claims 10,000: asked first, it serves 2001..3000; asked
+    // again at 6,000 it does not know the cursor and answers from the app's tip again,
+    // ending below the cursor: behind, not another branch.
+    let lagging = sims.start(
+        "127.0.0.83",
+        0,
+        SimConfig {
+            claimed_height: Some(10_000),
+            ..sim_config(3_000)
+        },
+    );
+    let ahead = sims.start("127.0.0.84", 0, sim_config(6_000));
+    let client = client_with_stall(&[&lagging, &ahead], Duration::from_secs(5));
+    client
+        .sync_headers(vec![chain.hash(2_000), chain.hash(0)], 2_000)
+        .unwrap();
+    let (got, done) = run_sync(&client, Duration::from_secs(30));
+    assert_eq!(
+        done.status,
+        SyncStatus::Complete,
+        "one peer's view is no fork"
+    );
+    assert_eq!(done.height, 6_000);
+    assert_eq!(got.rewinds, 0, "no restart");
+    let want: Vec<Hash256> = (2_001..=6_000).map(|h| chain.hash(h)).collect();
+    assert!(
+        got.hashes[2_000..] == want[..],
+        "blocks 2001..6000 in order"
+    );
+    assert_eq!(got.hashes.len(), 6_000);
+    assert_eq!(done.peers_stalled, 0, "nobody blamed");
+    assert_eq!(client.shutdown().tasks_left, 0);
+    sims.stop(lagging);
+    sims.stop(ahead);
+}
+
+#[test]
+fn two_peers_against_a_checkpoint_stop_the_sync() {
+    const TIP: u32 = 6_000;
+    let sims = Sims::new();
+    let a = sims.start("127.0.0.85", 0, sim_config(TIP));
+    let b = sims.start("127.0.0.86", 0, sim_config(TIP));
+    let client = client_for(&[&a, &b], 1);
+    // The app's checkpoint is wrong: both honest peers fail it.
+    client.add_checkpoint(3_000, Hash256([3; 32])).unwrap();
+    client.sync_headers(genesis(), 0).unwrap();
+    let (_, done) = run_sync(&client, Duration::from_secs(30));
+    assert_eq!(
+        done.status,
+        SyncStatus::CheckpointMismatch { height: 3_000 }
+    );
+    assert_eq!(done.segments_failed, 2);
+    // Only the first was disconnected; the second is still there.
+    assert!(wait_until(Duration::from_secs(5), || client.peers().len() == 1));
     assert_eq!(client.shutdown().tasks_left, 0);
     sims.stop(a);
     sims.stop(b);

@@ -138,6 +138,13 @@ impl EventQueue {
         }
     }
 
+    /// Queues an event at once, whatever the bound (one per sync: its SyncDone, queued
+    /// under the sync's registration lock so that no later sync's events precede it).
+    pub fn push_now(&self, ev: ClientEvent) {
+        self.state.lock().events.push_back((ev, None));
+        self.ready.notify_all();
+    }
+
     /// Adds a log line if `level` is enabled (never waits: the oldest line goes when full).
     pub fn log(&self, level: LogLevel, text: impl FnOnce() -> String) {
         if level as u32 > self.log_level.load(std::sync::atomic::Ordering::Relaxed) {

@@ -789,7 +789,8 @@ impl Client {
     /// Asks the best peer for headers after `locator` (up to `stop`, zero for as many as
     /// it sends): getheaders2 when it does headers2, else getheaders. Returns its id. If
     /// no headers come back within `header_stall_timeout`, the best peer is replaced
-    /// (`BestPeerChanged`) and the request re-sent to the new one.
+    /// (`BestPeerChanged`) and the request re-sent to the new one. `Busy` while a header
+    /// sync ([`Client::sync_headers`]) runs.
     pub fn request_headers(
         &self,
         locator: Vec<Hash256>,
@@ -801,6 +802,10 @@ impl Client {
                 "a locator has 1 to {} hashes",
                 crate::wire::MAX_LOCATOR_HASHES
             )));
+        }
+        if self.shared.sync.active() {
+            // Its replies could not be told from the sync's.
+            return Err(ClientError::Busy("a header sync is running".into()));
         }
         let id = self.shared.best_peer(0).ok_or(ClientError::NoPeer)?;
         // Recorded before the request goes out: a reply that comes back at once must find
@@ -842,6 +847,12 @@ impl Client {
                 crate::wire::MAX_LOCATOR_HASHES
             )));
         }
+        if tip_height > i32::MAX as u32 {
+            return Err(ClientError::Invalid(format!(
+                "a tip height is at most {} (block heights are int32 on the wire)",
+                i32::MAX
+            )));
+        }
         let checkpoints = self.shared.sync.checkpoints.lock().clone();
         if let Some((h, hash)) = checkpoints.iter().find(|(h, _)| *h == tip_height)
             && *hash != locator[0]
@@ -860,13 +871,13 @@ impl Client {
         let task = sync::SyncTask::new(self.shared.clone(), rx, locator, tip_height, ends);
         let rt = self.runtime.lock();
         let Some(rt) = rt.as_ref() else {
+            self.shared.sync.stop();
             return Err(ClientError::ShuttingDown);
         };
         let handle = rt.spawn(task.run());
-        if let Some(old) = self.shared.sync.task.lock().replace(handle) {
-            // The previous sync has ended (only one runs): nothing to wait for.
-            drop(old);
-        }
+        // A previous sync's task has queued its SyncDone (its registration ended only
+        // then) and is ending: its handle is not needed.
+        drop(self.shared.sync.task.lock().replace(handle));
         if self.shared.shutting_down.load(Ordering::Acquire) {
             let _ = self.shared.sync.forward(sync::Input::Shutdown);
         }

@@ -18,10 +18,20 @@
 //! away and asked again of another peer; the peer that sent it is disconnected as
 //! `InvalidHeaders` (scored: banned at the default threshold). If that segment was the
 //! front, the app already had part of it: its headers come again from the segment's start
-//! with a lower `first_height` (the app drops what it has from there up). A peer that
-//! leaves a request unanswered for `header_stall_timeout` (while the app keeps up), or
-//! answers a segment with nothing before its checkpoint, loses its segments to other
-//! peers, is not asked again in this sync, and is scored ([`STALL_POINTS`]).
+//! with a lower `first_height` (the app drops what it has from there up). A second peer
+//! failing the same checkpoint ends the sync (`CheckpointMismatch`: the app's checkpoint
+//! or tip height is then the likelier culprit). A peer that leaves a request unanswered
+//! for `header_stall_timeout` (unless its reader waits for the app) loses its segments to
+//! other peers, is not asked again until a retry, and is scored ([`STALL_POINTS`]).
+//!
+//! Continuation requests carry the cursor and the segment's start, so a peer that does
+//! not know the cursor answers from the start: if its chain passes the cursor's height,
+//! the segment followed a branch and starts over; if not, the peer is behind and counts
+//! as having nothing more. A reply to the first request that continues below the app's
+//! tip is a fork only when a second peer agrees (or no other peer is left). When nothing
+//! can be asked but the sync is not done, it looks again after `header_stall_timeout`
+//! with the rules relaxed (stalled peers back, any claimed height): it never waits for an
+//! input that cannot come.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -71,6 +81,13 @@ pub enum SyncStatus {
     Cancelled,
     /// The client shut down.
     ShuttingDown,
+    /// Two peers in turn sent a chain whose block at `height` is not the checkpoint
+    /// there: the checkpoint (or the tip height given) is more likely wrong than both
+    /// peers. The first of them was disconnected; the sync stops rather than ban more.
+    CheckpointMismatch {
+        /// The checkpoint's height.
+        height: u32,
+    },
 }
 
 /// A finished sync.
@@ -112,6 +129,7 @@ pub(crate) enum Input {
 }
 
 struct Request {
+    id: u64,
     seg: usize,
     /// A reply answers it when its first header follows one of these.
     prevs: Vec<Hash256>,
@@ -120,6 +138,7 @@ struct Request {
 #[derive(Default)]
 struct Registry {
     tx: Option<mpsc::UnboundedSender<Input>>,
+    next_id: u64,
     /// Per peer, the sync's requests in the order sent (a peer answers in order).
     requests: HashMap<PeerId, VecDeque<Request>>,
 }
@@ -181,18 +200,26 @@ impl SyncShared {
         }
     }
 
-    fn register(&self, peer: PeerId, seg: usize, prevs: Vec<Hash256>) {
+    fn register(&self, peer: PeerId, seg: usize, prevs: Vec<Hash256>) -> u64 {
         let mut r = self.registry.lock();
+        r.next_id += 1;
+        let id = r.next_id;
         r.requests
             .entry(peer)
             .or_default()
-            .push_back(Request { seg, prevs });
+            .push_back(Request { id, seg, prevs });
+        id
     }
 
-    fn unregister_last(&self, peer: PeerId) {
+    fn unregister(&self, peer: PeerId, id: u64) {
         if let Some(q) = self.registry.lock().requests.get_mut(&peer) {
-            q.pop_back();
+            q.retain(|r| r.id != id);
         }
+    }
+
+    /// No reply goes to the sync any more (it is finishing).
+    fn clear_requests(&self) {
+        self.registry.lock().requests.clear();
     }
 
     fn forget_peer(&self, peer: PeerId) {
@@ -211,7 +238,16 @@ impl SyncShared {
         Ok(rx)
     }
 
-    fn stop(&self) {
+    /// Queues the sync's last event and ends its registration in one step: a new sync
+    /// can start only after it, and `is_syncing` is false once the app can see it.
+    fn finish_with(&self, events: &super::events::EventQueue, last: ClientEvent) {
+        let mut r = self.registry.lock();
+        events.push_now(last);
+        r.tx = None;
+        r.requests.clear();
+    }
+
+    pub(crate) fn stop(&self) {
         let mut r = self.registry.lock();
         r.tx = None;
         r.requests.clear();
@@ -233,8 +269,12 @@ struct Segment {
     ready_bytes: usize,
     /// Reached its checkpoint (the tail: the peers have nothing more).
     complete: bool,
-    /// Tail only: peers that answered short at the current cursor.
-    tail_asked: HashSet<PeerId>,
+    /// Peers not to ask for it at the current cursor: for the tail, those that answered
+    /// short (nothing more); for any, one that had nothing before the checkpoint; for the
+    /// first, one whose reply forked below the app's tip.
+    avoid: HashSet<PeerId>,
+    /// Tail only: a peer answered short at the current cursor (it has nothing more).
+    said_done: bool,
 }
 
 impl Segment {
@@ -247,7 +287,8 @@ impl Segment {
             ready: VecDeque::new(),
             ready_bytes: 0,
             complete: false,
-            tail_asked: HashSet::new(),
+            avoid: HashSet::new(),
+            said_done: false,
         }
     }
 }
@@ -295,6 +336,27 @@ pub(crate) struct SyncTask {
     segments_failed: u32,
     peers_stalled: u32,
     max_in_flight: u32,
+    /// Nothing could be asked although something is left: look again then (a send that
+    /// found a full queue; every peer excluded or unable to serve a segment).
+    retry_at: Option<Instant>,
+    /// After a retry: segments go to any peer, whatever height it claims.
+    relaxed: bool,
+    /// Schedule changed what can be delivered (the tail completed): deliver before waiting.
+    dirty: bool,
+    /// Peers whose reply continued after a locator entry below the app's tip, by entry.
+    fork_votes: HashMap<Hash256, HashSet<PeerId>>,
+    /// Peers whose segment did not match a checkpoint, by its height.
+    mismatches: HashMap<u32, HashSet<PeerId>>,
+}
+
+/// Ends the registered sync however the task ends (a panic included), so the client is
+/// never left "syncing" with nobody running the sync.
+struct StopOnDrop(Arc<Shared>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.sync.stop();
+    }
 }
 
 impl SyncTask {
@@ -330,21 +392,36 @@ impl SyncTask {
             segments_failed: 0,
             peers_stalled: 0,
             max_in_flight: 0,
+            retry_at: None,
+            relaxed: false,
+            dirty: false,
+            fork_votes: HashMap::new(),
+            mismatches: HashMap::new(),
         }
     }
 
     pub(crate) async fn run(mut self) {
+        let _stop = StopOnDrop(self.shared.clone());
         let status = loop {
             // Delivery first: it may move the front, which may then ask.
             if let Some(status) = self.deliver().await {
                 break status;
             }
             self.schedule();
-            let deadline = self.next_deadline();
+            if std::mem::take(&mut self.dirty) {
+                continue;
+            }
+            let deadline = match (self.next_deadline(), self.retry_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let input = tokio::select! {
                 input = self.rx.recv() => input,
                 _ = sleep_until(deadline) => {
                     self.check_stalls();
+                    if self.retry_at.is_some_and(|t| t <= Instant::now()) {
+                        self.retry();
+                    }
                     continue;
                 }
             };
@@ -402,16 +479,13 @@ impl SyncTask {
             return;
         }
         let mut peers = self.candidates();
-        if peers.is_empty() && !self.excluded.is_empty() {
-            // Every peer left has stalled once (perhaps only slow): rather than wait for
-            // a new one, they get another chance.
-            self.log(LogLevel::Warn, || {
-                "sync: every peer has stalled; asking them again".to_string()
-            });
-            self.excluded.clear();
-            peers = self.candidates();
-        }
         if peers.is_empty() {
+            if !self.excluded.is_empty() && self.retry_at.is_none() {
+                // Every peer left has stalled once (perhaps only slow): they get another
+                // chance after a while rather than the sync waiting for a new peer.
+                let wait = self.timeout;
+                self.retry_soon(wait);
+            }
             return;
         }
         if let Some(ends) = self.ends.take() {
@@ -428,7 +502,13 @@ impl SyncTask {
             }
             self.segs.push(Segment::new(start, None));
         }
-        let half = self.shared.budget.size() / 2;
+        // Later segments hold at most half the client budget, and never so much that the
+        // largest single charge (a 3 MiB v2 packet is charged its worst decoded size
+        // before its command is known) could not fit beside them: the budget's waiters
+        // are served in order, so such a charge waiting would hold up the front too.
+        let size = self.shared.budget.size();
+        let largest = crate::peer::largest_charge().min(size);
+        let half = (size / 2).min(size.saturating_sub(largest));
         let cost = self.batch_cost;
         let mut lookahead: usize = self.segs[self.front..]
             .iter()
@@ -444,29 +524,39 @@ impl SyncTask {
             if !front && lookahead + cost > half {
                 break;
             }
-            let need = seg.end.map_or(0, |e| e.0);
+            let need = if self.relaxed {
+                0
+            } else {
+                seg.end.map_or(0, |e| e.0)
+            };
             let pick = peers
                 .iter_mut()
                 .filter(|(id, claimed, out)| {
-                    *out < self.per_peer && *claimed >= need && !seg.tail_asked.contains(id)
+                    *out < self.per_peer && *claimed >= need && !seg.avoid.contains(id)
                 })
                 .min_by_key(|(id, claimed, out)| (*out, std::cmp::Reverse(*claimed), *id));
             let Some((id, _, out)) = pick else {
                 continue;
             };
             let id = *id;
-            let locator = if i == 0 && seg.cursor == seg.start {
-                self.locator.clone()
-            } else {
-                vec![seg.cursor.1]
-            };
+            // The cursor, then where the segment starts (for segment 0, the app's whole
+            // locator): a peer that does not know the cursor (a branch another peer sent)
+            // answers from the start, and the segment starts over.
+            let mut locator = vec![seg.cursor.1];
+            if i == 0 {
+                locator.extend(self.locator.iter().filter(|h| **h != seg.cursor.1));
+                locator.truncate(crate::wire::MAX_LOCATOR_HASHES);
+            } else if seg.cursor != seg.start {
+                locator.push(seg.start.1);
+            }
             let stop = seg.end.map_or(Hash256::ZERO, |e| e.1);
             let seg_cursor_height = seg.cursor.0;
-            self.shared.sync.register(id, i, locator.clone());
+            let req = self.shared.sync.register(id, i, locator.clone());
             if self.shared.send_headers_request(id, locator, stop).is_err() {
-                self.shared.sync.unregister_last(id);
-                // Full queue or going: not asked again now.
+                self.shared.sync.unregister(id, req);
+                // Full queue or going: not asked again now; looked at again shortly.
                 *out = usize::MAX;
+                self.retry_soon(Duration::from_millis(250));
                 continue;
             }
             self.shared.events.log(LogLevel::Debug, || {
@@ -484,6 +574,58 @@ impl SyncTask {
             self.max_in_flight = self.max_in_flight.max(now_in_flight);
             if !front {
                 lookahead += cost;
+            }
+        }
+        self.unstick(&peers);
+    }
+
+    /// Nothing is in flight, yet the sync is not done: decide the tail, or look again
+    /// later with the rules relaxed (never wait for an input that cannot come).
+    fn unstick(&mut self, peers: &[(PeerId, u32, usize)]) {
+        if self.segs.is_empty() || self.segs.iter().any(|g| g.peer.is_some()) {
+            return;
+        }
+        let last = self.segs.len() - 1;
+        let tail = &self.segs[last];
+        if !tail.complete
+            && tail.said_done
+            && peers.iter().all(|(id, _, _)| tail.avoid.contains(id))
+        {
+            // Every peer left has said it has nothing more.
+            self.segs[last].complete = true;
+            self.dirty = true;
+            return;
+        }
+        if self.segs[self.front..].iter().all(|g| g.complete) {
+            return;
+        }
+        if self.retry_at.is_none() {
+            let wait = self.timeout;
+            self.retry_soon(wait);
+        }
+    }
+
+    fn retry_soon(&mut self, after: Duration) {
+        let at = Instant::now() + after;
+        self.retry_at = Some(self.retry_at.map_or(at, |t| t.min(at)));
+    }
+
+    /// The retry time came: peers that stalled get another chance, segments may go to
+    /// any peer, and those that had nothing before a checkpoint may be asked again.
+    fn retry(&mut self) {
+        self.retry_at = None;
+        if self.segs.iter().any(|g| g.peer.is_some()) {
+            return;
+        }
+        self.log(LogLevel::Info, || {
+            "sync: nothing in flight; asking every peer again".to_string()
+        });
+        self.excluded.clear();
+        self.relaxed = true;
+        let last = self.segs.len().saturating_sub(1);
+        for (i, seg) in self.segs.iter_mut().enumerate() {
+            if i != last {
+                seg.avoid.clear();
             }
         }
     }
@@ -593,31 +735,52 @@ impl SyncTask {
             self.batch_cost = self.batch_cost.max(c.bytes());
         }
         let limit = self.limit(peer);
-        let seg = &mut self.segs[i];
+        let mut headers = headers;
         if let Some(first) = headers.first() {
             let prev = first.header().prev_blockhash;
+            let seg = &self.segs[i];
             if prev != seg.cursor.1 {
+                // The peer does not know the cursor. It answered from an earlier locator
+                // entry: the segment's start (or, for the first, the app's tip) or below.
+                let reaches = seg.start.0.saturating_add(headers.len() as u32);
                 if i == 0 && seg.cursor == seg.start && self.locator.contains(&prev) {
-                    return Some(SyncStatus::Fork { after: prev });
+                    // Below the app's tip before anything came: a fork, if confirmed.
+                    return self.fork_vote(peer, prev);
+                } else if prev == seg.start.1 && reaches >= seg.cursor.0 {
+                    // Its chain passes the cursor's height on another branch than the
+                    // one the segment followed: the segment starts over from its start
+                    // (nobody is blamed: who sent the branch is not known).
+                    self.restart(i, "peers disagree after its start");
+                } else if prev == seg.start.1 || (i == 0 && self.locator.contains(&prev)) {
+                    // Its chain ends below the cursor: it is behind. As "nothing more".
+                    headers = Vec::new();
+                    charge = None;
+                } else {
+                    // It does not know where the segment starts (a checkpoint it does not
+                    // have): not asked for it again until a retry.
+                    self.segs[i].avoid.insert(peer);
+                    return None;
                 }
-                return None;
             }
         }
+        let seg = &mut self.segs[i];
         let n = headers.len() as u32;
         let first_height = seg.cursor.0 + 1;
         match seg.end {
             Some((end, end_hash)) => {
                 if n == 0 {
-                    self.stall(peer, "no headers before the checkpoint".into());
+                    // It has nothing up to the checkpoint (behind, or on another chain):
+                    // asked again only after a retry.
+                    seg.avoid.insert(peer);
                     return None;
                 }
-                let height = seg.cursor.0 + n;
+                let height = seg.cursor.0.saturating_add(n);
                 let last = headers[headers.len() - 1].hash();
                 if height > end || (height == end && last != end_hash) {
-                    self.no_link(peer, i, end);
-                    return None;
+                    return self.no_link(peer, i, end);
                 }
                 seg.cursor = (height, last);
+                seg.avoid.clear();
                 seg.complete = height == end;
             }
             None => {
@@ -628,18 +791,19 @@ impl SyncTask {
                     *h > from && *h <= top && headers[(*h - from - 1) as usize].hash() != *hash
                 });
                 if let Some(&(end, _)) = bad {
-                    self.no_link(peer, i, end);
-                    return None;
+                    return self.no_link(peer, i, end);
                 }
                 if let Some(last) = headers.last() {
-                    seg.cursor = (seg.cursor.0 + n, last.hash());
-                    seg.tail_asked.clear();
+                    seg.cursor = (seg.cursor.0.saturating_add(n), last.hash());
+                    seg.avoid.clear();
+                    seg.said_done = false;
                 }
                 if n < limit {
                     // This peer has nothing more: done unless another claims more.
-                    seg.tail_asked.insert(peer);
+                    seg.avoid.insert(peer);
+                    seg.said_done = true;
                     let height = seg.cursor.0;
-                    let asked = seg.tail_asked.clone();
+                    let asked = seg.avoid.clone();
                     let more = self
                         .candidates()
                         .iter()
@@ -656,26 +820,68 @@ impl SyncTask {
         None
     }
 
-    /// Segment `i` does not link at its checkpoint: thrown away, the peer disconnected.
-    fn no_link(&mut self, peer: PeerId, i: usize, end: u32) {
+    /// Segment `i` does not link at its checkpoint `end`: thrown away, the peer
+    /// disconnected. A second peer failing the same checkpoint ends the sync instead.
+    fn no_link(&mut self, peer: PeerId, i: usize, end: u32) -> Option<SyncStatus> {
         self.segments_failed += 1;
+        let failed = self.mismatches.entry(end).or_default();
+        failed.insert(peer);
+        if failed.len() >= 2 {
+            self.log(LogLevel::Error, || {
+                format!("sync: two peers disagree with checkpoint {end}; stopping")
+            });
+            return Some(SyncStatus::CheckpointMismatch { height: end });
+        }
         let reason = format!("headers do not link at checkpoint {end}");
         self.log(LogLevel::Warn, || {
             format!("sync: peer {peer} sent a segment that {reason}; asking another peer")
         });
+        self.restart(i, "its checkpoint failed");
+        self.exclude(peer);
+        if let Some(slot) = self.shared.peers.read().get(&peer) {
+            slot.peer.close(DisconnectReason::InvalidHeaders(reason));
+        }
+        None
+    }
+
+    /// Segment `i` starts over from its start; if the app had part of it, that part
+    /// comes again (with a lower first height).
+    fn restart(&mut self, i: usize, why: &str) {
+        self.log(LogLevel::Warn, || {
+            format!("sync: segment {i} starts over ({why})")
+        });
+        let front = i == self.front;
         let seg = &mut self.segs[i];
         seg.ready.clear();
         seg.ready_bytes = 0;
         seg.cursor = seg.start;
         seg.complete = false;
-        if i == self.front && self.delivered.0 > seg.start.0 {
-            // The app has part of it: it comes again from the start.
+        seg.avoid.clear();
+        seg.said_done = false;
+        if front && self.delivered.0 > seg.start.0 {
             self.delivered = seg.start;
         }
-        self.exclude(peer);
-        if let Some(slot) = self.shared.peers.read().get(&peer) {
-            slot.peer.close(DisconnectReason::InvalidHeaders(reason));
+    }
+
+    /// `peer`'s reply to the first segment continues after `after`, a locator entry below
+    /// the app's tip. A fork is reported when a second peer agrees, or when no other peer
+    /// is left to ask; until then the segment goes to another peer.
+    fn fork_vote(&mut self, peer: PeerId, after: Hash256) -> Option<SyncStatus> {
+        let votes = self.fork_votes.entry(after).or_default();
+        votes.insert(peer);
+        let agreed = votes.len() >= 2;
+        self.segs[0].avoid.insert(peer);
+        let others = self
+            .candidates()
+            .iter()
+            .any(|(id, _, _)| !self.segs[0].avoid.contains(id));
+        if agreed || !others {
+            return Some(SyncStatus::Fork { after });
         }
+        self.log(LogLevel::Warn, || {
+            format!("sync: peer {peer} continues below the tip; asking another peer")
+        });
+        None
     }
 
     /// `peer` stalled or answered short: it loses its segments and is scored.
@@ -723,8 +929,8 @@ impl SyncTask {
     fn check_stalls(&mut self) {
         let now = Instant::now();
         let (queued, max) = self.shared.events.backlog();
-        let app_slow =
-            queued * 2 >= max || self.shared.budget.in_use() * 4 >= self.shared.budget.size() * 3;
+        // The app's queue is at its bound: every reply waits on the app, not on a peer.
+        let app_full = queued >= max;
         let due: Vec<PeerId> = self
             .clock
             .iter()
@@ -734,7 +940,14 @@ impl SyncTask {
             .map(|(id, _)| *id)
             .collect();
         for peer in due {
-            if app_slow {
+            // Its reader waits for room in the budgets: its reply waits on the app.
+            let parked = self
+                .shared
+                .peers
+                .read()
+                .get(&peer)
+                .is_some_and(|s| s.peer.reader_parked());
+            if app_full || parked {
                 // Replies wait on the app, not on the peer.
                 self.clock.insert(peer, now);
             } else {
@@ -745,7 +958,9 @@ impl SyncTask {
     }
 
     async fn finish(mut self, status: SyncStatus) {
-        self.shared.sync.stop();
+        // No reply goes to this sync any more; a new one may start only once this one's
+        // SyncDone is queued (`finish_with`), so events of two syncs never mix.
+        self.shared.sync.clear_requests();
         // Buffered batches give their bytes back.
         self.segs.clear();
         if self.reported != Some(self.delivered.0) {
@@ -770,9 +985,8 @@ impl SyncTask {
             )
         });
         self.shared
-            .events
-            .push(ClientEvent::SyncDone(summary), None)
-            .await;
+            .sync
+            .finish_with(&self.shared.events, ClientEvent::SyncDone(summary));
     }
 }
 

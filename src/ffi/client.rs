@@ -538,7 +538,8 @@ pub(crate) unsafe fn one_hash(p: *const u8, what: &str) -> Result<Hash256, Dashn
 /// Asks the best peer for headers after `locator` (`locator_count` hashes of 32 bytes in
 /// wire order, newest first, 1 to 101) up to `stop` (32 bytes, or NULL for as many as it
 /// sends): getheaders2 if it does headers2, else getheaders. They arrive as a HEADERS
-/// event. `*peer_out` (if not NULL) gets the peer's id.
+/// event. `*peer_out` (if not NULL) gets the peer's id. BUSY while a header sync
+/// (`dashnet_sync_headers`) runs: its replies could not be told apart.
 ///
 /// # Safety
 /// `client` is a live handle; `locator` has `locator_count * 32` readable bytes; `stop`
@@ -587,8 +588,10 @@ pub unsafe extern "C" fn dashnet_request_headers(
 /// SYNC_DONE at the end (`on_sync`, or poll). The chain above the tip is cut at the
 /// checkpoints (the network's built-in ones and those from `dashnet_add_checkpoint`) into
 /// segments asked of several peers at once (or pipelined on one), decoded in parallel
-/// (`decode_threads`) and checked at each checkpoint. BUSY while a sync runs;
-/// INVALID_ARGUMENT for a bad locator or a tip at a checkpoint's height with another hash.
+/// (`decode_threads`) and checked at each checkpoint. BUSY while a sync runs (until its
+/// SYNC_DONE is queued); INVALID_ARGUMENT for a bad locator, a tip height above
+/// INT32_MAX, or a tip at a checkpoint's height with another hash. In callback mode,
+/// set `on_sync`, or the sync's events (SYNC_DONE included) are dropped.
 ///
 /// # Safety
 /// `client` is a live handle; `locator` has `locator_count * 32` readable bytes.

@@ -57,6 +57,10 @@ pub enum DashnetSyncStatus {
     Cancelled = 3,
     /// The client shut down.
     ShuttingDown = 4,
+    /// Two peers in turn sent a chain whose block at `mismatch_height` is not the
+    /// checkpoint there (the first was disconnected): the checkpoint, or the tip height
+    /// given, is more likely wrong than both peers.
+    CheckpointMismatch = 5,
 }
 
 /// A header sync event (`dashnet_sync_headers`). Pointers are borrowed (see the callback).
@@ -78,7 +82,8 @@ pub struct DashnetSyncEvent {
     /// The height of the last header delivered (for SYNC_DONE with none delivered: the
     /// tip height given).
     pub height: u32,
-    /// The best height the peers claim (at least `height`).
+    /// SYNC_PROGRESS: the best height the peers claim (at least `height`); otherwise
+    /// `height`.
     pub target_height: u32,
     /// Peers serving the sync.
     pub peers: u32,
@@ -98,6 +103,8 @@ pub struct DashnetSyncEvent {
     pub elapsed_ms: u64,
     /// SYNC_DONE: peers that stalled or answered short and lost their segments.
     pub peers_stalled: u32,
+    /// SYNC_DONE with CHECKPOINT_MISMATCH: the checkpoint's height (else 0).
+    pub mismatch_height: u32,
 }
 
 /// Where a dial failed (`DashnetPeerFailed.stage`).
@@ -414,6 +421,7 @@ impl EventBox {
                     total_headers: 0,
                     elapsed_ms: 0,
                     peers_stalled: 0,
+                    mismatch_height: 0,
                 },
             },
             strings: Vec::new(),
@@ -517,7 +525,8 @@ impl EventBox {
                 y.count = b.headers.len();
                 y.first_height = first_height;
                 if let Some(last) = headers.last() {
-                    y.height = first_height + (headers.len() as u32 - 1);
+                    y.height = first_height.saturating_add(headers.len() as u32 - 1);
+                    y.target_height = y.height;
                     y.tip_hash = last.hash().0;
                 }
             }
@@ -543,6 +552,10 @@ impl EventBox {
                     }
                     SyncStatus::Cancelled => DashnetSyncStatus::Cancelled,
                     SyncStatus::ShuttingDown => DashnetSyncStatus::ShuttingDown,
+                    SyncStatus::CheckpointMismatch { height } => {
+                        y.mismatch_height = height;
+                        DashnetSyncStatus::CheckpointMismatch
+                    }
                 };
                 y.height = d.height;
                 y.target_height = d.height;

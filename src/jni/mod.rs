@@ -252,6 +252,7 @@ fn deliver(
                 SyncStatus::Fork { after } => (2, Some(after)),
                 SyncStatus::Cancelled => (3, None),
                 SyncStatus::ShuttingDown => (4, None),
+                SyncStatus::CheckpointMismatch { .. } => (5, None),
             };
             let tip = env.byte_array_from_slice(&d.tip.0)?;
             let fork = match fork {

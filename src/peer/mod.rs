@@ -37,6 +37,13 @@ use tokio::time::timeout;
 
 pub use budget::{Charge, InboundBudget};
 pub use config::{DecodePool, PeerConfig, default_decode_threads, default_user_agent};
+
+/// The largest single charge a message can take from the inbound budgets (before the
+/// budget's own cap): a maximum-size v2 packet, charged at the most any command of that
+/// length decodes to.
+pub(crate) fn largest_charge() -> usize {
+    reader::max_decoded_cost(crate::wire::MAX_PAYLOAD_LEN + 16)
+}
 pub use event::{DisconnectReason, OutboundMessage, PeerEvent, PeerId, SendError};
 pub use handshake::{PeerInfo, our_version};
 pub use queue::{Lane, PRIORITY_LANE_MAX, PRIORITY_LANE_MAX_BYTES, lane_for};
@@ -546,6 +553,14 @@ impl Peer {
     /// This peer's id.
     pub fn id(&self) -> PeerId {
         self.shared.id
+    }
+
+    /// True while its reader waits for room in the inbound budgets (what it would read
+    /// next waits on the app, not on the peer).
+    pub(crate) fn reader_parked(&self) -> bool {
+        self.shared
+            .reader_parked
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// What the handshake learned.

@@ -16,7 +16,8 @@ public final class DashnetClient implements AutoCloseable {
     /** Where a dial failed ({@link DashnetListener#onPeerFailed}). */
     public static final int STAGE_CONNECT = 1, STAGE_HANDSHAKE = 2, STAGE_PROXY = 3;
     /** How a header sync ended ({@link DashnetListener#onSyncDone}). */
-    public static final int SYNC_COMPLETE = 1, SYNC_FORK = 2, SYNC_CANCELLED = 3, SYNC_SHUTTING_DOWN = 4;
+    public static final int SYNC_COMPLETE = 1, SYNC_FORK = 2, SYNC_CANCELLED = 3, SYNC_SHUTTING_DOWN = 4,
+            SYNC_CHECKPOINT_MISMATCH = 5;
 
     /** Status codes: the C ABI's DashnetStatus numbers (a Rust test checks they match). */
     public static final int OK = 0, INVALID_ARGUMENT = 1, NOT_FOUND = 2, QUEUE_FULL = 3,

@@ -31,7 +31,8 @@ public enum DashnetEvent {
     /// How the sync is going (at most four a second).
     case syncProgress(height: UInt32, target: UInt32, headersPerSecond: Double, peers: UInt32, inFlight: UInt32)
     /// The sync ended: `status` is DASHNET_SYNC_STATUS_COMPLETE, _FORK (then `forkAfter` is
-    /// the locator entry the peers' chain continues from), _CANCELLED or _SHUTTING_DOWN.
+    /// the locator entry the peers' chain continues from), _CANCELLED, _SHUTTING_DOWN or
+    /// _CHECKPOINT_MISMATCH (two peers disagreed with a checkpoint: check yours).
     case syncDone(status: DashnetSyncStatus, height: UInt32, tip: Data, forkAfter: Data?,
                   headers: UInt64, elapsedMs: UInt64)
 }
