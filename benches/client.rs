@@ -514,13 +514,13 @@ fn sync_service_fresh(
 
 /// The sync service's rows: 4 sim processes, decode threads 1 and 2, `rounds` each.
 fn sync_service(rounds: usize, quick: bool) -> Vec<String> {
-    let (tip, every) = if quick {
-        (40_000, 10_000)
+    let (tip, every, dense) = if quick {
+        (40_000, 10_000, 5_000)
     } else {
-        (1_000_000, 50_000)
+        (1_000_000, 50_000, 10_000)
     };
     let tip_s = tip.to_string();
-    let every_s = every.to_string();
+    let every_s = dense.to_string();
     let args = [
         "--tip",
         tip_s.as_str(),
@@ -529,9 +529,16 @@ fn sync_service(rounds: usize, quick: bool) -> Vec<String> {
     ];
     let sims: Vec<SimProcess> = (0..4).map(|_| SimProcess::start(&args, 1)).collect();
     let addrs: Vec<SocketAddr> = sims.iter().map(|s| s.addrs[0]).collect();
-    let checkpoints = sims[0].checkpoints.clone();
+    // The sims print every `dense`-th block; the main runs cut every `every`-th.
+    let all_checkpoints = sims[0].checkpoints.clone();
+    let checkpoints: Vec<(u32, String)> = all_checkpoints
+        .iter()
+        .filter(|(h, _)| h % every == 0)
+        .cloned()
+        .collect();
     let mut rows = Vec::new();
     let mut results: Vec<Vec<Vec<f64>>> = vec![Vec::new(), Vec::new()];
+    let mut dense_runs: Vec<Vec<f64>> = Vec::new();
     for _ in 0..rounds {
         // Alternating, so drift on the machine falls on both alike.
         for (i, threads) in [1usize, 2].into_iter().enumerate() {
@@ -546,6 +553,8 @@ fn sync_service(rounds: usize, quick: bool) -> Vec<String> {
             r.push(sims_cpu() - before);
             results[i].push(r);
         }
+        // Denser checkpoints: shorter segments, so more of them fit in the lookahead.
+        dense_runs.push(sync_service_fresh(&addrs, &all_checkpoints, tip, 2));
     }
     drop(sims);
     let col = |i: usize, k: usize| results[i].iter().map(|r| r[k]).collect::<Vec<f64>>();
@@ -573,6 +582,23 @@ fn sync_service(rounds: usize, quick: bool) -> Vec<String> {
             r.0, r.1, r.2
         ));
     }
+    let (dm, dlo, dhi) = med(dense_runs.iter().map(|r| r[0]).collect());
+    rows.push(format!(
+        "| sync service, {tip} headers from 4 sims (checkpoints every {dense}), 2 decode thread(s) | {:.1} k headers/s | {:.1}..{:.1} |",
+        dm / 1e3,
+        dlo / 1e3,
+        dhi / 1e3
+    ));
+    let dr = med(dense_runs.iter().map(|r| r[0] / r[1]).collect());
+    rows.push(format!(
+        "| sync service / bare one-core X11, checkpoints every {dense}, 2 decode thread(s) | {:.3} | {:.3}..{:.3} |",
+        dr.0, dr.1, dr.2
+    ));
+    let dc = med(dense_runs.iter().map(|r| r[6] / r[5]).collect());
+    rows.push(format!(
+        "| cores busy during the sync, checkpoints every {dense}, 2 decode thread(s): the client | {:.2} | {:.2}..{:.2} |",
+        dc.0, dc.1, dc.2
+    ));
     let two_vs_one = med(results[1]
         .iter()
         .zip(&results[0])
