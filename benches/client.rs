@@ -499,17 +499,7 @@ fn sync_service_fresh(
             .join(","),
     ];
     args.extend(every.iter().map(|(h, hash)| format!("{h}:{hash}")));
-    let out = Process::new(std::env::current_exe().unwrap())
-        .args(&args)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("the bench re-runs itself");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .unwrap_or_else(|| panic!("no result from the child: {text}"));
-    line.split(' ').map(|x| x.parse().unwrap()).collect()
+    child_result(&args)
 }
 
 /// The sync service's rows: 4 sim processes, decode threads 1 and 2, `rounds` each.
@@ -640,6 +630,21 @@ fn sync_service(rounds: usize, quick: bool) -> Vec<String> {
     rows
 }
 
+/// Runs this bench binary again with `args` and reads the numbers of its `RESULT` line.
+fn child_result(args: &[String]) -> Vec<f64> {
+    let out = Process::new(std::env::current_exe().unwrap())
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("the bench re-runs itself");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("no result from the child: {text}"));
+    line.split(' ').map(|x| x.parse().unwrap()).collect()
+}
+
 fn med(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(|a, b| a.total_cmp(b));
     (v[v.len() / 2], v[0], v[v.len() - 1])
@@ -653,22 +658,12 @@ fn many_peers_fresh(n: usize, idle: Duration, mode: TransportMode) -> (f64, f64,
     } else {
         "v2"
     };
-    let out = Process::new(std::env::current_exe().unwrap())
-        .args([
-            "--one-many",
-            &n.to_string(),
-            &idle.as_millis().to_string(),
-            name,
-        ])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("the bench re-runs itself");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .unwrap_or_else(|| panic!("no result from the child: {text}"));
-    let v: Vec<f64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
+    let v = child_result(&[
+        "--one-many".to_string(),
+        n.to_string(),
+        idle.as_millis().to_string(),
+        name.to_string(),
+    ]);
     (v[0], v[1], v[2])
 }
 

@@ -44,7 +44,7 @@ use tokio::sync::mpsc;
 use super::events::LogLevel;
 use super::{ClientEvent, Shared};
 use crate::peer::{Charge, DisconnectReason, PeerId};
-use crate::wire::network::HEADERS2_8000_VERSION;
+use crate::wire::network::headers_per_message;
 use crate::wire::{Hash256, HashedHeader};
 
 /// Misbehaviour points for a peer that stalls a sync request or answers a segment with
@@ -452,10 +452,10 @@ impl SyncTask {
     /// Most headers one reply of `peer` carries.
     fn limit(&self, peer: PeerId) -> u32 {
         let peers = self.shared.peers.read();
-        match peers.get(&peer) {
-            Some(s) if s.peer.info().headers2 && negotiated(s) >= HEADERS2_8000_VERSION => 8000,
-            _ => 2000,
-        }
+        peers.get(&peer).map_or(2000, |s| {
+            let info = s.peer.info();
+            headers_per_message(info.headers2, info.negotiated_version) as u32
+        })
     }
 
     /// Peers that may serve the sync: (id, claimed height, requests out).
@@ -988,10 +988,6 @@ impl SyncTask {
             .sync
             .finish_with(&self.shared.events, ClientEvent::SyncDone(summary));
     }
-}
-
-fn negotiated(s: &super::PeerSlot) -> u32 {
-    s.peer.info().negotiated_version
 }
 
 async fn sleep_until(at: Option<Instant>) {

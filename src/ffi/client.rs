@@ -523,6 +523,21 @@ pub(crate) unsafe fn hash_list(
     }
 }
 
+/// Reads a locator: 1 to 101 hashes, the count checked before any byte is read.
+///
+/// # Safety
+/// `locator` is NULL or has `count * 32` readable bytes.
+unsafe fn locator_arg(locator: *const u8, count: usize) -> Result<Vec<Hash256>, DashnetStatus> {
+    if count == 0 || count > crate::wire::MAX_LOCATOR_HASHES {
+        return Err(fail(
+            DashnetStatus::InvalidArgument,
+            format!("a locator has 1 to 101 hashes, not {count}"),
+        ));
+    }
+    // SAFETY: the caller's promise; the count is checked.
+    unsafe { hash_list(locator, count, "locator") }
+}
+
 /// Reads one 32-byte hash.
 ///
 /// # Safety
@@ -556,14 +571,7 @@ pub unsafe extern "C" fn dashnet_request_headers(
         // SAFETY: the caller's promises above.
         let c = tri!(unsafe { handle(client) });
         // SAFETY: as above.
-        if locator_count == 0 || locator_count > crate::wire::MAX_LOCATOR_HASHES {
-            return fail(
-                DashnetStatus::InvalidArgument,
-                format!("a locator has 1 to 101 hashes, not {locator_count}"),
-            );
-        }
-        // SAFETY: as above (the count is checked first).
-        let hashes = tri!(unsafe { hash_list(locator, locator_count, "locator") });
+        let hashes = tri!(unsafe { locator_arg(locator, locator_count) });
         let stop = if stop.is_null() {
             Hash256::ZERO
         } else {
@@ -605,14 +613,8 @@ pub unsafe extern "C" fn dashnet_sync_headers(
     guard(|| {
         // SAFETY: the caller's promises above.
         let c = tri!(unsafe { handle(client) });
-        if locator_count == 0 || locator_count > crate::wire::MAX_LOCATOR_HASHES {
-            return fail(
-                DashnetStatus::InvalidArgument,
-                format!("a locator has 1 to 101 hashes, not {locator_count}"),
-            );
-        }
-        // SAFETY: as above (the count is checked first).
-        let hashes = tri!(unsafe { hash_list(locator, locator_count, "locator") });
+        // SAFETY: as above.
+        let hashes = tri!(unsafe { locator_arg(locator, locator_count) });
         match c.client.sync_headers(hashes, tip_height) {
             Ok(()) => DashnetStatus::Ok,
             Err(e) => from_client_error(e),

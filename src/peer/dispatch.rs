@@ -19,7 +19,7 @@ use super::Shared;
 use super::budget::{Charge, InboundBudget};
 use super::config::DecodePool;
 use super::event::{DisconnectReason, PeerEvent};
-use crate::wire::network::HEADERS2_8000_VERSION;
+use crate::wire::network::headers_per_message;
 use crate::wire::{HashedHeader, Message, RawMessage, header};
 
 /// Payloads larger than this are decoded on the blocking pool.
@@ -193,11 +193,7 @@ fn start(shared: &Arc<Shared>, pool: Option<&DecodePool>, raw: RawMessage, charg
     let cmd = raw.command.as_str();
     if cmd == "headers" || cmd == "headers2" {
         let compressed = cmd == "headers2";
-        let limit = if compressed && shared.info.negotiated_version >= HEADERS2_8000_VERSION {
-            8000
-        } else {
-            2000
-        };
+        let limit = headers_per_message(compressed, shared.info.negotiated_version);
         let pow_limit = shared.config.network.pow_limit_bits();
         if raw.payload.len() > INLINE_DECODE_MAX {
             let pool = pool.cloned();

@@ -17,7 +17,7 @@ use crate::peer::transport::{
 };
 use crate::wire::header::check_pow_of;
 use crate::wire::message::commands;
-use crate::wire::network::{ADDRV2_VERSION, HEADERS2_8000_VERSION, services};
+use crate::wire::network::{ADDRV2_VERSION, headers_per_message, services};
 use crate::wire::payloads::{
     CFCheckpt, CFHeaders, CFilter, FilterRange, GetCFCheckpt, SendCmpct, filter_hash, filter_header,
 };
@@ -889,11 +889,7 @@ impl Conn {
             .iter()
             .find_map(|h| chain.height_of(h).filter(|height| *height < served))
             .unwrap_or(0) as usize;
-        let limit = if compressed && self.negotiated >= HEADERS2_8000_VERSION {
-            8000
-        } else {
-            2000
-        };
+        let limit = headers_per_message(compressed, self.negotiated);
         let mut end = (fork + 1 + limit).min(served as usize);
         if let Some(stop) = chain.height_of(&locator.stop)
             && locator.stop != Default::default()

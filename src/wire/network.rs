@@ -12,6 +12,16 @@ pub const ADDRV2_VERSION: u32 = 70223;
 /// From this version on, a headers2 message may carry up to 8000 headers (else 2000).
 pub const HEADERS2_8000_VERSION: u32 = 70235;
 
+/// Most headers one headers (`compressed` false) or headers2 message may carry at the
+/// `negotiated` protocol version.
+pub fn headers_per_message(compressed: bool, negotiated: u32) -> usize {
+    if compressed && negotiated >= HEADERS2_8000_VERSION {
+        8000
+    } else {
+        2000
+    }
+}
+
 /// Service bits a node advertises in `version` and `addr`.
 pub mod services {
     /// Full node that serves blocks.
